@@ -1,0 +1,33 @@
+"""expset: experiment sets for fine-tuning sweeps — names, folders, READMEs, configs and jobs.
+
+The public library is re-exported lazily (PEP 562) so that ``expset --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "parse_plan": "expset.core.plan",
+    "Plan": "expset.core.plan",
+    "design_set": "expset.core.naming",
+    "derive_runs": "expset.core.naming",
+    "decode_run_name": "expset.core.naming",
+    "ExperimentSet": "expset.core.naming",
+    "plan_layout": "expset.core.layout",
+    "create_set": "expset.sets",
+    "load_set": "expset.sets",
+    "ExpsetError": "expset.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'expset' has no attribute {name!r}")

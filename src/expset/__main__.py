@@ -1,0 +1,5 @@
+"""``python -m expset``."""
+
+from expset.entry import main
+
+main()

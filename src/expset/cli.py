@@ -1,0 +1,335 @@
+"""The ``expset`` command line: each command maps flags onto library calls, previews, asks, reports.
+
+The only importer of typer. Heavy libraries are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from expset import __version__
+from expset.errors import DeclinedError, ExitCode, ExpsetError, UsageError
+
+if TYPE_CHECKING:
+    from expset.core.naming import ExperimentSet
+    from expset.io.environment import RootChoice
+
+app = typer.Typer(
+    name="expset",
+    help="Experiment sets for fine-tuning sweeps: a naming convention, folders, README and runs plan, "
+    "approved before anything is written.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+PlanArgument = Annotated[
+    Path | None, typer.Argument(metavar="PLAN", help="Plan file (YAML). Omit to describe the plan with flags.")
+]
+ExampleOption = Annotated[
+    str | None, typer.Option("--example", metavar="NAME", help="Use a bundled example plan, e.g. size-rank.")
+]
+PurposeOption = Annotated[str | None, typer.Option("--purpose", metavar="TEXT", help="Why this set exists.")]
+NameOption = Annotated[
+    str | None, typer.Option("--name", metavar="TEXT", help="Short description; names the set folder.")
+]
+VaryOption = Annotated[
+    list[str] | None,
+    typer.Option("--vary", metavar="KEY=V1,V2", help="A parameter and its values; repeat for each parameter."),
+]
+FixedOption = Annotated[
+    list[str] | None, typer.Option("--fixed", metavar="KEY=VALUE", help="A parameter shared by all runs; repeatable.")
+]
+EvalOption = Annotated[
+    list[str] | None, typer.Option("--eval", metavar="TASK,…", help="Evaluation tasks, comma-separated.")
+]
+NotesOption = Annotated[str | None, typer.Option("--notes", metavar="TEXT", help="Other context for the README.")]
+AuthorOption = Annotated[
+    str | None, typer.Option("--author", metavar="NAME", help="Default: git user.name, else $USER.")
+]
+DateOption = Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="Creation date. Default: today.")]
+TemplateOption = Annotated[
+    str | None, typer.Option("--template", metavar="TEMPLATE", help='Run-name template, e.g. "{model}_r{lora_rank}".')
+]
+RootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--root", metavar="DIR", help="Folder to create the set in. Default: plan root, $EXPSET_ROOT, profile, cwd."
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"expset {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Experiment sets for fine-tuning sweeps."""
+
+
+@contextmanager
+def reporting() -> Iterator[None]:
+    """Turn expset errors and Ctrl-C into one message on stderr and the right exit code."""
+    from expset.ui.console import report_error
+
+    try:
+        yield
+    except ExpsetError as error:
+        report_error(error)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted; nothing was written\n")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _plan_data(plan_file: Path | None, example: str | None, **flags: Any) -> Any:
+    from expset.io.plan_file import overlay, plan_data_from_flags, read_example_data, read_plan_data
+
+    overrides = plan_data_from_flags(**flags)
+    if plan_file is not None and example is not None:
+        raise UsageError("give a plan file or --example, not both")
+    if plan_file is not None:
+        return overlay(read_plan_data(plan_file), overrides)
+    if example is not None:
+        return overlay(read_example_data(example), overrides)
+    if "purpose" not in overrides:
+        raise UsageError(
+            "no plan: give a plan file, --example NAME, or --purpose with --vary",
+            hint='e.g. expset plan --purpose "…" --vary lora_rank=8,16 --eval arithmetic',
+        )
+    return overrides
+
+
+def _design(data: Any) -> ExperimentSet:
+    from expset.core.naming import design_set
+    from expset.core.plan import parse_plan
+    from expset.io.environment import default_author, today
+
+    author = data.get("author") if isinstance(data, dict) else None
+    plan = parse_plan(data, today=today(), default_author=author or default_author())
+    return design_set(plan)
+
+
+def _proposal(experiment_set: ExperimentSet, root: RootChoice) -> dict[str, Any]:
+    from expset.core.layout import plan_layout
+    from expset.ui.proposal import proposal_data
+
+    return proposal_data(experiment_set, plan_layout(experiment_set), root.path, root.source)
+
+
+@app.command("plan")
+def plan_command(
+    plan_file: PlanArgument = None,
+    example: ExampleOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the proposal as JSON.")] = False,
+    purpose: PurposeOption = None,
+    name: NameOption = None,
+    vary: VaryOption = None,
+    fixed: FixedOption = None,
+    evaluation: EvalOption = None,
+    notes: NotesOption = None,
+    author: AuthorOption = None,
+    date: DateOption = None,
+    template: TemplateOption = None,
+    root: RootOption = None,
+) -> None:
+    """Preview the set a plan proposes; writes nothing.
+
+    Shows the set's path, the naming convention token by token, the runs, the tree and the files.
+    """
+    from expset.io.environment import choose_root
+
+    with reporting():
+        data = _plan_data(
+            plan_file,
+            example,
+            purpose=purpose,
+            name=name,
+            vary=vary or [],
+            fixed=fixed or [],
+            evaluations=evaluation or [],
+            notes=notes,
+            author=author,
+            date=date,
+            template=template,
+        )
+        experiment_set = _design(data)
+        proposal = _proposal(experiment_set, choose_root(str(root) if root else None, experiment_set.plan.root))
+        if as_json:
+            sys.stdout.write(json.dumps(proposal, indent=2, default=str) + "\n")
+        else:
+            from expset.ui.console import show_proposal
+
+            show_proposal(proposal)
+
+
+@app.command("create")
+def create_command(
+    plan_file: PlanArgument = None,
+    example: ExampleOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the proposal without asking.")] = False,
+    purpose: PurposeOption = None,
+    name: NameOption = None,
+    vary: VaryOption = None,
+    fixed: FixedOption = None,
+    evaluation: EvalOption = None,
+    notes: NotesOption = None,
+    author: AuthorOption = None,
+    date: DateOption = None,
+    template: TemplateOption = None,
+    root: RootOption = None,
+) -> None:
+    """Create the set a plan proposes, after your approval, in one atomic step."""
+    with reporting():
+        data = _plan_data(
+            plan_file,
+            example,
+            purpose=purpose,
+            name=name,
+            vary=vary or [],
+            fixed=fixed or [],
+            evaluations=evaluation or [],
+            notes=notes,
+            author=author,
+            date=date,
+            template=template,
+        )
+        _create_flow(data, root=root, yes=yes)
+
+
+def _create_flow(data: dict[str, Any], *, root: Path | None, yes: bool) -> None:
+    """Design, preview, approve (with rename / template changes), then write."""
+    from expset.io.environment import check_root, choose_root
+    from expset.sets import Outcome, compare_existing, create_set
+    from expset.ui import prompts
+    from expset.ui.console import report_error, show_proposal, status
+
+    while True:
+        experiment_set = _design(data)
+        root_choice = choose_root(str(root) if root else None, experiment_set.plan.root)
+        check_root(root_choice)
+        show_proposal(_proposal(experiment_set, root_choice))
+        target = root_choice.path / experiment_set.set_name
+        if target.exists() and compare_existing(experiment_set, target) is Outcome.UP_TO_DATE:
+            status(f"[green]up to date[/]: {target} already holds this set; nothing was changed")
+            return
+        if yes:
+            break
+        prompts.require_terminal("for approval", hint="re-run with --yes to approve the proposal shown above")
+        choice = prompts.ask_approval()
+        if choice is prompts.Choice.APPROVE:
+            break
+        if choice is prompts.Choice.CANCEL:
+            raise DeclinedError("cancelled; nothing was written")
+        if choice is prompts.Choice.RENAME:
+            data = {
+                **data,
+                "name": prompts.ask_text("New short name for the set:", default=experiment_set.plan.name or ""),
+            }
+        else:
+            template = prompts.ask_text("Naming template:", default=experiment_set.convention.template)
+            data = {**data, "naming": {**data.get("naming", {}), "template": template}}
+        try:
+            _design(data)
+        except ExpsetError as error:  # show why, keep asking with the last good plan
+            report_error(error)
+            data = _last_good(data, experiment_set)
+    result = create_set(experiment_set, root_choice.path)
+    if result.outcome is Outcome.UP_TO_DATE:
+        status(f"[green]up to date[/]: {result.path} already holds this set (made by another process just now)")
+        return
+    status(f"[green]created[/] {result.path} ({len(experiment_set.runs)} runs)")
+    status(f"next: generate each run's torchtune config and SLURM script with [bold]expset scaffold {result.path}[/]")
+
+
+def _last_good(data: dict[str, Any], experiment_set: ExperimentSet) -> dict[str, Any]:
+    """``data`` with the name and template of the last plan that worked."""
+    restored = {**data, "naming": {**data.get("naming", {})}}
+    restored["name"] = experiment_set.plan.name
+    restored["naming"]["template"] = experiment_set.plan.naming.template
+    restored = {k: v for k, v in restored.items() if v is not None}
+    restored["naming"] = {k: v for k, v in restored["naming"].items() if v is not None}
+    return restored
+
+
+@app.command("new")
+def new_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the plan file.")
+    ] = Path("expset.yaml"),
+    root: RootOption = None,
+) -> None:
+    """Write a plan file by answering questions, then create the set."""
+    from expset.io.environment import default_author
+    from expset.io.yaml import dump_yaml
+    from expset.ui import prompts
+    from expset.ui.console import status
+
+    with reporting():
+        if output.exists():
+            raise UsageError(
+                f"{output} already exists", hint="choose another --output, or edit that plan and run create"
+            )
+        prompts.require_terminal("questions", hint="write a plan file (see `expset schema` and examples/), then create")
+        data = prompts.ask_plan_questions(default_author())
+        _design(data)  # validate before writing the plan file
+        output.write_text(dump_yaml(data), encoding="utf-8")
+        status(f"[green]wrote[/] {output}")
+        if prompts.ask_confirm("Create the set now?"):
+            _create_flow(data, root=root, yes=False)
+        else:
+            status(f"create it later with [bold]expset create {output}[/]")
+
+
+@app.command("which")
+def which_command(
+    set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
+    run_name: Annotated[str, typer.Argument(metavar="RUN", help="A run folder name in that set.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the parameters as JSON.")] = False,
+) -> None:
+    """Print a run's parameters, decoded from its name."""
+    from expset.core.naming import decode_run_name
+    from expset.core.values import format_value
+    from expset.sets import load_set
+
+    with reporting():
+        experiment_set = load_set(set_dir)
+        run_name = run_name.rstrip("/").rsplit("/", 1)[-1]
+        varied = decode_run_name(experiment_set.convention, run_name)
+        if varied is None:
+            examples = ", ".join(run.name for run in experiment_set.runs[:3])
+            raise UsageError(
+                f"run {run_name!r} is not in set {experiment_set.set_name}", hint=f"runs look like: {examples}"
+            )
+        parameters = {**varied, **experiment_set.plan.fixed}
+        if as_json:
+            sys.stdout.write(json.dumps({"run": run_name, "varied": varied, "fixed": experiment_set.plan.fixed}) + "\n")
+            return
+        width = max(len(key) for key in parameters)
+        for key, value in parameters.items():
+            kind = "varied" if key in varied else "fixed"
+            shown = " ".join(map(format_value, value)) if isinstance(value, list) else format_value(value)
+            sys.stdout.write(f"{key.ljust(width)}  {shown}  ({kind})\n")
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the plan file's JSON Schema (for editors)."""
+    from expset.core.plan import Plan
+
+    sys.stdout.write(json.dumps(Plan.model_json_schema(), indent=2) + "\n")

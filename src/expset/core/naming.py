@@ -1,0 +1,360 @@
+"""The naming convention: from a plan to one safe, unique, reversible name per run.
+
+A convention is a template over the varied parameters (``{model}_rank{lora_rank}``) plus, for each
+parameter, the text that stands for each value (``Llama-3.2-1B-Instruct`` → ``1B``). The default
+template puts every varied parameter in ``vary`` order, each behind its prefix, joined by ``_``.
+Fixed parameters never appear in names. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from expset.core.models import guess_size, lookup_model
+from expset.core.plan import Plan, alias_for
+from expset.core.values import (
+    SAFE_NAME,
+    Scalar,
+    format_number,
+    format_scientific,
+    format_value,
+    is_safe_name,
+    parse_number,
+    slugify,
+    value_identity,
+)
+from expset.errors import NamingError
+
+MAX_NAME_LENGTH = 120
+"""Longer run names are cut and given a hash suffix: far below the 255-byte file-name limit,
+so a set path, a run name and ``evaluations/<task>/<log file>`` still fit comfortably."""
+HASH_LENGTH = 8
+
+SINGLE_RUN_NAME = "run"
+"""The name of the one run of a set where nothing varies."""
+
+PREFIXES = {
+    "model": "",
+    "dataset": "",
+    "lora_rank": "rank",
+    "lora_alpha": "alpha",
+    "lr": "lr",
+    "learning_rate": "lr",
+    "epochs": "ep",
+    "batch_size": "bs",
+    "seed": "seed",
+    "lora_dropout": "drop",
+}
+"""Literal text before each well-known parameter's value in the default template."""
+
+SET_NAME_WORDS = {
+    "lora_rank": "rank",
+    "lora_alpha": "alpha",
+    "lr": "lr",
+    "learning_rate": "lr",
+    "batch_size": "bs",
+    "lora_dropout": "dropout",
+}
+
+_DATA_SUFFIX = re.compile(r"\.(jsonl|json|csv|parquet|txt|arrow)$", re.IGNORECASE)
+_FORMATTER = string.Formatter()
+
+
+@dataclass(frozen=True)
+class ParameterNaming:
+    """How one varied parameter appears in run names."""
+
+    key: str
+    prefix: str
+    values: tuple[Scalar, ...]
+    texts: tuple[str, ...]  # the text for each value, in the same order
+    rule: str  # how the texts were made, for the README and the preview
+
+    def token_of(self, value: Scalar, convention: Convention) -> str:
+        """The part of a run name that stands for ``value``: with the default template, prefix and text."""
+        return (self.prefix if not convention.custom_template else "") + self.text_of(value)
+
+    def text_of(self, value: Scalar) -> str:
+        wanted = value_identity(value)
+        for candidate, text in zip(self.values, self.texts, strict=True):
+            if value_identity(candidate) == wanted:
+                return text
+        raise KeyError(f"{value!r} is not a value of {self.key}")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A run-name template and the value texts it fills in."""
+
+    template: str
+    parameters: tuple[ParameterNaming, ...]
+    custom_template: bool
+
+    def parts(self) -> list[tuple[str, str | None]]:
+        """The template as ``(literal text, parameter or None)`` pairs."""
+        return [(literal, field) for literal, field, _, _ in _FORMATTER.parse(self.template)]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of the set: its folder name and the varied values that define it."""
+
+    name: str
+    varied: dict[str, Scalar]
+    shortened: bool = False
+
+
+@dataclass(frozen=True)
+class ExperimentSet:
+    """A plan with everything derived from it: the set's folder name, the convention and the runs."""
+
+    plan: Plan
+    set_name: str
+    convention: Convention
+    runs: tuple[Run, ...]
+
+    def parameters_of(self, run: Run) -> dict[str, object]:
+        """Every parameter of ``run``: varied values first (in vary order), then the fixed ones."""
+        return {**run.varied, **self.plan.fixed}
+
+
+def design_set(plan: Plan, *, set_name: str | None = None) -> ExperimentSet:
+    """Derive the set's folder name, the naming convention and every run from ``plan``."""
+    convention = derive_convention(plan)
+    runs = derive_runs(convention)
+    return ExperimentSet(
+        plan=plan,
+        set_name=set_name if set_name is not None else derive_set_name(plan, convention),
+        convention=convention,
+        runs=runs,
+    )
+
+
+def derive_convention(plan: Plan) -> Convention:
+    """The convention for ``plan``: its ``naming.template`` if given, else the default one."""
+    parameters = tuple(_parameter_naming(plan, key, values) for key, values in plan.vary.items())
+    if plan.naming.template is not None:
+        _check_template(plan.naming.template, list(plan.vary), plan)
+        return Convention(template=plan.naming.template, parameters=parameters, custom_template=True)
+    template = "_".join(f"{p.prefix}{{{p.key}}}" for p in parameters) or SINGLE_RUN_NAME
+    return Convention(template=template, parameters=parameters, custom_template=False)
+
+
+def derive_runs(convention: Convention) -> tuple[Run, ...]:
+    """One run per combination of values (first parameter outermost), each with a unique safe name."""
+    parts = convention.parts()
+    by_key = {p.key: p for p in convention.parameters}
+    runs: list[Run] = []
+    taken: dict[str, Run] = {}
+    for combination in _combinations(convention.parameters):
+        texts = {key: by_key[key].texts[index] for key, index in combination}
+        full = "".join(literal + (texts[field] if field else "") for literal, field in parts)
+        name, shortened = shorten(full)
+        varied = {key: by_key[key].values[index] for key, index in combination}
+        if not is_safe_name(name):
+            raise NamingError(
+                f"naming: run {_describe(varied)} would be named {name!r}, which is not a safe folder name",
+                hint="set naming.aliases for that value or change naming.template",
+            )
+        run = Run(name=name, varied=varied, shortened=shortened)
+        if name in taken:
+            raise NamingError(
+                f"naming: runs {_describe(taken[name].varied)} and {_describe(varied)} would both be named {name!r}",
+                hint="give one value a distinct text in naming.aliases, or change naming.template",
+            )
+        taken[name] = run
+        runs.append(run)
+    return tuple(runs)
+
+
+def shorten(name: str) -> tuple[str, bool]:
+    """``name``, or when longer than ``MAX_NAME_LENGTH`` its head plus ``-`` and a short hash of the whole."""
+    if len(name.encode()) <= MAX_NAME_LENGTH:
+        return name, False
+    digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_LENGTH]
+    head = name[: MAX_NAME_LENGTH - HASH_LENGTH - 1].rstrip("-_.")
+    return f"{head}-{digest}", True
+
+
+def decode_run_name(convention: Convention, name: str) -> dict[str, Scalar] | None:
+    """The varied parameters of the run called ``name``, or None when no run of the convention has it."""
+    match = _decoder(convention).fullmatch(name)
+    if match:
+        by_key = {p.key: p for p in convention.parameters}
+        decoded = {}
+        for group, text in match.groupdict().items():
+            key = group.split("__", 1)[1]
+            decoded[key] = by_key[key].values[by_key[key].texts.index(text)]
+        return {p.key: decoded[p.key] for p in convention.parameters}
+    for run in derive_runs(convention) if _could_be_shortened(name) else ():
+        if run.name == name:
+            return run.varied
+    return None
+
+
+def derive_set_name(plan: Plan, convention: Convention) -> str:
+    """``<slug>_<YYYY-MM-DD>``: the slug from the plan's ``name``, else from what varies."""
+    slug = slugify(plan.name) if plan.name else _slug_from_vary(convention)
+    slug = slug[:80].rstrip("-._") or "experiments"
+    assert plan.date is not None, "parse_plan fills the date"
+    return f"{slug}_{plan.date.isoformat()}"
+
+
+def _slug_from_vary(convention: Convention) -> str:
+    words = []
+    for parameter in convention.parameters:
+        if parameter.key == "model" and parameter.rule.startswith("the model size"):
+            family = lookup_model(str(parameter.values[0]))
+            words.append(f"{family.family}-size" if family else "size")
+        else:
+            words.append(SET_NAME_WORDS.get(parameter.key, slugify(parameter.key)))
+    return "-".join(words) or "single-run"
+
+
+def _parameter_naming(plan: Plan, key: str, values: list[Scalar]) -> ParameterNaming:
+    if key == "model":
+        texts, rule = _model_texts(values)
+    elif key == "dataset":
+        texts, rule = _dataset_texts(values)
+    elif key in ("lr", "learning_rate"):
+        texts = [format_scientific(v) if _is_number(v) else slugify(str(v)) for v in values]
+        rule = "the learning rate in scientific form"
+    else:
+        texts = [format_number(v) if _is_number(v) else slugify(format_value(v)) for v in values]
+        rule = f"the value of {key}"
+    aliased = [alias_for(plan, key, v) for v in values]
+    if any(aliased):
+        rule += " (aliases from naming.aliases)"
+    texts = [alias or text for alias, text in zip(aliased, texts, strict=True)]
+    for value, text in zip(values, texts, strict=True):
+        if not text:
+            raise NamingError(
+                f"naming: vary.{key} value {value!r} leaves no letters or digits for a name",
+                hint=f"give it a name in naming.aliases.{key}",
+            )
+    return ParameterNaming(key=key, prefix=_prefix(key, texts), values=tuple(values), texts=tuple(texts), rule=rule)
+
+
+def _prefix(key: str, texts: list[str]) -> str:
+    if key in PREFIXES:
+        return PREFIXES[key]
+    separator = "" if all(t[:1].isdigit() for t in texts) else "-"
+    return slugify(key) + separator
+
+
+def _model_texts(values: list[Scalar]) -> tuple[list[str], str]:
+    described = [_describe_model(str(v)) for v in values]
+    families = {(family, variant) for family, _, variant in described}
+    sizes = [size for _, size, _ in described]
+    if len(families) == 1 and None not in sizes and len(set(sizes)) == len(sizes) and len(values) > 1:
+        return [str(size) for size in sizes], "the model size (the models differ only in size)"
+    texts = []
+    mixed_variants = len({variant for _, _, variant in described}) > 1
+    for value in values:
+        info = lookup_model(str(value))
+        if info is None:
+            texts.append(slugify(str(value).rstrip("/").rsplit("/", 1)[-1]))
+        else:
+            texts.append(info.label + ("-it" if mixed_variants and info.variant == "instruct" else ""))
+    rule = "a short model label: family and size" + (", -it for instruct" if mixed_variants else "")
+    return texts, rule
+
+
+def _describe_model(identifier: str) -> tuple[str, str | None, str]:
+    info = lookup_model(identifier)
+    if info is not None:
+        return info.family, info.size, info.variant
+    size = guess_size(identifier)
+    base = identifier.rstrip("/").rsplit("/", 1)[-1]
+    if size is not None:
+        base = re.sub(re.escape(size[:-1]) + "[bB]", "", base, count=1)
+    return slugify(base), size, ""
+
+
+def _dataset_texts(values: list[Scalar]) -> tuple[list[str], str]:
+    stems = [slugify(_DATA_SUFFIX.sub("", str(v).rstrip("/").rsplit("/", 1)[-1])) for v in values]
+    if len(set(stems)) == len(stems):
+        return stems, "the dataset file or name, as a slug"
+    return [slugify(_DATA_SUFFIX.sub("", str(v))) for v in values], "the dataset path, as a slug"
+
+
+def _check_template(template: str, varied: list[str], plan: Plan) -> None:
+    try:
+        parts = list(_FORMATTER.parse(template))
+    except ValueError as error:
+        raise NamingError(
+            f"naming.template: {template!r} is not a template ({error})",
+            hint='write parameters as {name}, e.g. "{model}_r{lora_rank}"',
+        ) from None
+    used = []
+    for literal, field, spec, conversion in parts:
+        if literal and not re.fullmatch(r"[A-Za-z0-9._-]*", literal):
+            raise NamingError(
+                f"naming.template: the text {literal!r} cannot appear in a folder name",
+                hint="use letters, digits, '.', '-' and '_' between the {parameters}",
+            )
+        if field is None:
+            continue
+        if spec or conversion:
+            raise NamingError(
+                f"naming.template: {{{field}}} has a format or conversion",
+                hint="write plain {parameter} fields; numbers are formatted by expset",
+            )
+        if field not in varied:
+            reason = "fixed parameters never appear in names" if field in plan.fixed else "it is not in vary"
+            raise NamingError(
+                f"naming.template: {{{field}}} is not a varied parameter ({reason})",
+                hint=f"use only: {', '.join('{' + k + '}' for k in varied)}",
+            )
+        used.append(field)
+    missing = [key for key in varied if key not in used]
+    if missing:
+        raise NamingError(
+            f"naming.template: {template!r} leaves out {', '.join(missing)}, so runs would share names",
+            hint=f"add {' '.join('{' + k + '}' for k in missing)} to the template",
+        )
+    if not parts or not SAFE_NAME.match(parts[0][0] or "x"):
+        raise NamingError(
+            f"naming.template: {template!r} must start with a letter, a digit or a parameter",
+            hint="remove the leading '.', '-' or '_'",
+        )
+
+
+def _decoder(convention: Convention) -> re.Pattern[str]:
+    by_key = {p.key: p for p in convention.parameters}
+    pattern = ""
+    for position, (literal, field) in enumerate(convention.parts()):
+        pattern += re.escape(literal)
+        if field:
+            options = sorted(set(by_key[field].texts), key=len, reverse=True)
+            pattern += f"(?P<p{position}__{field}>{'|'.join(map(re.escape, options))})"
+    return re.compile(pattern)
+
+
+def _could_be_shortened(name: str) -> bool:
+    return bool(re.search(rf"-[0-9a-f]{{{HASH_LENGTH}}}$", name))
+
+
+def _combinations(parameters: tuple[ParameterNaming, ...]) -> Iterator[list[tuple[str, int]]]:
+    ranges = [[(p.key, i) for i in range(len(p.values))] for p in parameters]
+    for combination in itertools.product(*ranges):
+        yield list(combination)
+
+
+def _is_number(value: Scalar) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _describe(varied: dict[str, Scalar]) -> str:
+    """``{model: 0, dataset: '0'}``: text that reads like a number or boolean is quoted."""
+
+    def shown(value: Scalar) -> str:
+        looks_typed = isinstance(value, str) and (parse_number(value) is not None or value in ("true", "false"))
+        return repr(value) if looks_typed else format_value(value)
+
+    return "{" + ", ".join(f"{k}: {shown(v)}" for k, v in varied.items()) + "}"

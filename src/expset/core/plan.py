@@ -1,0 +1,274 @@
+"""The experiment plan: one schema for the plan file, the wizard and the command-line flags.
+
+``parse_plan`` takes already-parsed data (a mapping from YAML, flags or answers) plus the facts the
+shell supplies (today's date, the default author) and returns a frozen ``Plan``, or raises
+``PlanError`` with one ``field.path: problem — fix`` line per problem. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
+
+from expset.core.values import Scalar, is_safe_name, parse_number, value_identity
+from expset.errors import PlanError
+
+PARAMETER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+INTEGER_PARAMETERS = frozenset(
+    {"lora_rank", "lora_alpha", "epochs", "batch_size", "seed", "gradient_accumulation_steps", "max_seq_len"}
+)
+NUMBER_PARAMETERS = frozenset({"lr", "learning_rate", "lora_dropout"}) | INTEGER_PARAMETERS
+"""Well-known parameters whose values must be numbers; ``"1e-4"`` written as text is read as 1e-4."""
+
+_SCALAR_SCHEMA = {"type": ["string", "number", "integer", "boolean"]}
+
+
+def _scalar(value: Any) -> Scalar:
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"expected a single value (text, number or true/false), got {type(value).__name__}")
+
+
+def _constant(value: Any) -> Scalar | list[Scalar]:
+    if isinstance(value, list):
+        return [_scalar(item) for item in value]
+    return _scalar(value)
+
+
+def _iso_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a calendar date ({error}) — write YYYY-MM-DD") from None
+    raise ValueError(f"{value!r} is not a date — write YYYY-MM-DD, e.g. 2025-10-18")
+
+
+ScalarValue = Annotated[Scalar, PlainValidator(_scalar), WithJsonSchema(_SCALAR_SCHEMA)]
+ConstantValue = Annotated[
+    Scalar | list[Scalar],
+    PlainValidator(_constant),
+    WithJsonSchema({"anyOf": [_SCALAR_SCHEMA, {"type": "array", "items": _SCALAR_SCHEMA}]}),
+]
+IsoDate = Annotated[dt.date, PlainValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
+
+
+class Naming(BaseModel):
+    """Overrides for the naming convention."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    template: str | None = Field(
+        default=None,
+        description='Run-name template using every varied parameter, e.g. "{model}_r{lora_rank}".',
+    )
+    aliases: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='Per-value text in names, e.g. {dataset: {"census/acs income v2": acs2}}.',
+    )
+
+
+class Plan(BaseModel):
+    """An experiment plan: what a set of fine-tuning runs is for and what varies across it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="expset plan")
+
+    name: str | None = Field(default=None, description="Short description; becomes the set folder's name.")
+    purpose: str = Field(description="Why this set of runs exists: the question it answers.")
+    author: str | None = Field(default=None, description="Who made the set (default: git user.name, else $USER).")
+    date: IsoDate | None = Field(default=None, description="Creation date, YYYY-MM-DD (default: today).")
+    root: str | None = Field(default=None, description="Folder the set is created in.")
+    vary: dict[str, list[ScalarValue]] = Field(
+        default_factory=dict, description="Parameter → values, in naming order; runs are their product."
+    )
+    fixed: dict[str, ConstantValue] = Field(default_factory=dict, description="Parameters shared by every run.")
+    single_run_reason: str | None = Field(
+        default=None, description="Why this set has one run only (needed when nothing varies)."
+    )
+    evaluations: list[str] = Field(default_factory=list, description="inspect-ai task names; one folder each.")
+    notes: str | None = Field(default=None, description="Other context for whoever opens the set later.")
+    naming: Naming = Field(default_factory=Naming)
+
+    def to_data(self) -> dict[str, Any]:
+        """The plan as plain data in field order, without unset optional fields: what ``expset.yaml`` stores."""
+        data = self.model_dump(mode="python", exclude_none=True)
+        data["date"] = self.date.isoformat() if self.date else None
+        if not data["naming"]["aliases"]:
+            del data["naming"]["aliases"]
+        if not data["naming"]:
+            del data["naming"]
+        for key in ("fixed", "evaluations"):
+            if not data[key]:
+                del data[key]
+        return {key: value for key, value in data.items() if value is not None}
+
+
+PLAN_FIELDS = tuple(Plan.model_fields)
+
+
+def parse_plan(data: Any, *, today: dt.date, default_author: str) -> Plan:
+    """Validate plan ``data`` and fill ``author`` and ``date``; raise ``PlanError`` naming each problem."""
+    if not isinstance(data, dict):
+        raise PlanError(["plan: expected a mapping of fields (purpose:, vary:, …) at the top level"])
+    data = dict(data)
+    if data.get("author") in (None, ""):
+        data["author"] = default_author
+    if data.get("date") is None:
+        data["date"] = today
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as error:
+        raise PlanError([_describe(item) for item in error.errors()]) from None
+    plan = _coerce_numbers(plan)
+    problems = check_plan(plan)
+    if problems:
+        raise PlanError(problems)
+    return plan
+
+
+def _coerce_numbers(plan: Plan) -> Plan:
+    """Read well-known numeric parameters written as text (``"1e-4"``) as numbers."""
+    problems: list[str] = []
+
+    def number(path: str, key: str, value: Any) -> Any:
+        if key not in NUMBER_PARAMETERS or isinstance(value, list):
+            return value
+        number = parse_number(value) if isinstance(value, str) else value
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            problems.append(f"{path}: {value!r} is not a number — write e.g. {_example(key)}")
+            return value
+        if key in INTEGER_PARAMETERS:
+            if not float(number).is_integer():
+                problems.append(f"{path}: {value!r} is not a whole number — {key} takes e.g. {_example(key)}")
+                return value
+            return int(number)
+        return number
+
+    vary = {k: [number(f"vary.{k}[{i}]", k, v) for i, v in enumerate(vs)] for k, vs in plan.vary.items()}
+    fixed = {k: number(f"fixed.{k}", k, v) for k, v in plan.fixed.items()}
+    if problems:
+        raise PlanError(problems)
+    return plan.model_copy(update={"vary": vary, "fixed": fixed})
+
+
+def _example(key: str) -> str:
+    return {"lr": "1e-4", "learning_rate": "1e-4", "lora_dropout": "0.05"}.get(key, "16")
+
+
+def check_plan(plan: Plan) -> list[str]:
+    """Problems a schema cannot see: meaning across fields. Empty when the plan is sound."""
+    problems: list[str] = []
+    if not plan.purpose.strip():
+        problems.append("purpose: is empty — say in a sentence why this set of runs exists")
+    if plan.name is not None:
+        problems.extend(_check_description(plan.name))
+    for key, values in plan.vary.items():
+        if not PARAMETER_KEY.match(key):
+            problems.append(f"vary.{key}: not a parameter name — use letters, digits and _ (e.g. lora_rank)")
+        if not values:
+            problems.append(f"vary.{key}: has no values — list at least one, or move it to fixed")
+        problems.extend(_duplicates(f"vary.{key}", values))
+        if key in plan.fixed:
+            problems.append(f"fixed.{key}: is also in vary — keep it in one of vary or fixed")
+    for key in plan.fixed:
+        if not PARAMETER_KEY.match(key):
+            problems.append(f"fixed.{key}: not a parameter name — use letters, digits and _ (e.g. lora_rank)")
+    if not any(len(values) >= 2 for values in plan.vary.values()) and not plan.single_run_reason:
+        problems.append(
+            "vary: nothing varies — give a parameter at least two values, "
+            "or set single_run_reason to say why this set has one run"
+        )
+    for index, task in enumerate(plan.evaluations):
+        if not is_safe_name(task):
+            problems.append(
+                f"evaluations[{index}]: {task!r} cannot be a folder name — use letters, digits, '.', '_' "
+                "and '-', starting with a letter or digit"
+            )
+    problems.extend(_duplicates("evaluations", plan.evaluations))
+    for key, aliases in plan.naming.aliases.items():
+        if key not in plan.vary:
+            problems.append(f"naming.aliases.{key}: {key} is not varied — aliases name values of vary parameters")
+            continue
+        known = {value_identity(_alias_key(key, v)) for v in plan.vary[key]}
+        for value, alias in aliases.items():
+            if value_identity(_alias_key(key, value)) not in known:
+                problems.append(f"naming.aliases.{key}: {value!r} is not one of the values in vary.{key}")
+            if not is_safe_name(alias):
+                problems.append(
+                    f"naming.aliases.{key}.{value}: {alias!r} cannot appear in a folder name — use letters, "
+                    "digits, '.', '-' and '_'"
+                )
+    return problems
+
+
+def _alias_key(key: str, value: Scalar) -> Scalar:
+    """Alias keys are text in YAML mappings (``8: small`` arrives as 8 or "8"): compare them as values."""
+    if isinstance(value, str) and key in NUMBER_PARAMETERS:
+        number = parse_number(value)
+        return value if number is None else number
+    return value
+
+
+def alias_for(plan: Plan, key: str, value: Scalar) -> str | None:
+    """The alias the plan gives ``value`` of ``key``, if any."""
+    wanted = value_identity(value)
+    for written, alias in plan.naming.aliases.get(key, {}).items():
+        if value_identity(_alias_key(key, written)) == wanted:
+            return alias
+    return None
+
+
+def _check_description(name: str) -> list[str]:
+    if "\x00" in name or "/" in name or "\\" in name or ".." in name or name.strip().startswith(("-", ".")):
+        return [
+            f"name: {name!r} could point outside the root — use a plain description without '/', '..' "
+            "or a leading '-' or '.'"
+        ]
+    return []
+
+
+def _duplicates(path: str, values: list[Any]) -> list[str]:
+    seen: dict[Any, Any] = {}
+    problems = []
+    for value in values:
+        identity = value_identity(value)
+        if identity in seen:
+            problems.append(f"{path}: {value!r} is listed twice (same as {seen[identity]!r}) — remove one")
+        else:
+            seen[identity] = value
+    return problems
+
+
+def _describe(error: Any) -> str:
+    """One ``field.path: problem — fix`` line for a pydantic error."""
+    path = _path(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        field = str(error["loc"][-1])
+        allowed = PLAN_FIELDS if len(error["loc"]) == 1 else tuple(Naming.model_fields)
+        close = difflib.get_close_matches(field, allowed, n=1)
+        suggestion = f"did you mean {close[0]!r}? " if close else ""
+        return f"{path}: unknown field — {suggestion}allowed here: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"{path}: required — add {path}: to the plan"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind in ("dict_type", "list_type", "string_type"):
+        wanted = {"dict_type": "a mapping", "list_type": "a list", "string_type": "text"}[kind]
+        return f"{path}: expected {wanted}, got {type(error['input']).__name__} — see `expset schema`"
+    return f"{path}: {message}"
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "plan"

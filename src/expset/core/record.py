@@ -1,0 +1,68 @@
+"""The record of a created set (``expset.yaml``) as plain data, and the set read back from it.
+
+The stored convention, not today's naming rules, decides what an existing set's runs are called:
+a set made by an older expset keeps decoding correctly after the rules change. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from expset.core.naming import Convention, ExperimentSet, ParameterNaming, derive_runs
+from expset.core.plan import Plan
+from expset.errors import PlanError
+
+RECORD_FORMAT = 1
+
+
+def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
+    """What ``expset.yaml`` holds: format, versions, set name, the resolved plan and the convention."""
+    convention = experiment_set.convention
+    return {
+        "format": RECORD_FORMAT,
+        "expset_version": version,
+        "set_name": experiment_set.set_name,
+        "run_count": len(experiment_set.runs),
+        "plan": experiment_set.plan.to_data(),
+        "convention": {
+            "template": convention.template,
+            "custom_template": convention.custom_template,
+            "parameters": [
+                {
+                    "key": p.key,
+                    "rule": p.rule,
+                    "prefix": p.prefix,
+                    "values": [{"value": v, "text": t} for v, t in zip(p.values, p.texts, strict=True)],
+                }
+                for p in convention.parameters
+            ],
+        },
+    }
+
+
+def experiment_set_from_record(record: Any) -> ExperimentSet:
+    """The set a record describes; raise ``PlanError`` if the record is not one expset wrote."""
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        raise PlanError(["expset.yaml: not a set record this expset can read (missing or unknown 'format')"])
+    try:
+        plan = Plan.model_validate(record["plan"])
+        stored = record["convention"]
+        parameters = tuple(
+            ParameterNaming(
+                key=item["key"],
+                prefix=item["prefix"],
+                values=tuple(entry["value"] for entry in item["values"]),
+                texts=tuple(entry["text"] for entry in item["values"]),
+                rule=item["rule"],
+            )
+            for item in stored["parameters"]
+        )
+        convention = Convention(
+            template=stored["template"], parameters=parameters, custom_template=stored["custom_template"]
+        )
+        set_name = record["set_name"]
+    except (KeyError, TypeError, ValidationError) as error:
+        raise PlanError([f"expset.yaml: missing or malformed entry ({error})"]) from None
+    return ExperimentSet(plan=plan, set_name=set_name, convention=convention, runs=derive_runs(convention))

@@ -1,0 +1,85 @@
+"""The one exception tree of expset, and the exit code each kind of failure maps to.
+
+Only the standard library is imported here, so every layer (core, renderers, writer, CLI) can raise
+these without pulling anything else in. Exceptions never print: the CLI's single handler does.
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    """Process exit codes, one per kind of outcome, stable for scripts."""
+
+    OK = 0
+    DECLINED = 1  # the user said no; nothing was written
+    BAD_INPUT = 2  # plan, flags, names: the user can fix it
+    TARGET_EXISTS = 3  # a different set already lives at the target path
+    WRITE_FAILED = 4  # the file system refused (root missing, not writable, disk full)
+    SOFTWARE = 70  # a bug in expset (EX_SOFTWARE)
+    INTERRUPTED = 130
+
+
+class ExpsetError(Exception):
+    """Root of every error expset reports to a user.
+
+    ``message`` is one line that names what is wrong; ``hint`` is one line that says how to fix it.
+    """
+
+    exit_code = ExitCode.SOFTWARE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class PlanError(ExpsetError):
+    """Raised when a plan (file, flags or wizard answers) is invalid. ``problems`` holds one line each."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, problems: list[str], hint: str | None = None) -> None:
+        super().__init__("; ".join(problems), hint)
+        self.problems = problems
+
+
+class NamingError(ExpsetError):
+    """Raised when the naming convention cannot give every run a safe, unique name."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class UsageError(ExpsetError):
+    """Raised for a bad command line or a question that cannot be asked (no terminal)."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class UnsafeNameError(ExpsetError):
+    """Raised when a set, run or task name could escape its folder (``..``, ``/``, NUL, leading ``-``)."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class TargetExistsError(ExpsetError):
+    """Raised when the set folder already exists with a different plan, or is not an expset set."""
+
+    exit_code = ExitCode.TARGET_EXISTS
+
+
+class WriteError(ExpsetError):
+    """Raised when the file system refuses a write: missing or read-only root, full disk, etc."""
+
+    exit_code = ExitCode.WRITE_FAILED
+
+
+class SetNotFoundError(ExpsetError):
+    """Raised when a folder given as an experiment set holds no ``expset.yaml``."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class DeclinedError(ExpsetError):
+    """Raised when the user cancels at the approval prompt; nothing was written."""
+
+    exit_code = ExitCode.DECLINED

@@ -1,0 +1,1 @@
+"""fs layer of expset."""

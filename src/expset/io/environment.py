@@ -1,0 +1,104 @@
+"""Facts the pure core must be handed: today's date, the author, where sets go, the user profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expset.errors import PlanError, WriteError
+
+ROOT_VARIABLE = "EXPSET_ROOT"
+PROFILE_VARIABLE = "EXPSET_PROFILE"
+PROFILE_FILE = "profile.toml"
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+def default_author() -> str:
+    """``git config user.name``, else the login name, else ``unknown``."""
+    try:
+        completed = subprocess.run(
+            ["git", "config", "user.name"], capture_output=True, text=True, timeout=5, check=False
+        )
+        if completed.returncode == 0 and completed.stdout.strip():
+            return completed.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def profile_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the user profile lives: ``$EXPSET_PROFILE``, else the platform's config folder."""
+    if environ.get(PROFILE_VARIABLE):
+        return Path(environ[PROFILE_VARIABLE]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("expset")) / PROFILE_FILE
+
+
+def read_profile(path: Path) -> dict[str, Any]:
+    """The user profile as data; empty when there is none."""
+    if not path.is_file():
+        return {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise PlanError([f"{path}: {error}"], hint="fix the profile, or point EXPSET_PROFILE elsewhere") from None
+
+
+@dataclass(frozen=True)
+class RootChoice:
+    """The folder sets are created in, and which source chose it (shown in the preview)."""
+
+    path: Path
+    source: str
+
+
+def choose_root(flag: str | None, plan_root: str | None, environ: Mapping[str, str] = os.environ) -> RootChoice:
+    """``--root`` > plan ``root`` > ``$EXPSET_ROOT`` > profile ``root`` > the current folder."""
+    if flag:
+        return RootChoice(_absolute(flag), "--root")
+    if plan_root:
+        return RootChoice(_absolute(plan_root), "the plan's root")
+    if environ.get(ROOT_VARIABLE):
+        return RootChoice(_absolute(environ[ROOT_VARIABLE]), f"${ROOT_VARIABLE}")
+    path = profile_path(environ)
+    profile_root = read_profile(path).get("root")
+    if profile_root:
+        return RootChoice(_absolute(str(profile_root)), f"the profile ({path})")
+    return RootChoice(Path.cwd(), "the current folder")
+
+
+def check_root(root: RootChoice) -> None:
+    """Raise ``WriteError`` unless the root is an existing folder this user can create sets in."""
+    if not root.path.exists():
+        raise WriteError(
+            f"root {root.path} (from {root.source}) does not exist",
+            hint=f"create it (mkdir -p {root.path}) or pass --root",
+        )
+    if not root.path.is_dir():
+        raise WriteError(f"root {root.path} (from {root.source}) is not a folder", hint="pass --root")
+    if not os.access(root.path, os.W_OK | os.X_OK):
+        raise WriteError(
+            f"root {root.path} (from {root.source}) is not writable by you", hint="pass --root with a folder you own"
+        )
+
+
+def _absolute(path: str) -> Path:
+    return Path(os.path.expandvars(path)).expanduser().absolute()

@@ -1,0 +1,125 @@
+"""The text of every file of a new experiment set, rendered from the designed set.
+
+``render_set_files`` yields ``(relative path, text)`` lazily, so a 10,000-run set is never held in
+memory whole. No writes happen here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from expset.core.layout import (
+    EVALUATIONS_DIR,
+    FILE_PURPOSES,
+    PLAN_FILE,
+    RUN_FILE,
+    SET_FILES,
+    FileKind,
+    SetLayout,
+)
+from expset.core.naming import ExperimentSet
+from expset.core.record import set_record
+from expset.core.values import format_value
+from expset.render.templates import render, template
+
+README_RUN_LIMIT = 50
+"""The README lists this many runs; runs_plan.md and runs.csv always list all of them."""
+
+
+def render_set_files(experiment_set: ExperimentSet, layout: SetLayout, version: str) -> Iterator[tuple[str, str]]:
+    """Every file of ``layout`` with its text."""
+    context = set_context(experiment_set, version)
+    run_template = template("run.yaml.j2")
+    for planned in layout.files:
+        if planned.kind is FileKind.RUN:
+            assert planned.run_index is not None
+            run = experiment_set.runs[planned.run_index]
+            text = run_template.render({**context, "run": run.name, "varied": run.varied})
+        elif planned.kind is FileKind.README:
+            text = render("README.md.j2", context)
+        elif planned.kind is FileKind.RUNS_PLAN:
+            text = render("runs_plan.md.j2", context)
+        elif planned.kind is FileKind.PLAN:
+            text = render_plan_file(experiment_set, version)
+        else:
+            text = render_runs_table(experiment_set)
+        yield planned.path, text
+
+
+def render_plan_file(experiment_set: ExperimentSet, version: str) -> str:
+    """``expset.yaml``: the resolved plan and its convention, as data with a short header."""
+    from expset.io.yaml import dump_yaml
+
+    header = (
+        f"# {PLAN_FILE}: the approved plan of experiment set {experiment_set.set_name}, fully resolved.\n"
+        "# Written by expset; `expset which <set> <run>` decodes run names with it. Do not edit:\n"
+        "# to change the set, edit your plan and create a new set.\n"
+    )
+    return header + dump_yaml(set_record(experiment_set, version))
+
+
+def render_runs_table(experiment_set: ExperimentSet) -> str:
+    """``runs.csv``: one row per run, its name then every parameter (varied, then fixed)."""
+    varied = list(experiment_set.plan.vary)
+    fixed = list(experiment_set.plan.fixed)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["run", *varied, *fixed])
+    fixed_cells = [_csv_cell(experiment_set.plan.fixed[key]) for key in fixed]
+    for run in experiment_set.runs:
+        writer.writerow([run.name, *(_csv_cell(run.varied[key]) for key in varied), *fixed_cells])
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(format_value(item) for item in value)
+    return format_value(value)
+
+
+def set_context(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
+    """Plain data the README and runs_plan templates format; nothing in them is typed by hand."""
+    plan = experiment_set.plan
+    convention = experiment_set.convention
+    runs = experiment_set.runs
+    example = runs[-1]
+    by_key = {p.key: p for p in convention.parameters}
+    return {
+        "version": version,
+        "set_name": experiment_set.set_name,
+        "purpose": plan.purpose.strip(),
+        "author": plan.author,
+        "date": plan.date.isoformat() if plan.date else "",
+        "notes": (plan.notes or "").strip(),
+        "single_run_reason": (plan.single_run_reason or "").strip(),
+        "tasks": list(plan.evaluations),
+        "evaluations_dir": EVALUATIONS_DIR,
+        "run_file": RUN_FILE,
+        "plan_file": PLAN_FILE,
+        "varied": [
+            {
+                "key": p.key,
+                "rule": p.rule,
+                "values": [{"value": format_value(v), "text": p.token_of(v, convention)} for v in p.values],
+            }
+            for p in convention.parameters
+        ],
+        "fixed": [{"key": key, "value": value} for key, value in plan.fixed.items()],
+        "template": convention.template,
+        "custom_template": convention.custom_template,
+        "example": {
+            "name": example.name,
+            "parts": [
+                {"key": key, "value": format_value(value), "text": by_key[key].token_of(value, convention)}
+                for key, value in example.varied.items()
+            ],
+        },
+        "run_count": len(runs),
+        "runs": [{"name": run.name, "varied": run.varied} for run in runs],
+        "readme_run_limit": README_RUN_LIMIT,
+        "shortened": [run.name for run in runs if run.shortened],
+        "files": [{"path": path, "purpose": FILE_PURPOSES[kind]} for path, kind in SET_FILES],
+    }

@@ -1,0 +1,65 @@
+"""The Jinja2 environment every generated text file is rendered with.
+
+Strict: a variable a template names but the context lacks is an error, never an empty string.
+Templates are package data and only loop and format; the context is plain data built elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from expset.core.values import format_value
+from expset.errors import ExpsetError
+
+if TYPE_CHECKING:
+    import jinja2
+
+
+class RenderError(ExpsetError):
+    """Raised when a template cannot be rendered (a bug in a template or in its context)."""
+
+
+def yaml_value(value: Any) -> str:
+    """A YAML 1.2 flow value that reads back as exactly ``value`` (JSON is valid YAML 1.2)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def markdown_cell(value: Any) -> str:
+    """``value`` as text that cannot break a Markdown table row."""
+    text = format_value(value) if isinstance(value, (bool, int, float, str)) else json.dumps(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("expset", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["yaml_value"] = yaml_value
+    env.filters["cell"] = markdown_cell
+    env.filters["text"] = format_value
+    return env
+
+
+def template(name: str) -> jinja2.Template:
+    """The compiled template ``name`` (e.g. ``README.md.j2``)."""
+    return environment().get_template(name)
+
+
+def render(name: str, context: dict[str, Any]) -> str:
+    """Render template ``name`` with ``context``; raise ``RenderError`` naming the template on failure."""
+    import jinja2
+
+    try:
+        return template(name).render(context)
+    except jinja2.TemplateError as error:
+        raise RenderError(f"template {name}: {error}", hint="this is a bug in expset; please report it") from error

@@ -1,0 +1,54 @@
+"""The proposal shown before anything is written, as plain data: ``plan --json`` prints exactly this,
+and the Rich preview renders it. No Rich import here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from expset.core.layout import FILE_PURPOSES, SET_FILES, SetLayout
+from expset.core.naming import MAX_NAME_LENGTH, ExperimentSet
+from expset.core.values import format_value
+
+
+def proposal_data(experiment_set: ExperimentSet, layout: SetLayout, root: Path, root_source: str) -> dict[str, Any]:
+    """Everything the user approves: where the set goes, the convention, the runs, the files."""
+    plan = experiment_set.plan
+    convention = experiment_set.convention
+    example = experiment_set.runs[-1]
+    return {
+        "set_name": experiment_set.set_name,
+        "path": str(root / experiment_set.set_name),
+        "root": str(root),
+        "root_source": root_source,
+        "purpose": plan.purpose.strip(),
+        "author": plan.author,
+        "date": plan.date.isoformat() if plan.date else None,
+        "convention": {
+            "template": convention.template,
+            "custom_template": convention.custom_template,
+            "parameters": [
+                {
+                    "key": p.key,
+                    "rule": p.rule,
+                    "tokens": [{"value": v, "token": p.token_of(v, convention)} for v in p.values],
+                }
+                for p in convention.parameters
+            ],
+            "fixed_not_in_names": list(plan.fixed),
+            "example": {"name": example.name, "parameters": example.varied},
+            "shortened_names": sum(run.shortened for run in experiment_set.runs),
+            "max_name_length": MAX_NAME_LENGTH,
+        },
+        "fixed": plan.fixed,
+        "evaluations": list(plan.evaluations),
+        "runs": [{"name": run.name, "parameters": run.varied} for run in experiment_set.runs],
+        "folders": len(layout.directories),
+        "files": [{"path": path, "purpose": FILE_PURPOSES[kind]} for path, kind in SET_FILES]
+        + [{"path": "<run>/run.yaml", "purpose": f"one per run ({len(experiment_set.runs)})"}],
+    }
+
+
+def describe_token(parameter: dict[str, Any]) -> str:
+    """``1B ← Llama-3.2-1B-Instruct``, one line per value of a parameter."""
+    return "\n".join(f"{t['token']} ← {format_value(t['value'])}" for t in parameter["tokens"])

@@ -1,0 +1,43 @@
+"""Shared fixtures: every test runs with its own HOME, config folder and working directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No user profile, no EXPSET_ROOT, no SLURM variables; the working directory is a fresh folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("USER", "tester")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in list(os.environ):
+        if name.startswith(("EXPSET_", "SLURM_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(work)
+    return work
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped and not os.environ.get("EXPSET_ALLOW_SKIPS"):
+        terminalreporter.write_line(
+            f"{len(skipped)} test(s) were skipped: every test must run here (set EXPSET_ALLOW_SKIPS=1 locally)",
+            red=True,
+        )
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter and reporter.stats.get("skipped") and not os.environ.get("EXPSET_ALLOW_SKIPS"):
+        session.exitstatus = 1

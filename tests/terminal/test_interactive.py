@@ -1,0 +1,190 @@
+"""The questions, answered in a real terminal (tmux): approval, cancel, rename, template, the wizard."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helpers import write_plan
+
+pytestmark = pytest.mark.terminal
+
+PLAN = """\
+name: interactive
+purpose: Try the questions.
+date: 2025-10-18
+author: Ada
+vary:
+  model: [Llama-3.2-1B-Instruct, Llama-3.2-3B-Instruct]
+  lora_rank: [8, 16]
+evaluations: [arithmetic]
+"""
+
+
+class Terminal:
+    """A command running in its own tmux server, typed at and read like a person would."""
+
+    def __init__(self, command: list[str], cwd: Path) -> None:
+        self.socket = f"expset-test-{uuid.uuid4().hex[:8]}"
+        environment = " ".join(
+            f"{name}={shlex.quote(value)}"
+            for name, value in os.environ.items()
+            if name in ("HOME", "XDG_CONFIG_HOME", "USER", "PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
+        )
+        script = f"cd {shlex.quote(str(cwd))} && env {environment} TERM=xterm-256color {shlex.join(command)}; "
+        script += 'echo "EXIT=$?"; sleep 600'
+        self._tmux("new-session", "-d", "-x", "160", "-y", "50", "bash", "-c", script)
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-S", "-500")
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+
+    def type(self, *keys: str) -> None:
+        for key in keys:
+            self._tmux("send-keys", key)
+            time.sleep(0.05)
+
+    def answer(self, prompt: str, text: str) -> None:
+        self.wait_for(prompt)
+        if text:
+            self._tmux("send-keys", "-l", text)
+        self.type("Enter")
+
+    def exit_code(self) -> int:
+        screen = self.wait_for("EXIT=")
+        return int(screen.rsplit("EXIT=", 1)[1].split()[0])
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+
+
+@pytest.fixture
+def terminal():
+    opened: list[Terminal] = []
+
+    def open_terminal(*args: str, cwd: Path) -> Terminal:
+        opened.append(Terminal([sys.executable, "-m", "expset", *args], cwd))
+        return opened[-1]
+
+    yield open_terminal
+    for term in opened:
+        term.close()
+
+
+QUESTION = "Create this experiment set?"
+
+
+def test_approving_creates_the_set(terminal, isolated_environment):
+    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
+    term = terminal("create", str(plan), cwd=isolated_environment)
+    term.wait_for(QUESTION)
+    term.type("Enter")
+    assert term.exit_code() == 0
+    assert (isolated_environment / "interactive_2025-10-18" / "3B_rank16" / "evaluations" / "arithmetic").is_dir()
+
+
+def test_cancelling_writes_nothing(terminal, isolated_environment):
+    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
+    term = terminal("create", str(plan), cwd=isolated_environment)
+    term.wait_for(QUESTION)
+    term.type("Down", "Down", "Down", "Enter")
+    assert term.exit_code() == 1
+    assert "cancelled; nothing was written" in term.screen()
+    assert sorted(os.listdir(isolated_environment)) == ["plan.yaml"]
+
+
+def test_ctrl_c_at_the_question_writes_nothing(terminal, isolated_environment):
+    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
+    term = terminal("create", str(plan), cwd=isolated_environment)
+    term.wait_for(QUESTION)
+    term.type("C-c")
+    assert term.exit_code() != 0
+    assert sorted(os.listdir(isolated_environment)) == ["plan.yaml"]
+
+
+def test_renaming_the_set_then_approving(terminal, isolated_environment):
+    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
+    term = terminal("create", str(plan), cwd=isolated_environment)
+    term.wait_for(QUESTION)
+    term.type("Down", "Enter")
+    term.wait_for("New short name for the set:")
+    term.type("C-u")
+    term.answer("New short name", "size vs rank")
+    term.wait_for("size-vs-rank_2025-10-18")
+    term.type("Enter")
+    assert term.exit_code() == 0
+    assert (isolated_environment / "size-vs-rank_2025-10-18" / "README.md").is_file()
+
+
+def test_changing_the_template_then_approving(terminal, isolated_environment):
+    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
+    term = terminal("create", str(plan), cwd=isolated_environment)
+    term.wait_for(QUESTION)
+    term.type("Down", "Down", "Enter")
+    term.wait_for("Naming template:")
+    term.type("C-u")
+    term.answer("Naming template:", "{model}_r{lora_rank}")
+    term.wait_for("3B_r16")
+    term.type("Enter")
+    assert term.exit_code() == 0
+    assert (isolated_environment / "interactive_2025-10-18" / "3B_r16").is_dir()
+
+
+def test_a_bad_template_is_explained_and_the_question_asked_again(terminal, isolated_environment):
+    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
+    term = terminal("create", str(plan), cwd=isolated_environment)
+    term.wait_for(QUESTION)
+    term.type("Down", "Down", "Enter")
+    term.wait_for("Naming template:")
+    term.type("C-u")
+    term.answer("Naming template:", "{model}")
+    term.wait_for("leaves out lora_rank")
+    term.wait_for(QUESTION)
+    term.type("Down", "Down", "Down", "Enter")
+    assert term.exit_code() == 1
+    assert sorted(os.listdir(isolated_environment)) == ["plan.yaml"]
+
+
+def test_the_wizard_writes_a_plan_and_creates_the_set(terminal, isolated_environment):
+    term = terminal("new", cwd=isolated_environment)
+    term.answer("Purpose", "Does rank matter for arithmetic?")
+    term.answer("Short name", "rank study")
+    term.answer("Parameter to vary", "lora_rank")
+    term.answer("Values of lora_rank", "8, 16, 32")
+    term.answer("Parameter to vary", "lr")
+    term.answer("Values of lr", "1e-4,2e-5")
+    term.answer("Parameter to vary", "")
+    term.answer("Fixed parameter", "model=Llama-3.2-1B-Instruct")
+    term.answer("Fixed parameter", "")
+    term.answer("Evaluation tasks", "arithmetic")
+    term.answer("Notes", "")
+    term.answer("Author", "")
+    term.answer("Create the set now?", "")
+    term.wait_for(QUESTION)
+    term.type("Enter")
+    assert term.exit_code() == 0
+    plan = (isolated_environment / "expset.yaml").read_text()
+    assert "lr:\n  - 0.0001\n  - 2e-05" in plan
+    [set_dir] = [p for p in isolated_environment.iterdir() if p.is_dir()]
+    assert set_dir.name.startswith("rank-study_")
+    assert sorted(p.name for p in set_dir.iterdir() if p.is_dir())[:2] == ["rank16_lr1e-4", "rank16_lr2e-5"]
