@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from expset import __version__
+from expset.entry import APP_HELP, COMMANDS, VERSION_HELP
 from expset.errors import DeclinedError, ExitCode, ExpsetError, UsageError
 
 if TYPE_CHECKING:
@@ -23,8 +24,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="expset",
-    help="Experiment sets for fine-tuning sweeps: a naming convention, folders, README and runs plan, "
-    "approved before anything is written.",
+    help=APP_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -75,9 +75,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=VERSION_HELP)] = False,
 ) -> None:
     """Experiment sets for fine-tuning sweeps."""
 
@@ -97,10 +95,33 @@ def reporting() -> Iterator[None]:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
-def _plan_data(plan_file: Path | None, example: str | None, **flags: Any) -> Any:
+def _plan_data(
+    plan_file: Path | None,
+    example: str | None,
+    purpose: str | None,
+    name: str | None,
+    vary: list[str] | None,
+    fixed: list[str] | None,
+    evaluations: list[str] | None,
+    notes: str | None,
+    author: str | None,
+    date: str | None,
+    template: str | None,
+) -> Any:
+    """The plan from a file or a bundled example, with the plan flags applied on top."""
     from expset.io.plan_file import overlay, plan_data_from_flags, read_example_data, read_plan_data
 
-    overrides = plan_data_from_flags(**flags)
+    overrides = plan_data_from_flags(
+        purpose=purpose,
+        name=name,
+        vary=vary or [],
+        fixed=fixed or [],
+        evaluations=evaluations or [],
+        notes=notes,
+        author=author,
+        date=date,
+        template=template,
+    )
     if plan_file is not None and example is not None:
         raise UsageError("give a plan file or --example, not both")
     if plan_file is not None:
@@ -132,7 +153,7 @@ def _proposal(experiment_set: ExperimentSet, root: RootChoice) -> dict[str, Any]
     return proposal_data(experiment_set, plan_layout(experiment_set), root.path, root.source)
 
 
-@app.command("plan")
+@app.command("plan", short_help=COMMANDS["plan"])
 def plan_command(
     plan_file: PlanArgument = None,
     example: ExampleOption = None,
@@ -155,19 +176,7 @@ def plan_command(
     from expset.io.environment import choose_root
 
     with reporting():
-        data = _plan_data(
-            plan_file,
-            example,
-            purpose=purpose,
-            name=name,
-            vary=vary or [],
-            fixed=fixed or [],
-            evaluations=evaluation or [],
-            notes=notes,
-            author=author,
-            date=date,
-            template=template,
-        )
+        data = _plan_data(plan_file, example, purpose, name, vary, fixed, evaluation, notes, author, date, template)
         experiment_set = _design(data)
         proposal = _proposal(experiment_set, choose_root(str(root) if root else None, experiment_set.plan.root))
         if as_json:
@@ -178,7 +187,7 @@ def plan_command(
             show_proposal(proposal)
 
 
-@app.command("create")
+@app.command("create", short_help=COMMANDS["create"])
 def create_command(
     plan_file: PlanArgument = None,
     example: ExampleOption = None,
@@ -194,33 +203,24 @@ def create_command(
     template: TemplateOption = None,
     root: RootOption = None,
 ) -> None:
-    """Create the set a plan proposes, after your approval, in one atomic step."""
+    """Create the set a plan proposes, after your approval, in one atomic step.
+
+    Asks to approve, rename the set, change the naming template, or cancel; --yes approves.
+    """
     with reporting():
-        data = _plan_data(
-            plan_file,
-            example,
-            purpose=purpose,
-            name=name,
-            vary=vary or [],
-            fixed=fixed or [],
-            evaluations=evaluation or [],
-            notes=notes,
-            author=author,
-            date=date,
-            template=template,
-        )
+        data = _plan_data(plan_file, example, purpose, name, vary, fixed, evaluation, notes, author, date, template)
         _create_flow(data, root=root, yes=yes)
 
 
 def _create_flow(data: dict[str, Any], *, root: Path | None, yes: bool) -> None:
-    """Design, preview, approve (with rename / template changes), then write."""
+    """Design, preview, ask (approve / rename / change template / cancel), then write."""
     from expset.io.environment import check_root, choose_root
     from expset.sets import Outcome, compare_existing, create_set
     from expset.ui import prompts
     from expset.ui.console import report_error, show_proposal, status
 
+    experiment_set = _design(data)
     while True:
-        experiment_set = _design(data)
         root_choice = choose_root(str(root) if root else None, experiment_set.plan.root)
         check_root(root_choice)
         show_proposal(_proposal(experiment_set, root_choice))
@@ -237,18 +237,15 @@ def _create_flow(data: dict[str, Any], *, root: Path | None, yes: bool) -> None:
         if choice is prompts.Choice.CANCEL:
             raise DeclinedError("cancelled; nothing was written")
         if choice is prompts.Choice.RENAME:
-            data = {
-                **data,
-                "name": prompts.ask_text("New short name for the set:", default=experiment_set.plan.name or ""),
-            }
+            current = experiment_set.plan.name or experiment_set.set_name.rsplit("_", 1)[0]
+            changed = {**data, "name": prompts.ask_text("New short name for the set:", default=current)}
         else:
             template = prompts.ask_text("Naming template:", default=experiment_set.convention.template)
-            data = {**data, "naming": {**data.get("naming", {}), "template": template}}
+            changed = {**data, "naming": {**data.get("naming", {}), "template": template}}
         try:
-            _design(data)
-        except ExpsetError as error:  # show why, keep asking with the last good plan
+            experiment_set, data = _design(changed), changed
+        except ExpsetError as error:  # say why, then ask again about the last plan that worked
             report_error(error)
-            data = _last_good(data, experiment_set)
     result = create_set(experiment_set, root_choice.path)
     if result.outcome is Outcome.UP_TO_DATE:
         status(f"[green]up to date[/]: {result.path} already holds this set (made by another process just now)")
@@ -257,26 +254,16 @@ def _create_flow(data: dict[str, Any], *, root: Path | None, yes: bool) -> None:
     status(f"next: generate each run's torchtune config and SLURM script with [bold]expset scaffold {result.path}[/]")
 
 
-def _last_good(data: dict[str, Any], experiment_set: ExperimentSet) -> dict[str, Any]:
-    """``data`` with the name and template of the last plan that worked."""
-    restored = {**data, "naming": {**data.get("naming", {})}}
-    restored["name"] = experiment_set.plan.name
-    restored["naming"]["template"] = experiment_set.plan.naming.template
-    restored = {k: v for k, v in restored.items() if v is not None}
-    restored["naming"] = {k: v for k, v in restored["naming"].items() if v is not None}
-    return restored
-
-
-@app.command("new")
+@app.command("new", short_help=COMMANDS["new"])
 def new_command(
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the plan file.")
     ] = Path("expset.yaml"),
     root: RootOption = None,
 ) -> None:
-    """Write a plan file by answering questions, then create the set."""
+    """Write a plan file by answering questions, then offer to create the set."""
     from expset.io.environment import default_author
-    from expset.io.yaml import dump_yaml
+    from expset.render.yaml_text import to_yaml
     from expset.ui import prompts
     from expset.ui.console import status
 
@@ -288,7 +275,7 @@ def new_command(
         prompts.require_terminal("questions", hint="write a plan file (see `expset schema` and examples/), then create")
         data = prompts.ask_plan_questions(default_author())
         _design(data)  # validate before writing the plan file
-        output.write_text(dump_yaml(data), encoding="utf-8")
+        output.write_text(to_yaml(data), encoding="utf-8")
         status(f"[green]wrote[/] {output}")
         if prompts.ask_confirm("Create the set now?"):
             _create_flow(data, root=root, yes=False)
@@ -296,7 +283,7 @@ def new_command(
             status(f"create it later with [bold]expset create {output}[/]")
 
 
-@app.command("which")
+@app.command("which", short_help=COMMANDS["which"])
 def which_command(
     set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
     run_name: Annotated[str, typer.Argument(metavar="RUN", help="A run folder name in that set.")],
@@ -327,7 +314,7 @@ def which_command(
             sys.stdout.write(f"{key.ljust(width)}  {shown}  ({kind})\n")
 
 
-@app.command("schema")
+@app.command("schema", short_help=COMMANDS["schema"])
 def schema_command() -> None:
     """Print the plan file's JSON Schema (for editors)."""
     from expset.core.plan import Plan

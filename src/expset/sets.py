@@ -14,7 +14,7 @@ from pathlib import Path
 from expset import __version__
 from expset.core.layout import PLAN_FILE, plan_layout
 from expset.core.naming import ExperimentSet
-from expset.core.record import experiment_set_from_record, set_record
+from expset.core.record import experiment_set_from_record
 from expset.errors import SetNotFoundError, TargetExistsError
 
 
@@ -67,10 +67,10 @@ def compare_existing(experiment_set: ExperimentSet, target: Path, *, raced: bool
 
 def describe_difference(old: ExperimentSet, new: ExperimentSet) -> str:
     """A unified diff of two sets' resolved plans."""
-    from expset.io.yaml import dump_yaml
+    from expset.render.yaml_text import to_yaml
 
-    before = dump_yaml(old.plan.to_data()).splitlines()
-    after = dump_yaml(new.plan.to_data()).splitlines()
+    before = to_yaml(old.plan.to_data()).splitlines()
+    after = to_yaml(new.plan.to_data()).splitlines()
     diff = difflib.unified_diff(before, after, "existing set", "this plan", lineterm="", n=1)
     return "\n".join(diff)
 
@@ -87,8 +87,3 @@ def load_set(set_dir: Path) -> ExperimentSet:
             f"{set_dir} is not an experiment set (no {PLAN_FILE})", hint="give the folder `expset create` made"
         ) from None
     return experiment_set_from_record(load_yaml(text, str(record_path)))
-
-
-def record_of(experiment_set: ExperimentSet) -> dict[str, object]:
-    """The data ``expset.yaml`` holds for ``experiment_set`` (for ``plan --json``)."""
-    return set_record(experiment_set, __version__)

@@ -7,7 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from expset.cli import app
-from expset.io.yaml import dump_yaml, load_yaml
+from expset.io.yaml import load_yaml
+from expset.render.yaml_text import to_yaml
 
 from helpers import SEED_PLAN
 
@@ -19,7 +20,7 @@ def expset(*args: str):
 @pytest.fixture
 def set_dir(isolated_environment):
     plan = isolated_environment / "plan.yaml"
-    plan.write_text(dump_yaml({**SEED_PLAN, "name": "decode me", "date": "2025-10-18"}))
+    plan.write_text(to_yaml({**SEED_PLAN, "name": "decode me", "date": "2025-10-18"}))
     assert expset("create", str(plan), "--yes").exit_code == 0
     return isolated_environment / "decode-me_2025-10-18"
 

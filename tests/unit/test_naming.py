@@ -82,8 +82,9 @@ def test_aliases_replace_the_text_of_a_value():
     assert runs == ["acs2", "acs-income-v1"]
 
 
-def test_numeric_alias_keys_match_numeric_values():
-    assert names(naming={"aliases": {"lora_rank": {"8": "small"}}})[0] == "1B_ranksmall"
+@pytest.mark.parametrize("key", [8, "8", 8.0])
+def test_alias_keys_match_values_however_written(key):
+    assert names(naming={"aliases": {"lora_rank": {key: "small"}}})[0] == "1B_ranksmall"
 
 
 def test_a_template_sets_the_shape_of_names():

@@ -113,7 +113,7 @@ def test_nested_values_are_rejected():
     assert line.startswith("vary.lora_rank[0]: expected a single value")
 
 
-@pytest.mark.parametrize("task", ["../x", "a/b", "-rf", ".hidden", "a b"])
+@pytest.mark.parametrize("task", ["../x", "a/b", "-rf", ".hidden", "a b", "ok\n"])
 def test_task_names_that_are_not_folder_names_are_rejected(task):
     [line] = problems(seed(evaluations=[task]))
     assert line.startswith("evaluations[0]: ") and "cannot be a folder name" in line

@@ -43,7 +43,7 @@ def test_slugs_keep_letters_digits_dots_and_dashes(text, slug):
     assert slugify(text) == slug
 
 
-@pytest.mark.parametrize("name", ["..", ".hidden", "-rf", "a/b", "a\x00b", "", "a..b", "/abs", "a b"])
+@pytest.mark.parametrize("name", ["..", ".hidden", "-rf", "a/b", "a\x00b", "", "a..b", "/abs", "a b", "task\n"])
 def test_names_that_could_escape_or_confuse_are_unsafe(name):
     assert not is_safe_name(name)
 

@@ -14,6 +14,7 @@ import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from expset.core.models import guess_size, lookup_model
 from expset.core.plan import Plan, alias_for
@@ -80,11 +81,11 @@ class ParameterNaming:
         return (self.prefix if not convention.custom_template else "") + self.text_of(value)
 
     def text_of(self, value: Scalar) -> str:
-        wanted = value_identity(value)
-        for candidate, text in zip(self.values, self.texts, strict=True):
-            if value_identity(candidate) == wanted:
-                return text
-        raise KeyError(f"{value!r} is not a value of {self.key}")
+        return self._text_by_identity[value_identity(value)]
+
+    @cached_property
+    def _text_by_identity(self) -> dict[tuple[str, object], str]:
+        return {value_identity(v): t for v, t in zip(self.values, self.texts, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -118,20 +119,12 @@ class ExperimentSet:
     convention: Convention
     runs: tuple[Run, ...]
 
-    def parameters_of(self, run: Run) -> dict[str, object]:
-        """Every parameter of ``run``: varied values first (in vary order), then the fixed ones."""
-        return {**run.varied, **self.plan.fixed}
 
-
-def design_set(plan: Plan, *, set_name: str | None = None) -> ExperimentSet:
+def design_set(plan: Plan) -> ExperimentSet:
     """Derive the set's folder name, the naming convention and every run from ``plan``."""
     convention = derive_convention(plan)
-    runs = derive_runs(convention)
     return ExperimentSet(
-        plan=plan,
-        set_name=set_name if set_name is not None else derive_set_name(plan, convention),
-        convention=convention,
-        runs=runs,
+        plan=plan, set_name=derive_set_name(plan, convention), convention=convention, runs=derive_runs(convention)
     )
 
 
@@ -318,7 +311,7 @@ def _check_template(template: str, varied: list[str], plan: Plan) -> None:
             f"naming.template: {template!r} leaves out {', '.join(missing)}, so runs would share names",
             hint=f"add {' '.join('{' + k + '}' for k in missing)} to the template",
         )
-    if not parts or not SAFE_NAME.match(parts[0][0] or "x"):
+    if not parts or not SAFE_NAME.fullmatch(parts[0][0] or "x"):
         raise NamingError(
             f"naming.template: {template!r} must start with a letter, a digit or a parameter",
             hint="remove the leading '.', '-' or '_'",

@@ -59,6 +59,8 @@ ConstantValue = Annotated[
     PlainValidator(_constant),
     WithJsonSchema({"anyOf": [_SCALAR_SCHEMA, {"type": "array", "items": _SCALAR_SCHEMA}]}),
 ]
+AliasKey = Annotated[Scalar, PlainValidator(_scalar), WithJsonSchema({"type": "string"})]
+"""A value of a varied parameter, as an alias table's key: ``8: small`` arrives as the number 8."""
 IsoDate = Annotated[dt.date, PlainValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
 
 
@@ -71,7 +73,7 @@ class Naming(BaseModel):
         default=None,
         description='Run-name template using every varied parameter, e.g. "{model}_r{lora_rank}".',
     )
-    aliases: dict[str, dict[str, str]] = Field(
+    aliases: dict[str, dict[AliasKey, str]] = Field(
         default_factory=dict,
         description='Per-value text in names, e.g. {dataset: {"census/acs income v2": acs2}}.',
     )
@@ -172,7 +174,7 @@ def check_plan(plan: Plan) -> list[str]:
     if plan.name is not None:
         problems.extend(_check_description(plan.name))
     for key, values in plan.vary.items():
-        if not PARAMETER_KEY.match(key):
+        if not PARAMETER_KEY.fullmatch(key):
             problems.append(f"vary.{key}: not a parameter name — use letters, digits and _ (e.g. lora_rank)")
         if not values:
             problems.append(f"vary.{key}: has no values — list at least one, or move it to fixed")
@@ -180,7 +182,7 @@ def check_plan(plan: Plan) -> list[str]:
         if key in plan.fixed:
             problems.append(f"fixed.{key}: is also in vary — keep it in one of vary or fixed")
     for key in plan.fixed:
-        if not PARAMETER_KEY.match(key):
+        if not PARAMETER_KEY.fullmatch(key):
             problems.append(f"fixed.{key}: not a parameter name — use letters, digits and _ (e.g. lora_rank)")
     if not any(len(values) >= 2 for values in plan.vary.values()) and not plan.single_run_reason:
         problems.append(

@@ -18,7 +18,10 @@ RECORD_FORMAT = 1
 
 
 def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
-    """What ``expset.yaml`` holds: format, versions, set name, the resolved plan and the convention."""
+    """What ``expset.yaml`` holds: format, versions, set name, the resolved plan and the convention.
+
+    The convention's ``texts`` run parallel to the values in ``plan.vary``.
+    """
     convention = experiment_set.convention
     return {
         "format": RECORD_FORMAT,
@@ -30,12 +33,7 @@ def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
             "template": convention.template,
             "custom_template": convention.custom_template,
             "parameters": [
-                {
-                    "key": p.key,
-                    "rule": p.rule,
-                    "prefix": p.prefix,
-                    "values": [{"value": v, "text": t} for v, t in zip(p.values, p.texts, strict=True)],
-                }
+                {"key": p.key, "rule": p.rule, "prefix": p.prefix, "texts": list(p.texts)}
                 for p in convention.parameters
             ],
         },
@@ -53,8 +51,8 @@ def experiment_set_from_record(record: Any) -> ExperimentSet:
             ParameterNaming(
                 key=item["key"],
                 prefix=item["prefix"],
-                values=tuple(entry["value"] for entry in item["values"]),
-                texts=tuple(entry["text"] for entry in item["values"]),
+                values=tuple(plan.vary[item["key"]]),
+                texts=tuple(item["texts"]),
                 rule=item["rule"],
             )
             for item in stored["parameters"]

@@ -20,7 +20,7 @@ _REPEATED_SEPARATORS = re.compile(r"([-_.])[-_.]+")
 
 def is_safe_name(text: str) -> bool:
     """Whether ``text`` can be a folder name that stays inside its parent on every file system."""
-    return bool(SAFE_NAME.match(text)) and ".." not in text
+    return bool(SAFE_NAME.fullmatch(text)) and ".." not in text
 
 
 def slugify(text: str) -> str:

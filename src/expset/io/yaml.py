@@ -1,22 +1,19 @@
-"""YAML 1.2 in and out: ``1e-4`` is a number, ``yes`` and ``no`` are text, duplicate keys are errors."""
+"""YAML 1.2 in and out: ``1e-4`` is a number, ``yes`` and ``no`` are text, duplicate keys are errors.
+
+Reading uses ruamel.yaml; writing uses expset's own emitter (``render.yaml_text``).
+"""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from expset.errors import PlanError
 
 
-def _yaml(pure: bool = False) -> Any:
+def _yaml() -> Any:
     from ruamel.yaml import YAML
 
-    yaml = YAML(typ="safe", pure=pure)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # keep the plan's field and parameter order
-    yaml.width = 4096
-    yaml.allow_unicode = True
-    return yaml
+    return YAML(typ="safe")  # the C parser where ruamel.yaml.clib is installed
 
 
 def load_yaml(text: str, source: str) -> Any:
@@ -44,10 +41,3 @@ def load_scalar(text: str) -> Any:
     except PlanError:
         return text
     return value if isinstance(value, (bool, int, float, str)) else text
-
-
-def dump_yaml(data: Any) -> str:
-    """Block-style YAML that ``load_yaml`` reads back as ``data``."""
-    buffer = io.StringIO()
-    _yaml(pure=True).dump(data, buffer)
-    return buffer.getvalue()

@@ -24,6 +24,10 @@ from expset.core.naming import ExperimentSet
 from expset.core.record import set_record
 from expset.core.values import format_value
 from expset.render.templates import render, template
+from expset.render.yaml_text import to_yaml
+
+RUN_CONTEXT = ("version", "set_name", "purpose", "date", "author", "fixed", "tasks")
+"""What ``run.yaml.j2`` needs besides the run itself: a small context renders 10,000 files faster."""
 
 README_RUN_LIMIT = 50
 """The README lists this many runs; runs_plan.md and runs.csv always list all of them."""
@@ -33,11 +37,13 @@ def render_set_files(experiment_set: ExperimentSet, layout: SetLayout, version: 
     """Every file of ``layout`` with its text."""
     context = set_context(experiment_set, version)
     run_template = template("run.yaml.j2")
+    run_context = {key: context[key] for key in RUN_CONTEXT}
     for planned in layout.files:
         if planned.kind is FileKind.RUN:
             assert planned.run_index is not None
             run = experiment_set.runs[planned.run_index]
-            text = run_template.render({**context, "run": run.name, "varied": run.varied})
+            run_context["run"], run_context["varied"] = run.name, run.varied
+            text = run_template.render(run_context)
         elif planned.kind is FileKind.README:
             text = render("README.md.j2", context)
         elif planned.kind is FileKind.RUNS_PLAN:
@@ -51,14 +57,12 @@ def render_set_files(experiment_set: ExperimentSet, layout: SetLayout, version: 
 
 def render_plan_file(experiment_set: ExperimentSet, version: str) -> str:
     """``expset.yaml``: the resolved plan and its convention, as data with a short header."""
-    from expset.io.yaml import dump_yaml
-
     header = (
         f"# {PLAN_FILE}: the approved plan of experiment set {experiment_set.set_name}, fully resolved.\n"
         "# Written by expset; `expset which <set> <run>` decodes run names with it. Do not edit:\n"
         "# to change the set, edit your plan and create a new set.\n"
     )
-    return header + dump_yaml(set_record(experiment_set, version))
+    return header + to_yaml(set_record(experiment_set, version))
 
 
 def render_runs_table(experiment_set: ExperimentSet) -> str:

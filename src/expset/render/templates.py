@@ -6,12 +6,12 @@ Templates are package data and only loop and format; the context is plain data b
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from expset.core.values import format_value
 from expset.errors import ExpsetError
+from expset.render.yaml_text import flow_text, scalar_text
 
 if TYPE_CHECKING:
     import jinja2
@@ -22,13 +22,23 @@ class RenderError(ExpsetError):
 
 
 def yaml_value(value: Any) -> str:
-    """A YAML 1.2 flow value that reads back as exactly ``value`` (JSON is valid YAML 1.2)."""
-    return json.dumps(value, ensure_ascii=False)
+    """A YAML 1.2 flow value that reads back as exactly ``value``.
+
+    Scalars are memoised: a 10,000-run set writes the same fixed values into every ``run.yaml``.
+    """
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return _scalar_yaml(value, type(value))
+    return flow_text(value)
+
+
+@lru_cache(maxsize=8192)
+def _scalar_yaml(value: Any, kind: type) -> str:  # the type keeps True and 1 apart in the cache
+    return scalar_text(value)
 
 
 def markdown_cell(value: Any) -> str:
     """``value`` as text that cannot break a Markdown table row."""
-    text = format_value(value) if isinstance(value, (bool, int, float, str)) else json.dumps(value)
+    text = format_value(value) if isinstance(value, (bool, int, float, str)) else flow_text(value)
     return text.replace("|", "\\|").replace("\n", " ")
 
 

@@ -66,7 +66,7 @@ def _parameter_key(taken: set[str]) -> Callable[[str], bool | str]:
         key = text.strip()
         if not key:
             return True
-        if not PARAMETER_KEY.match(key):
+        if not PARAMETER_KEY.fullmatch(key):
             return "use letters, digits and _ (e.g. lora_rank)"
         return f"{key} is already in the plan" if key in taken else True
 
