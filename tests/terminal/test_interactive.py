@@ -33,6 +33,7 @@ class Terminal:
 
     def __init__(self, command: list[str], cwd: Path) -> None:
         self.socket = f"expset-test-{uuid.uuid4().hex[:8]}"
+        self.answered: dict[str, int] = {}
         environment = " ".join(
             f"{name}={shlex.quote(value)}"
             for name, value in os.environ.items()
@@ -50,11 +51,12 @@ class Terminal:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-S", "-500")
 
-    def wait_for(self, text: str, timeout: float = 30) -> str:
+    def wait_for(self, text: str, timeout: float = 30, times: int = 1) -> str:
+        """The screen once ``text`` shows on it (``times`` times over, for a question asked again)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if screen.count(text) >= times:
                 return screen
             time.sleep(0.05)
         raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
@@ -65,7 +67,9 @@ class Terminal:
             time.sleep(0.05)
 
     def answer(self, prompt: str, text: str) -> None:
-        self.wait_for(prompt)
+        """Wait for the next asking of ``prompt`` (prompts repeat, e.g. one per parameter), then answer."""
+        self.answered[prompt] = self.answered.get(prompt, 0) + 1
+        self.wait_for(prompt, times=self.answered[prompt])
         if text:
             self._tmux("send-keys", "-l", text)
         self.type("Enter")
@@ -92,75 +96,79 @@ def terminal():
 
 
 QUESTION = "Create this experiment set?"
+APPROVE, RENAME, TEMPLATE, CANCEL = [], ["Down"], ["Down", "Down"], ["Down", "Down", "Down"]
 
 
-def test_approving_creates_the_set(terminal, isolated_environment):
-    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
-    term = terminal("create", str(plan), cwd=isolated_environment)
-    term.wait_for(QUESTION)
-    term.type("Enter")
+@pytest.fixture
+def create(terminal, isolated_environment):
+    """``expset create`` on a plan in a terminal, stopped at the approval question."""
+
+    def start() -> Terminal:
+        plan = write_plan(isolated_environment / "plan.yaml", PLAN)
+        term = terminal("create", str(plan), cwd=isolated_environment)
+        term.wait_for(QUESTION)
+        return term
+
+    return start
+
+
+def choose(term: Terminal, choice: list[str], replacement: str | None = None, prompt: str = "") -> None:
+    """Pick an answer to the approval question, then type a replacement for the offered default."""
+    term.type(*choice, "Enter")
+    if replacement is not None:
+        term.wait_for(prompt)
+        term.type("C-u")
+        term.answer(prompt, replacement)
+
+
+def test_approving_creates_the_set(create, isolated_environment):
+    term = create()
+    choose(term, APPROVE)
     assert term.exit_code() == 0
     assert (isolated_environment / "interactive_2025-10-18" / "3B_rank16" / "evaluations" / "arithmetic").is_dir()
 
 
-def test_cancelling_writes_nothing(terminal, isolated_environment):
-    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
-    term = terminal("create", str(plan), cwd=isolated_environment)
-    term.wait_for(QUESTION)
-    term.type("Down", "Down", "Down", "Enter")
+def test_cancelling_writes_nothing(create, isolated_environment):
+    term = create()
+    choose(term, CANCEL)
     assert term.exit_code() == 1
     assert "cancelled; nothing was written" in term.screen()
     assert sorted(os.listdir(isolated_environment)) == ["plan.yaml"]
 
 
-def test_ctrl_c_at_the_question_writes_nothing(terminal, isolated_environment):
-    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
-    term = terminal("create", str(plan), cwd=isolated_environment)
-    term.wait_for(QUESTION)
+def test_ctrl_c_at_the_question_writes_nothing(create, isolated_environment):
+    term = create()
     term.type("C-c")
     assert term.exit_code() != 0
     assert sorted(os.listdir(isolated_environment)) == ["plan.yaml"]
 
 
-def test_renaming_the_set_then_approving(terminal, isolated_environment):
-    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
-    term = terminal("create", str(plan), cwd=isolated_environment)
-    term.wait_for(QUESTION)
-    term.type("Down", "Enter")
-    term.wait_for("New short name for the set:")
-    term.type("C-u")
-    term.answer("New short name", "size vs rank")
-    term.wait_for("size-vs-rank_2025-10-18")
-    term.type("Enter")
+def test_renaming_the_set_then_approving(create, isolated_environment):
+    term = create()
+    choose(term, RENAME, "size vs rank", prompt="New short name for the set:")
+    term.wait_for(QUESTION, times=2)
+    assert "size-vs-rank_2025-10-18" in term.screen()
+    choose(term, APPROVE)
     assert term.exit_code() == 0
     assert (isolated_environment / "size-vs-rank_2025-10-18" / "README.md").is_file()
 
 
-def test_changing_the_template_then_approving(terminal, isolated_environment):
-    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
-    term = terminal("create", str(plan), cwd=isolated_environment)
-    term.wait_for(QUESTION)
-    term.type("Down", "Down", "Enter")
-    term.wait_for("Naming template:")
-    term.type("C-u")
-    term.answer("Naming template:", "{model}_r{lora_rank}")
-    term.wait_for("3B_r16")
-    term.type("Enter")
+def test_changing_the_template_then_approving(create, isolated_environment):
+    term = create()
+    choose(term, TEMPLATE, "{model}_r{lora_rank}", prompt="Naming template:")
+    term.wait_for(QUESTION, times=2)
+    assert "3B_r16" in term.screen()
+    choose(term, APPROVE)
     assert term.exit_code() == 0
     assert (isolated_environment / "interactive_2025-10-18" / "3B_r16").is_dir()
 
 
-def test_a_bad_template_is_explained_and_the_question_asked_again(terminal, isolated_environment):
-    plan = write_plan(isolated_environment / "plan.yaml", PLAN)
-    term = terminal("create", str(plan), cwd=isolated_environment)
-    term.wait_for(QUESTION)
-    term.type("Down", "Down", "Enter")
-    term.wait_for("Naming template:")
-    term.type("C-u")
-    term.answer("Naming template:", "{model}")
+def test_a_bad_template_is_explained_and_the_question_asked_again(create, isolated_environment):
+    term = create()
+    choose(term, TEMPLATE, "{model}", prompt="Naming template:")
     term.wait_for("leaves out lora_rank")
-    term.wait_for(QUESTION)
-    term.type("Down", "Down", "Down", "Enter")
+    term.wait_for(QUESTION, times=2)
+    choose(term, CANCEL)
     assert term.exit_code() == 1
     assert sorted(os.listdir(isolated_environment)) == ["plan.yaml"]
 
