@@ -41,3 +41,15 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter and reporter.stats.get("skipped") and not os.environ.get("EXPSET_ALLOW_SKIPS"):
         session.exitstatus = 1
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A researcher's site (data, models, tasks, profile); the profile is the one expset reads."""
+    from site_helpers import Site
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+    made = Site(folder)
+    monkeypatch.setenv("EXPSET_PROFILE", str(made.profile))
+    return made

@@ -314,6 +314,94 @@ def which_command(
             sys.stdout.write(f"{key.ljust(width)}  {shown}  ({kind})\n")
 
 
+@app.command("scaffold", short_help=COMMANDS["scaffold"])
+def scaffold_command(
+    set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
+    runs: Annotated[
+        list[str] | None, typer.Option("--runs", metavar="RUN,…", help="Only these runs (comma-separated).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite generated files that were edited.")] = False,
+) -> None:
+    """Write each run's setup_finetune.yaml, finetune.yaml, finetune.slurm and evaluation jobs.
+
+    Files that would not change are left alone; files edited by hand are kept unless --force; an
+    edited setup_finetune.yaml is the run's source and the other files follow it.
+    """
+    from collections import Counter
+
+    from expset.io.profile import profile_path, read_profile
+    from expset.scaffold import Action, apply, scaffold_set
+    from expset.sets import load_set
+    from expset.ui.console import status
+
+    with reporting():
+        experiment_set = load_set(set_dir)
+        names = [name.strip() for item in runs or [] for name in item.split(",") if name.strip()]
+        planned = scaffold_set(
+            experiment_set, set_dir, profile=read_profile(profile_path()), runs=names or None, force=force
+        )
+        if dry_run:
+            for write in planned:
+                sys.stdout.write(f"{write.action.value:>11}  {write.path}\n")
+            status("dry run: nothing was written")
+            return
+        apply(planned, set_dir)
+        counts = Counter(write.action for write in planned)
+        summary = ", ".join(f"{counts[action]} {action.value}" for action in Action if counts[action])
+        status(
+            f"[green]scaffolded[/] {len({w.path.parent for w in planned if w.path.name == 'finetune.yaml'})} runs: "
+            f"{summary}"
+        )
+        status(f"next: submit the fine-tunes and their evaluations with [bold]expset submit {set_dir}[/]")
+
+
+@app.command("models", short_help=COMMANDS["models"])
+def models_command() -> None:
+    """List the models expset knows: name, naming label, torchtune builder, default GPUs and time."""
+    from expset.core.models import MODELS
+
+    width = max(len(model.name) for model in MODELS)
+    for model in MODELS:
+        sys.stdout.write(
+            f"{model.name.ljust(width)}  {model.label:<14} {model.builder:<52} "
+            f"{model.gpus} GPU  {model.gpu_memory_gb}G  {model.time}\n"
+        )
+
+
+profile_app = typer.Typer(no_args_is_help=True, help="This cluster's folders and SLURM settings.")
+app.add_typer(profile_app, name="profile", short_help=COMMANDS["profile"])
+
+
+@profile_app.command("show")
+def profile_show_command() -> None:
+    """Print the profile's location and settings."""
+    from expset.io.profile import profile_path, read_profile, render_profile
+
+    with reporting():
+        path = profile_path()
+        sys.stderr.write(f"# {path}{'' if path.exists() else ' (not created yet: expset profile init)'}\n")
+        sys.stdout.write(render_profile(read_profile(path)))
+
+
+@profile_app.command("init")
+def profile_init_command() -> None:
+    """Answer questions to write the profile (existing values are offered as defaults)."""
+    from expset.io.profile import profile_path, read_profile, render_profile
+    from expset.scaffold import write_atomically
+    from expset.ui import prompts
+    from expset.ui.console import status
+
+    with reporting():
+        path = profile_path()
+        prompts.require_terminal("the profile questions", hint=f"write {path} by hand (see `expset profile show`)")
+        answers = prompts.ask_profile_questions(read_profile(path).model_dump(exclude_none=True))
+        from expset.core.plan import Site
+
+        write_atomically(path, render_profile(Site.model_validate(answers)))
+        status(f"[green]wrote[/] {path}")
+
+
 @app.command("schema", short_help=COMMANDS["schema"])
 def schema_command() -> None:
     """Print the plan file's JSON Schema (for editors)."""

@@ -21,7 +21,10 @@ COMMANDS = {
     "create": "Create the set a plan proposes, after your approval.",
     "new": "Write a plan file by answering questions.",
     "which": "Print a run's parameters, decoded from its name.",
+    "scaffold": "Write each run's torchtune config and SLURM jobs.",
+    "models": "List the models expset knows, with their torchtune builders.",
     "schema": "Print the plan file's JSON Schema (for editors).",
+    "profile": "Show or set up this cluster's folders and SLURM settings.",  # groups come last in Typer's help
 }
 
 

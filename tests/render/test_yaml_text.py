@@ -1,6 +1,7 @@
 """expset's YAML emitter: whatever the data, a YAML 1.2 reader gets exactly the same data back."""
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +25,14 @@ values = st.recursive(
 
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(keys, values, max_size=6))
-def test_any_data_reads_back_unchanged(data):
+def test_any_data_reads_back_unchanged_in_yaml_1_2(data):
     assert load_yaml(to_yaml(data), "generated") == data
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(keys, values, max_size=6))
+def test_any_data_reads_back_unchanged_in_yaml_1_1_as_torchtune_reads_it(data):
+    assert yaml.safe_load(to_yaml(data)) == data
 
 
 @pytest.mark.parametrize(

@@ -192,7 +192,7 @@ def test_the_wizard_writes_a_plan_and_creates_the_set(terminal, isolated_environ
     term.type("Enter")
     assert term.exit_code() == 0
     plan = (isolated_environment / "expset.yaml").read_text()
-    assert "  lr: [0.0001, 2e-05]\n" in plan
+    assert "  lr: [0.0001, 2.0e-05]\n" in plan
     [set_dir] = [p for p in isolated_environment.iterdir() if p.is_dir()]
     assert set_dir.name.startswith("rank-study_")
     assert sorted(p.name for p in set_dir.iterdir() if p.is_dir())[:2] == ["rank16_lr1e-4", "rank16_lr2e-5"]

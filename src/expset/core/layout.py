@@ -73,7 +73,7 @@ def run_directories(run_name: str, tasks: list[str]) -> list[str]:
 
 def plan_layout(experiment_set: ExperimentSet) -> SetLayout:
     """The folders and files of ``experiment_set``."""
-    tasks = list(experiment_set.plan.evaluations)
+    tasks = experiment_set.plan.task_names
     directories: list[str] = []
     files = [PlannedFile(path, kind) for path, kind in SET_FILES]
     for index, run in enumerate(experiment_set.runs):

@@ -10,9 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from expset.core.values import Scalar, is_safe_name, parse_number, value_identity
 from expset.errors import PlanError
@@ -20,7 +28,7 @@ from expset.errors import PlanError
 PARAMETER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 INTEGER_PARAMETERS = frozenset(
-    {"lora_rank", "lora_alpha", "epochs", "batch_size", "seed", "gradient_accumulation_steps", "max_seq_len"}
+    {"lora_rank", "lora_alpha", "epochs", "batch_size", "seed", "gradient_accumulation_steps", "max_seq_len", "gpus"}
 )
 NUMBER_PARAMETERS = frozenset({"lr", "learning_rate", "lora_dropout"}) | INTEGER_PARAMETERS
 """Well-known parameters whose values must be numbers; ``"1e-4"`` written as text is read as 1e-4."""
@@ -79,6 +87,87 @@ class Naming(BaseModel):
     )
 
 
+class Evaluation(BaseModel):
+    """An inspect-ai evaluation of every run: a task folder name and, to scaffold jobs, the task itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Folder name under evaluations/, e.g. arithmetic.")
+    task: str | None = Field(default=None, description="inspect task as path/to/task.py@task_name.")
+    args: dict[str, ScalarValue] = Field(default_factory=dict, description="Task arguments (-T key=value).")
+    epochs: list[int] | Literal["last", "all"] = Field(
+        default="last", description="Epochs to evaluate, numbered from 0; or last, or all."
+    )
+
+
+class CustomModel(BaseModel):
+    """A model the built-in table lacks, defined in the plan and referred to by its key in vary/fixed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    builder: str = Field(description="torchtune LoRA builder, e.g. torchtune.models.llama2.lora_llama2.")
+    builder_args: dict[str, ConstantValue] = Field(default_factory=dict, description="Extra builder arguments.")
+    tokenizer: str = Field(description="torchtune tokenizer component.")
+    tokenizer_files: dict[str, str] = Field(description="Tokenizer argument → file in the model folder.")
+    folder: str = Field(description="The checkpoint folder: absolute, or relative to the models folder.")
+    checkpoint_files: list[str] = Field(min_length=1, description="Checkpoint files in that folder.")
+    checkpointer: str = Field(default="torchtune.training.FullModelHFCheckpointer")
+    model_type: str = Field(description="torchtune model_type, e.g. LLAMA2, LLAMA3_2, QWEN2.")
+    device: Literal["cuda", "cpu"] = "cuda"
+    dtype: Literal["bf16", "fp32", "fp16"] = "bf16"
+    gpus: int = Field(default=1, ge=0)
+    gpu_memory_gb: int = Field(default=16, ge=1)
+    time: str = "01:00:00"
+    lora_attn_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj", "output_proj"])
+    apply_lora_to_mlp: bool = True
+    apply_lora_to_output: bool | None = None
+
+
+class DataFormat(BaseModel):
+    """How the training data is laid out; torchtune's dataset builder follows from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["instruct", "chat", "text"] = Field(
+        default="instruct", description="instruct: input/output fields; chat: a messages list; text: plain text."
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field names in the file: input/output (instruct), messages (chat) or text (text).",
+    )
+    conversation_style: Literal["openai", "sharegpt"] = "openai"
+    train_on_input: bool = False
+    packed: bool = False
+    split: str = "train"
+
+
+class Site(BaseModel):
+    """Where things are on this cluster and how jobs run; the user profile's keys, overridable per plan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: str | None = None
+    models_folder: str | None = None
+    data_folder: str | None = None
+    account: str | None = None
+    partition: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    mail_user: str | None = None
+    mail_type: str | None = None
+    time: str | None = None
+    environment: list[str] | None = Field(
+        default=None, description="Shell lines that set up the job environment (module load, conda activate…)."
+    )
+
+
+def _evaluation(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+EvaluationEntry = Annotated[Evaluation, BeforeValidator(_evaluation, json_schema_input_type=str | Evaluation)]
+
+
 class Plan(BaseModel):
     """An experiment plan: what a set of fine-tuning runs is for and what varies across it."""
 
@@ -96,22 +185,36 @@ class Plan(BaseModel):
     single_run_reason: str | None = Field(
         default=None, description="Why this set has one run only (needed when nothing varies)."
     )
-    evaluations: list[str] = Field(default_factory=list, description="inspect-ai task names; one folder each.")
+    evaluations: list[EvaluationEntry] = Field(
+        default_factory=list, description="inspect-ai evaluations: a task name, or a definition; one folder each."
+    )
     notes: str | None = Field(default=None, description="Other context for whoever opens the set later.")
     naming: Naming = Field(default_factory=Naming)
+    models: dict[str, CustomModel] = Field(
+        default_factory=dict, description="Models the built-in table lacks, by the name used in vary/fixed."
+    )
+    data: DataFormat = Field(default_factory=DataFormat)
+    site: Site = Field(default_factory=Site, description="Overrides of the user profile for this plan.")
+
+    @property
+    def task_names(self) -> list[str]:
+        """The evaluation folder names, in plan order."""
+        return [evaluation.name for evaluation in self.evaluations]
 
     def to_data(self) -> dict[str, Any]:
         """The plan as plain data in field order, without unset optional fields: what ``expset.yaml`` stores."""
-        data = self.model_dump(mode="python", exclude_none=True)
-        data["date"] = self.date.isoformat() if self.date else None
-        if not data["naming"]["aliases"]:
-            del data["naming"]["aliases"]
-        if not data["naming"]:
-            del data["naming"]
-        for key in ("fixed", "evaluations"):
-            if not data[key]:
-                del data[key]
-        return {key: value for key, value in data.items() if value is not None}
+        data = self.model_dump(mode="python", exclude_none=True, exclude_defaults=True)
+        data["purpose"] = self.purpose
+        if self.date is not None:
+            data["date"] = self.date.isoformat()
+        if self.evaluations:
+            data["evaluations"] = [
+                evaluation.name
+                if evaluation == Evaluation(name=evaluation.name)
+                else evaluation.model_dump(exclude_defaults=True)
+                for evaluation in self.evaluations
+            ]
+        return {field: data[field] for field in PLAN_FIELDS if field in data}
 
 
 PLAN_FIELDS = tuple(Plan.model_fields)
@@ -189,13 +292,19 @@ def check_plan(plan: Plan) -> list[str]:
             "vary: nothing varies — give a parameter at least two values, "
             "or set single_run_reason to say why this set has one run"
         )
-    for index, task in enumerate(plan.evaluations):
+    for index, task in enumerate(plan.task_names):
         if not is_safe_name(task):
             problems.append(
                 f"evaluations[{index}]: {task!r} cannot be a folder name — use letters, digits, '.', '_' "
                 "and '-', starting with a letter or digit"
             )
-    problems.extend(_duplicates("evaluations", plan.evaluations))
+    problems.extend(_duplicates("evaluations", plan.task_names))
+    problems.extend(_check_ranges(plan))
+    for index, evaluation in enumerate(plan.evaluations):
+        if evaluation.task is not None and "@" not in evaluation.task:
+            problems.append(
+                f"evaluations[{index}].task: {evaluation.task!r} names no task — write path/to/task.py@task_name"
+            )
     for key, aliases in plan.naming.aliases.items():
         if key not in plan.vary:
             problems.append(f"naming.aliases.{key}: {key} is not varied — aliases name values of vary parameters")
@@ -209,6 +318,39 @@ def check_plan(plan: Plan) -> list[str]:
                     f"naming.aliases.{key}.{value}: {alias!r} cannot appear in a folder name — use letters, "
                     "digits, '.', '-' and '_'"
                 )
+    return problems
+
+
+_POSITIVE = (lambda v: v > 0, "a number above 0")
+_AT_LEAST_ONE = (lambda v: v >= 1, "a whole number of at least 1")
+RANGES: dict[str, tuple[Any, str]] = {
+    "lr": _POSITIVE,
+    "learning_rate": _POSITIVE,
+    "lora_alpha": _POSITIVE,
+    "lora_rank": _AT_LEAST_ONE,
+    "epochs": _AT_LEAST_ONE,
+    "batch_size": _AT_LEAST_ONE,
+    "gradient_accumulation_steps": _AT_LEAST_ONE,
+    "max_seq_len": _AT_LEAST_ONE,
+    "seed": (lambda v: v >= 0, "a whole number of at least 0"),
+    "gpus": (lambda v: v >= 0, "a whole number of at least 0"),
+    "lora_dropout": (lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1"),
+}
+"""Values torchtune would reject, caught while the plan is read: parameter → (test, what is allowed)."""
+BOOLEAN_PARAMETERS = frozenset({"save_adapter_weights_only"})
+
+
+def _check_ranges(plan: Plan) -> list[str]:
+    problems = []
+    entries = [(f"vary.{k}[{i}]", k, v) for k, vs in plan.vary.items() for i, v in enumerate(vs)]
+    entries += [(f"fixed.{k}", k, v) for k, v in plan.fixed.items()]
+    for path, key, value in entries:
+        if key in RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
+            test, allowed = RANGES[key]
+            if not test(value):
+                problems.append(f"{path}: {value!r} is out of range — {key} takes {allowed}")
+        if key in BOOLEAN_PARAMETERS and not isinstance(value, bool):
+            problems.append(f"{path}: {value!r} is not true or false — write {key}: true")
     return problems
 
 

@@ -9,13 +9,10 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from expset.errors import PlanError, WriteError
+from expset.errors import WriteError
 
 ROOT_VARIABLE = "EXPSET_ROOT"
-PROFILE_VARIABLE = "EXPSET_PROFILE"
-PROFILE_FILE = "profile.toml"
 
 
 def today() -> dt.date:
@@ -38,30 +35,6 @@ def default_author() -> str:
         return "unknown"
 
 
-def profile_path(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where the user profile lives: ``$EXPSET_PROFILE``, else the platform's config folder."""
-    if environ.get(PROFILE_VARIABLE):
-        return Path(environ[PROFILE_VARIABLE]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("expset")) / PROFILE_FILE
-
-
-def read_profile(path: Path) -> dict[str, Any]:
-    """The user profile as data; empty when there is none."""
-    if not path.is_file():
-        return {}
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise PlanError([f"{path}: {error}"], hint="fix the profile, or point EXPSET_PROFILE elsewhere") from None
-
-
 @dataclass(frozen=True)
 class RootChoice:
     """The folder sets are created in, and which source chose it (shown in the preview)."""
@@ -78,8 +51,10 @@ def choose_root(flag: str | None, plan_root: str | None, environ: Mapping[str, s
         return RootChoice(_absolute(plan_root), "the plan's root")
     if environ.get(ROOT_VARIABLE):
         return RootChoice(_absolute(environ[ROOT_VARIABLE]), f"${ROOT_VARIABLE}")
+    from expset.io.profile import profile_path, read_profile_data
+
     path = profile_path(environ)
-    profile_root = read_profile(path).get("root")
+    profile_root = read_profile_data(path).get("root")
     if profile_root:
         return RootChoice(_absolute(str(profile_root)), f"the profile ({path})")
     return RootChoice(Path.cwd(), "the current folder")

@@ -99,7 +99,7 @@ def set_context(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         "date": plan.date.isoformat() if plan.date else "",
         "notes": (plan.notes or "").strip(),
         "single_run_reason": (plan.single_run_reason or "").strip(),
-        "tasks": list(plan.evaluations),
+        "tasks": plan.task_names,
         "evaluations_dir": EVALUATIONS_DIR,
         "run_file": RUN_FILE,
         "plan_file": PLAN_FILE,

@@ -6,6 +6,7 @@ Templates are package data and only loop and format; the context is plain data b
 
 from __future__ import annotations
 
+import shlex
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ def environment() -> jinja2.Environment:
     env.filters["yaml_value"] = yaml_value
     env.filters["cell"] = markdown_cell
     env.filters["text"] = format_value
+    env.filters["shell"] = shlex.quote
     return env
 
 

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .,/()+=@-]*$")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ ./()+=@-]*")  # no flow indicators: , [ ] { }
 _RESERVED = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", ".inf", ".nan"})
 _UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 """Characters YAML forbids or reads as line breaks even inside quotes; JSON leaves them raw."""
@@ -25,8 +25,10 @@ def scalar_text(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, int):
+        return str(value)
     text = str(value)
     if (
         _PLAIN.fullmatch(text)
@@ -38,6 +40,15 @@ def scalar_text(value: Any) -> str:
     ):
         return text
     return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
+def _float_text(value: float) -> str:
+    """``2e-05`` as ``2.0e-05``: YAML 1.1 readers (PyYAML, OmegaConf, so torchtune) need the dot."""
+    text = json.dumps(value)
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
 
 
 def to_yaml(data: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ def proposal_data(experiment_set: ExperimentSet, layout: SetLayout, root: Path, 
             "max_name_length": MAX_NAME_LENGTH,
         },
         "fixed": plan.fixed,
-        "evaluations": list(plan.evaluations),
+        "evaluations": plan.task_names,
         "runs": [{"name": run.name, "parameters": run.varied} for run in experiment_set.runs],
         "folders": len(layout.directories),
         "files": [{"path": path, "purpose": FILE_PURPOSES[kind]} for path, kind in SET_FILES]

@@ -1,0 +1,315 @@
+"""A run's setup: every input of its fine-tune and evaluations, in one validated record.
+
+``setup_finetune.yaml`` holds it. It is derived here from the plan, the run and the site settings
+(profile merged with the plan's ``site``), and it is the layer a researcher may edit by hand: the
+torchtune config and the job scripts are derived from it, never from the plan directly.
+Pure: paths and site settings are passed in; nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from expset.core.models import ModelInfo, lookup_model
+from expset.core.naming import ExperimentSet, Run
+from expset.core.plan import CustomModel, Site
+from expset.errors import ExitCode, ExpsetError
+
+SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
+DISTRIBUTED_RECIPE = "lora_finetune_distributed"
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "lr": 3e-4,
+    "lora_rank": 8,
+    "lora_dropout": 0.0,
+    "epochs": 1,
+    "batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "max_seq_len": None,
+    "seed": 42,
+    "save_adapter_weights_only": False,
+    "max_steps_per_epoch": None,
+}
+COMPUTE_PARAMETERS = ("gpus", "mem", "time")
+KNOWN_PARAMETERS = frozenset(
+    {"model", "dataset", "learning_rate", "lora_alpha", *TRAINING_DEFAULTS, *COMPUTE_PARAMETERS}
+)
+
+_SBATCH_WORD = re.compile(r"[A-Za-z0-9_.,+-]+")
+_SBATCH_PATTERNS = {
+    "account": _SBATCH_WORD,
+    "partition": _SBATCH_WORD,
+    "qos": _SBATCH_WORD,
+    "constraint": re.compile(r"[A-Za-z0-9_.,&|()\[\]*:+-]+"),
+    "mail_user": re.compile(r"[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+|[A-Za-z0-9_.-]+"),
+    "mail_type": re.compile(r"[A-Z_]+(,[A-Z_]+)*"),
+    "time": re.compile(r"(\d+-)?\d+(:\d{2}){0,2}"),
+    "mem": re.compile(r"\d+[KMGT]?"),
+}
+"""What each value written into an ``#SBATCH`` line may look like: SLURM reads those lines itself,
+without a shell, so quoting cannot protect them; anything else is refused."""
+_UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\]")
+
+
+class SetupError(ExpsetError):
+    """Raised when a run cannot be set up: names the run, the field and the fix."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSetup(_Strict):
+    name: str
+    folder: str
+    builder: str
+    builder_args: dict[str, Any] = Field(default_factory=dict)
+    tokenizer: str
+    tokenizer_files: dict[str, str]
+    checkpointer: str
+    checkpoint_files: list[str] | dict[str, str]
+    model_type: str
+    lora_attn_modules: list[str]
+    apply_lora_to_mlp: bool
+    apply_lora_to_output: bool | None = None
+
+
+class DataSetup(_Strict):
+    path: str
+    format: Literal["instruct", "chat", "text"]
+    fields: dict[str, str] = Field(default_factory=dict)
+    conversation_style: Literal["openai", "sharegpt"] = "openai"
+    train_on_input: bool = False
+    packed: bool = False
+    split: str = "train"
+
+
+class TrainingSetup(_Strict):
+    lr: float = Field(gt=0)
+    lora_rank: int = Field(ge=1)
+    lora_alpha: int | float = Field(gt=0)
+    lora_dropout: float = Field(ge=0, lt=1)
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    gradient_accumulation_steps: int = Field(ge=1)
+    max_seq_len: int | None = Field(default=None, ge=1)
+    seed: int | None = Field(default=None, ge=0)
+    save_adapter_weights_only: bool = False
+    max_steps_per_epoch: int | None = Field(default=None, ge=1)
+    device: Literal["cuda", "cpu"] = "cuda"
+    dtype: Literal["bf16", "fp32", "fp16"] = "bf16"
+
+
+class ResourcesSetup(_Strict):
+    gpus: int = Field(ge=0)
+    cpus: int = Field(ge=1)
+    mem: str
+    time: str
+
+    @field_validator("mem", "time")
+    @classmethod
+    def _sbatch_value(cls, value: str, info: Any) -> str:
+        return _check_sbatch(info.field_name, value)
+
+
+class SlurmSetup(_Strict):
+    account: str | None = None
+    partition: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    mail_user: str | None = None
+    mail_type: str | None = None
+    environment: list[str] = Field(default_factory=list)
+
+    @field_validator("account", "partition", "qos", "constraint", "mail_user", "mail_type")
+    @classmethod
+    def _sbatch_value(cls, value: str | None, info: Any) -> str | None:
+        return None if value is None else _check_sbatch(info.field_name, value)
+
+    @field_validator("environment")
+    @classmethod
+    def _one_line_each(cls, lines: list[str]) -> list[str]:
+        for line in lines:
+            if "\n" in line or "\x00" in line:
+                raise ValueError(f"{line!r} spans lines — give each shell line as its own list entry")
+        return lines
+
+
+class EvaluationSetup(_Strict):
+    name: str
+    task: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    epochs: list[int]
+
+
+class RunSetup(_Strict):
+    """Everything one run needs: the content of its ``setup_finetune.yaml``."""
+
+    run: str
+    set: str
+    run_dir: str
+    model: ModelSetup
+    data: DataSetup
+    training: TrainingSetup
+    resources: ResourcesSetup
+    slurm: SlurmSetup
+    parameters: dict[str, Any] = Field(description="The run's plan parameters, for evaluation metadata.")
+    evaluations: list[EvaluationSetup] = Field(default_factory=list)
+
+    @field_validator("run_dir")
+    @classmethod
+    def _path_sbatch_can_take(cls, value: str) -> str:
+        if _UNSAFE_SBATCH_PATH.search(value):
+            raise ValueError(
+                f"{value!r} has a space, quote, '%', '$' or backslash, which SLURM cannot take in #SBATCH "
+                "--output — move the set to a plainer path"
+            )
+        return value
+
+    @property
+    def recipe(self) -> str:
+        return DISTRIBUTED_RECIPE if self.resources.gpus > 1 else SINGLE_DEVICE_RECIPE
+
+
+def _check_sbatch(field: str, value: str) -> str:
+    if not _SBATCH_PATTERNS[field].fullmatch(value):
+        raise ValueError(f"{value!r} cannot go in an #SBATCH line — SLURM reads it without a shell")
+    return value
+
+
+def merge_site(profile: Site, plan: Site) -> Site:
+    """The profile's site settings with the plan's overrides on top (a plan value wins when set)."""
+    return profile.model_copy(update=plan.model_dump(exclude_none=True))
+
+
+def model_for(name: str, custom: dict[str, CustomModel]) -> ModelInfo | CustomModel | None:
+    """The plan's own model called ``name``, else the table's, else None."""
+    return custom.get(name) or lookup_model(name)
+
+
+def derive_run_setup(
+    experiment_set: ExperimentSet,
+    run: Run,
+    *,
+    site: Site,
+    set_dir: str,
+    data_path: str,
+    task_paths: dict[str, str],
+) -> RunSetup:
+    """The setup of ``run``; ``data_path`` and ``task_paths`` were resolved on disk by the caller."""
+    plan = experiment_set.plan
+    parameters = {**run.varied, **plan.fixed}
+    unknown = sorted(set(parameters) - KNOWN_PARAMETERS)
+    if unknown:
+        raise SetupError(
+            f"run {run.name}: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a training input "
+            "expset can apply",
+            hint=f"use only {', '.join(sorted(KNOWN_PARAMETERS))}; other settings go in setup_finetune.yaml",
+        )
+    model_name = str(parameters.get("model", ""))
+    model = model_for(model_name, plan.models)
+    if model is None:
+        raise SetupError(
+            f"run {run.name}: model {model_name!r} is not in expset's model table"
+            if model_name
+            else f"run {run.name}: no model — add model to vary or fixed",
+            hint="define it under models: in the plan (see `expset schema`), or use one of `expset models`",
+        )
+    training = {key: parameters.get(key, default) for key, default in TRAINING_DEFAULTS.items()}
+    training["lr"] = parameters.get("lr", parameters.get("learning_rate", TRAINING_DEFAULTS["lr"]))
+    training["lora_alpha"] = parameters.get("lora_alpha", 2 * training["lora_rank"])
+    if isinstance(model, CustomModel):
+        training.update(device=model.device, dtype=model.dtype)
+    gpus = int(parameters.get("gpus", 0 if training.get("device") == "cpu" else model.gpus))
+    setup = {
+        "run": run.name,
+        "set": experiment_set.set_name,
+        "run_dir": f"{set_dir}/{run.name}",
+        "model": _model_setup(model_name, model, site),
+        "data": {"path": data_path, **plan.data.model_dump()},
+        "training": training,
+        "resources": {
+            "gpus": gpus,
+            "cpus": max(1, gpus),
+            "mem": str(parameters.get("mem", f"{model.gpu_memory_gb}G")),
+            "time": str(parameters.get("time") or site.time or model.time),
+        },
+        "slurm": {
+            key: value for key, value in site.model_dump(exclude_none=True).items() if key in SlurmSetup.model_fields
+        },
+        "parameters": parameters,
+        "evaluations": [
+            {
+                "name": evaluation.name,
+                "task": task_paths[evaluation.name],
+                "args": dict(evaluation.args),
+                "epochs": _epochs(evaluation.epochs, training["epochs"], run.name, evaluation.name),
+            }
+            for evaluation in plan.evaluations
+            if evaluation.name in task_paths
+        ],
+    }
+    return validate_setup(setup, f"run {run.name}")
+
+
+def validate_setup(data: Any, where: str) -> RunSetup:
+    """``data`` as a ``RunSetup``, or a ``SetupError`` naming ``where``, the field and the problem."""
+    try:
+        return RunSetup.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise SetupError(
+            f"{where}: {field}: {message}",
+            hint="fix it in the plan (or the profile for slurm settings), or in that run's setup_finetune.yaml",
+        ) from None
+
+
+def _model_setup(name: str, model: ModelInfo | CustomModel, site: Site) -> dict[str, Any]:
+    if isinstance(model, CustomModel):
+        folder = model.folder
+        files: list[str] | dict[str, str] = list(model.checkpoint_files)
+    else:
+        folder = name
+        files = list(model.checkpoint_files) if isinstance(model.checkpoint_files, tuple) else model.checkpoint_files
+    if not folder.startswith("/"):
+        if not site.models_folder:
+            raise SetupError(
+                f"model {name}: its folder {folder!r} is relative and no models folder is set",
+                hint="run `expset profile init`, or set site.models_folder in the plan",
+            )
+        folder = f"{site.models_folder.rstrip('/')}/{folder}"
+    return {
+        "name": name,
+        "folder": folder,
+        "builder": model.builder,
+        "builder_args": dict(model.builder_args),
+        "tokenizer": model.tokenizer,
+        "tokenizer_files": dict(model.tokenizer_files),
+        "checkpointer": model.checkpointer,
+        "checkpoint_files": files,
+        "model_type": model.model_type,
+        "lora_attn_modules": list(model.lora_attn_modules),
+        "apply_lora_to_mlp": model.apply_lora_to_mlp,
+        "apply_lora_to_output": model.apply_lora_to_output,
+    }
+
+
+def _epochs(wanted: list[int] | str, epochs: int, run: str, task: str) -> list[int]:
+    if wanted == "last":
+        return [epochs - 1]
+    if wanted == "all":
+        return list(range(epochs))
+    late = [epoch for epoch in wanted if not 0 <= epoch < epochs]
+    if late:
+        raise SetupError(
+            f"run {run}: evaluations.{task}.epochs: {late} — this run trains {epochs} epoch(s), "
+            f"numbered 0 to {epochs - 1}",
+            hint="epochs are numbered from 0; use last, all, or numbers below the run's epochs",
+        )
+    return sorted(set(wanted))

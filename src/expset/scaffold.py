@@ -1,0 +1,224 @@
+"""``expset scaffold``: each run's setup, torchtune config and job scripts, written next to it.
+
+Every file is first planned, then written: a file that would not change is left alone; a file
+expset wrote before and nobody touched is updated; a file someone edited is a conflict, and with
+any conflict nothing is written unless ``--force``. An edited ``setup_finetune.yaml`` is the
+run's source: the derived files follow it. What was generated is recorded (path → SHA-256) in
+``.expset/generated.json``, which is how edits are told apart from expset's own output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from expset.core.naming import ExperimentSet, Run
+from expset.core.plan import Site
+from expset.core.setup import RunSetup, SetupError, derive_run_setup, merge_site, validate_setup
+from expset.errors import ExitCode, ExpsetError, WriteError
+
+STATE_DIR = ".expset"
+GENERATED_RECORD = "generated.json"
+DATA_SUFFIXES = (".json", ".jsonl")
+
+
+class Action(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    KEEP_EDITED = "keep edited"  # a setup_finetune.yaml edited by hand: the run's source from now on
+    CONFLICT = "conflict"  # edited by hand, would be overwritten: only with --force
+    OVERWRITE = "overwrite"  # a conflict, with --force
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    path: Path
+    text: str
+    action: Action
+
+
+class ConflictError(ExpsetError):
+    """Raised when scaffold would overwrite files edited by hand; nothing was written."""
+
+    exit_code = ExitCode.TARGET_EXISTS
+
+
+def scaffold_set(
+    experiment_set: ExperimentSet,
+    set_dir: Path,
+    *,
+    profile: Site,
+    runs: list[str] | None = None,
+    force: bool = False,
+    task_base: Path | None = None,
+) -> list[PlannedWrite]:
+    """Plan every file of the chosen runs; raise ``ConflictError`` for edits unless ``force``."""
+    from expset.render.jobs import SETUP_FILE, run_files
+
+    set_dir = set_dir.absolute()
+    site = merge_site(profile, experiment_set.plan.site)
+    chosen = choose_runs(experiment_set, runs)
+    record = read_record(set_dir)
+    task_paths = resolve_tasks(experiment_set, task_base or Path.cwd())
+    data_paths: dict[str, str] = {}
+    planned: list[PlannedWrite] = []
+    for run in chosen:
+        run_dir = set_dir / run.name
+        setup_path = run_dir / SETUP_FILE
+        dataset = str({**experiment_set.plan.fixed, **run.varied}.get("dataset", ""))
+        if dataset not in data_paths:
+            data_paths[dataset] = resolve_data(dataset, site, run.name)
+        derived = derive_run_setup(
+            experiment_set, run, site=site, set_dir=str(set_dir), data_path=data_paths[dataset], task_paths=task_paths
+        )
+        setup = derived
+        if setup_path.exists() and _edited(setup_path, record, set_dir):
+            setup = validate_setup(_read_yaml(setup_path), f"{setup_path}")
+            planned.append(PlannedWrite(setup_path, setup_path.read_text(encoding="utf-8"), Action.KEEP_EDITED))
+        else:
+            planned.append(_plan_write(setup_path, render_setup(derived), record, set_dir, force))
+        planned.extend(_plan_write(run_dir / path, text, record, set_dir, force) for path, text in run_files(setup))
+    conflicts = [write for write in planned if write.action is Action.CONFLICT]
+    if conflicts:
+        names = ", ".join(str(write.path.relative_to(set_dir)) for write in conflicts[:5])
+        more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        raise ConflictError(
+            f"{len(conflicts)} generated file(s) were edited by hand: {names}{more}; nothing was written",
+            hint="put lasting changes in setup_finetune.yaml (kept and followed), or re-run with --force to "
+            "overwrite the edits",
+        )
+    return planned
+
+
+def apply(planned: list[PlannedWrite], set_dir: Path) -> None:
+    """Write the planned files (each atomically), create the log folders, update the record."""
+    from expset.render.jobs import LOG_DIR
+
+    set_dir = set_dir.absolute()
+    record = read_record(set_dir)
+    for write in planned:
+        if write.action in (Action.CREATE, Action.UPDATE, Action.OVERWRITE):
+            write_atomically(write.path, write.text)
+        if write.action is not Action.KEEP_EDITED:
+            record[str(write.path.relative_to(set_dir))] = digest(write.text)
+    for run_dir in {write.path.relative_to(set_dir).parts[0] for write in planned}:
+        (set_dir / run_dir / LOG_DIR).mkdir(exist_ok=True)  # SLURM does not create --output folders
+    write_atomically(set_dir / STATE_DIR / GENERATED_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def render_setup(setup: RunSetup) -> str:
+    from expset.render.yaml_text import to_yaml
+
+    header = (
+        f"# Inputs of run {setup.run} (set {setup.set}), written by expset scaffold from the set's plan.\n"
+        "# This file is the run's source: edit it and re-run `expset scaffold` to regenerate\n"
+        "# finetune.yaml and the job scripts from it. An edited file is kept; delete it to start over.\n"
+    )
+    return header + to_yaml(setup.model_dump(mode="json"))
+
+
+def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[Run]:
+    if not names:
+        return list(experiment_set.runs)
+    by_name = {run.name: run for run in experiment_set.runs}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        examples = ", ".join(run.name for run in experiment_set.runs[:3])
+        raise SetupError(f"--runs: {', '.join(missing)} not in set {experiment_set.set_name}", hint=f"runs: {examples}")
+    return [by_name[name] for name in names]
+
+
+def resolve_data(dataset: str, site: Site, run: str) -> str:
+    """The data file ``dataset`` names: a path, or a name under the data folder (``.json``/``.jsonl`` implied)."""
+    if not dataset:
+        raise SetupError(f"run {run}: no dataset", hint="add dataset to vary or fixed: a JSON or JSONL file")
+    path = Path(os.path.expandvars(dataset)).expanduser()
+    if not path.is_absolute():
+        if not site.data_folder:
+            raise SetupError(
+                f"run {run}: dataset {dataset!r} is a relative path and no data folder is set",
+                hint="give an absolute path, set site.data_folder in the plan, or run `expset profile init`",
+            )
+        path = Path(site.data_folder).expanduser() / path
+    candidates = [path] + [path.with_name(path.name + suffix) for suffix in DATA_SUFFIXES]
+    found = next((candidate for candidate in candidates if candidate.is_file()), None)
+    if found is None:
+        raise SetupError(f"run {run}: dataset {dataset!r}: no file at {path}", hint="check the path and data folder")
+    if found.suffix not in DATA_SUFFIXES:
+        raise SetupError(
+            f"run {run}: dataset {found} is not JSON or JSONL", hint="convert it to .json or .jsonl for torchtune"
+        )
+    return str(found.absolute())
+
+
+def resolve_tasks(experiment_set: ExperimentSet, base: Path) -> dict[str, str]:
+    """Each evaluation's inspect task as ``/absolute/path/task.py@name``; relative paths from ``base``."""
+    resolved = {}
+    for index, evaluation in enumerate(experiment_set.plan.evaluations):
+        if evaluation.task is None:
+            raise SetupError(
+                f"evaluations[{index}] ({evaluation.name}): no task to run",
+                hint=f"give it one in the plan: {{name: {evaluation.name}, task: path/to/task.py@task_name}}",
+            )
+        file, _, name = evaluation.task.rpartition("@")
+        path = (base / Path(file).expanduser()).absolute()
+        if not path.is_file():
+            raise SetupError(f"evaluations[{index}].task: no file {path}", hint="check the task path")
+        resolved[evaluation.name] = f"{path}@{name}"
+    return resolved
+
+
+def read_record(set_dir: Path) -> dict[str, str]:
+    try:
+        return json.loads((set_dir / STATE_DIR / GENERATED_RECORD).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise WriteError(f"{set_dir / STATE_DIR / GENERATED_RECORD} is unreadable: {error}") from None
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {error.strerror}") from None
+
+
+def _plan_write(path: Path, text: str, record: dict[str, str], set_dir: Path, force: bool) -> PlannedWrite:
+    if not path.exists():
+        return PlannedWrite(path, text, Action.CREATE)
+    current = path.read_text(encoding="utf-8")
+    if current == text:
+        return PlannedWrite(path, text, Action.UNCHANGED)
+    if not _edited(path, record, set_dir, current):
+        return PlannedWrite(path, text, Action.UPDATE)
+    return PlannedWrite(path, text, Action.OVERWRITE if force else Action.CONFLICT)
+
+
+def _edited(path: Path, record: dict[str, str], set_dir: Path, current: str | None = None) -> bool:
+    """Whether ``path`` differs from what expset last generated there (or expset never wrote it)."""
+    if current is None:
+        current = path.read_text(encoding="utf-8")
+    return record.get(str(path.relative_to(set_dir))) != digest(current)
+
+
+def _read_yaml(path: Path) -> Any:
+    from expset.io.yaml import load_yaml
+
+    return load_yaml(path.read_text(encoding="utf-8"), str(path))

@@ -1,0 +1,224 @@
+"""``expset scaffold``: every file of every run, re-runs that respect edits, one-line errors."""
+
+import json
+import os
+
+from expset.io.yaml import load_yaml
+
+from helpers import tree
+from site_helpers import expset
+
+RUN_FILES = [
+    "evaluations/arithmetic/evaluate_epoch_1.slurm",
+    "evaluations/capitalization/evaluate_epoch_0.slurm",
+    "evaluations/capitalization/evaluate_epoch_1.slurm",
+    "finetune.slurm",
+    "finetune.yaml",
+    "logs",
+    "run.yaml",
+    "setup_finetune.yaml",
+]
+
+
+def files_of(run_dir):
+    return sorted(path for path in tree(run_dir) if "." in path or path == "logs")
+
+
+def test_scaffold_writes_every_file_of_every_run_and_says_what_is_next(site):
+    set_dir = site.create()
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 0, result.stderr
+    for run in ["1B_rank8", "1B_rank16", "3B_rank8", "3B_rank16"]:
+        assert files_of(set_dir / run) == RUN_FILES
+    assert "24 create" in result.stderr
+    assert f"expset submit {set_dir}" in result.stderr
+
+
+def test_the_log_folder_exists_before_any_job_runs(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    assert (set_dir / "1B_rank8" / "logs").is_dir()
+
+
+def test_outputs_go_inside_the_run_folder(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    config = load_yaml((set_dir / "3B_rank16/finetune.yaml").read_text(), "finetune.yaml")
+    assert config["output_dir"] == str(set_dir / "3B_rank16")
+    assert config["checkpointer"]["output_dir"] == "${output_dir}"
+    assert config["metric_logger"]["log_dir"] == "${output_dir}/logs"
+    script = (set_dir / "3B_rank16/finetune.slurm").read_text()
+    assert f"#SBATCH --output={set_dir}/3B_rank16/logs/%x-%j.out" in script
+
+
+def test_the_setup_holds_the_runs_inputs(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    setup = load_yaml((set_dir / "3B_rank16/setup_finetune.yaml").read_text(), "setup")
+    assert setup["model"]["folder"] == str(site.models / "Llama-3.2-3B-Instruct")
+    assert setup["data"]["path"] == str(site.data / "words.json")
+    assert setup["training"]["lora_rank"] == 16 and setup["training"]["lora_alpha"] == 32
+    assert setup["training"]["lr"] == 0.0001 and setup["training"]["epochs"] == 2
+    assert setup["slurm"]["account"] == "lab"
+    assert setup["evaluations"][0]["epochs"] == [0, 1] and setup["evaluations"][1]["epochs"] == [1]
+
+
+def test_dry_run_lists_the_files_and_writes_nothing(site):
+    set_dir = site.create()
+    before = tree(set_dir)
+    result = expset("scaffold", str(set_dir), "--dry-run")
+    assert result.exit_code == 0
+    assert f"create  {set_dir}/1B_rank8/finetune.yaml" in result.stdout
+    assert tree(set_dir) == before
+
+
+def test_a_second_scaffold_changes_nothing(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    stamps = {path: path.stat().st_mtime_ns for path in set_dir.rglob("*.slurm")}
+    result = expset("scaffold", str(set_dir))
+    assert "24 unchanged" in result.stderr
+    assert stamps == {path: path.stat().st_mtime_ns for path in set_dir.rglob("*.slurm")}
+
+
+def test_an_edited_generated_file_is_not_overwritten_and_nothing_is_written(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    script = set_dir / "1B_rank8/finetune.slurm"
+    script.write_text(script.read_text() + "# my change\n")
+    (set_dir / "1B_rank16/setup_finetune.yaml").unlink()
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 3
+    assert "1B_rank8/finetune.slurm" in result.stderr and "--force" in result.stderr
+    assert script.read_text().endswith("# my change\n")
+    assert not (set_dir / "1B_rank16/setup_finetune.yaml").exists()
+
+
+def test_force_overwrites_an_edited_generated_file(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    script = set_dir / "1B_rank8/finetune.slurm"
+    script.write_text("edited\n")
+    result = expset("scaffold", str(set_dir), "--force")
+    assert result.exit_code == 0 and "1 overwrite" in result.stderr
+    assert script.read_text().startswith("#!/bin/bash")
+
+
+def test_an_edited_setup_is_kept_and_the_derived_files_follow_it(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    setup = set_dir / "1B_rank16/setup_finetune.yaml"
+    setup.write_text(setup.read_text().replace("  batch_size: 4\n", "  batch_size: 16\n"))
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 0
+    assert "1 keep edited" in result.stderr and "1 update" in result.stderr
+    assert "  batch_size: 16\n" in setup.read_text()
+    assert load_yaml((set_dir / "1B_rank16/finetune.yaml").read_text(), "f")["batch_size"] == 16
+    assert load_yaml((set_dir / "1B_rank8/finetune.yaml").read_text(), "f")["batch_size"] == 4
+
+
+def test_an_edited_setup_with_a_bad_value_names_the_file_and_field(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    setup = set_dir / "1B_rank16/setup_finetune.yaml"
+    setup.write_text(setup.read_text().replace("  lora_rank: 16\n", "  lora_rank: 0\n"))
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {setup}: training.lora_rank:")
+
+
+def test_only_the_named_runs_are_scaffolded(site):
+    set_dir = site.create()
+    result = expset("scaffold", str(set_dir), "--runs", "3B_rank8,1B_rank16")
+    assert result.exit_code == 0
+    assert (set_dir / "3B_rank8/finetune.yaml").exists() and (set_dir / "1B_rank16/finetune.yaml").exists()
+    assert not (set_dir / "1B_rank8/finetune.yaml").exists()
+
+
+def test_a_run_that_does_not_exist_is_named(site):
+    set_dir = site.create()
+    result = expset("scaffold", str(set_dir), "--runs", "5B_rank8")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --runs: 5B_rank8 not in set")
+
+
+def test_what_was_generated_is_recorded(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    record = json.loads((set_dir / ".expset/generated.json").read_text())
+    assert "1B_rank8/finetune.yaml" in record and len(record) == 24
+
+
+def test_a_missing_data_file_is_one_line_naming_the_run_and_the_path(site):
+    set_dir = site.create(fixed={"dataset": "nope", "epochs": 1})
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: run 1B_rank8: dataset 'nope': no file at {site.data / 'nope'}")
+    assert not (set_dir / "1B_rank8/finetune.yaml").exists()
+
+
+def test_an_unknown_model_is_named_with_the_fix(site):
+    set_dir = site.create(vary={"model": ["Llama-9-1B", "Llama-3.2-1B"]})
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert "run llama-9-1b: model 'Llama-9-1B' is not in expset's model table" in result.stderr
+    assert "models:" in result.stderr
+
+
+def test_a_parameter_scaffold_cannot_apply_is_named(site):
+    set_dir = site.create(fixed={"dataset": "words", "warmup_ratio": 0.1})
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert "warmup_ratio is not a training input expset can apply" in result.stderr
+
+
+def test_an_evaluation_without_a_task_is_named(site):
+    set_dir = site.create(evaluations=["capitalization"])
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: evaluations[0] (capitalization): no task to run")
+
+
+def test_an_epoch_the_run_never_reaches_is_rejected(site):
+    set_dir = site.create(evaluations=[{"name": "arithmetic", "task": f"{site.tasks}@arithmetic", "epochs": [2]}])
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert "numbered 0 to 1" in result.stderr
+
+
+def test_relative_model_folders_need_a_models_folder(site, monkeypatch):
+    site.profile.write_text(f'data_folder = "{site.data}"\n')
+    set_dir = site.create()
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert "no models folder is set" in result.stderr and "expset profile init" in result.stderr
+
+
+def test_the_plans_site_overrides_the_profile(site):
+    set_dir = site.create(site={"account": "other", "time": "00:30:00"})
+    expset("scaffold", str(set_dir))
+    script = (set_dir / "1B_rank8/finetune.slurm").read_text()
+    assert "#SBATCH --account=other" in script and "#SBATCH --time=00:30:00" in script
+    assert "#SBATCH --partition=gpu" in script
+
+
+def test_profile_show_prints_the_settings(site):
+    result = expset("profile", "show")
+    assert result.exit_code == 0
+    assert f'models_folder = "{site.models}"' in result.stdout
+    assert str(site.profile) in result.stderr
+
+
+def test_scaffolding_loads_no_torch_or_inspect(site):
+    import subprocess
+    import sys
+
+    set_dir = site.create()
+    probe = (
+        "import sys\nfrom expset.entry import main\nsys.argv=['expset','scaffold',sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch','torchtune','torchao','inspect_ai')))"
+    )
+    output = subprocess.run([sys.executable, "-c", probe, str(set_dir)], capture_output=True, text=True, env=os.environ)
+    assert output.stdout.strip().splitlines()[-1] == "[]", output.stderr
+    assert (set_dir / "1B_rank8/finetune.yaml").exists()
