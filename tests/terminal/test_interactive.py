@@ -37,7 +37,8 @@ class Terminal:
         environment = " ".join(
             f"{name}={shlex.quote(value)}"
             for name, value in os.environ.items()
-            if name in ("HOME", "XDG_CONFIG_HOME", "USER", "PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
+            if name
+            in ("HOME", "XDG_CONFIG_HOME", "USER", "PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "EXPSET_PROFILE")
         )
         script = f"cd {shlex.quote(str(cwd))} && env {environment} TERM=xterm-256color {shlex.join(command)}; "
         script += 'echo "EXIT=$?"; sleep 600'
@@ -196,3 +197,37 @@ def test_the_wizard_writes_a_plan_and_creates_the_set(terminal, isolated_environ
     [set_dir] = [p for p in isolated_environment.iterdir() if p.is_dir()]
     assert set_dir.name.startswith("rank-study_")
     assert sorted(p.name for p in set_dir.iterdir() if p.is_dir())[:2] == ["rank16_lr1e-4", "rank16_lr2e-5"]
+
+
+def test_profile_init_asks_for_the_site_settings_and_writes_them(terminal, isolated_environment, monkeypatch):
+    profile = isolated_environment / "profile.toml"
+    monkeypatch.setenv("EXPSET_PROFILE", str(profile))
+    term = terminal("profile", "init", cwd=isolated_environment)
+    answers = {
+        "Folder where experiment sets are created": "/scratch/me/sets",
+        "Folder holding model checkpoints": "/scratch/me/models",
+        "Folder holding training data": "/scratch/me/data",
+        "SLURM account": "mylab",
+        "SLURM partition": "gpu",
+        "SLURM QoS": "",
+        "SLURM constraint": "a100",
+        "E-mail for job notices": "",
+        "When to mail": "FAIL",
+        "Default time limit": "",
+    }
+    for prompt, answer in answers.items():
+        term.answer(prompt, answer)
+    term.answer("Shell line that sets up jobs", "module load anaconda3")
+    term.answer("Shell line that sets up jobs", "conda activate tune")
+    term.answer("Shell line that sets up jobs", "")
+    assert term.exit_code() == 0
+    assert profile.read_text().splitlines()[2:] == [
+        'root = "/scratch/me/sets"',
+        'models_folder = "/scratch/me/models"',
+        'data_folder = "/scratch/me/data"',
+        'account = "mylab"',
+        'partition = "gpu"',
+        'constraint = "a100"',
+        'mail_type = "FAIL"',
+        'environment = ["module load anaconda3", "conda activate tune"]',
+    ]

@@ -1,0 +1,121 @@
+"""The generated evaluation job, run for real: inspect-ai writes its log into the task folder with the
+run's parameters as metadata, and the job fails when the evaluation did (``inspect eval`` does not)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from expset.core.plan import CustomModel
+
+from site_helpers import expset
+
+TASKS = """\
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.scorer import includes
+from inspect_ai.solver import solver
+
+
+@task
+def works():
+    return Task(dataset=[Sample(input="hello", target="hello")], scorer=includes())
+
+
+@solver
+def crash():
+    async def solve(state, generate):
+        raise RuntimeError("the evaluation breaks")
+
+    return solve
+
+
+@task
+def breaks():
+    return Task(dataset=[Sample(input="hello", target="hello")], solver=crash(), scorer=includes())
+"""
+
+# Stands in for `inspect` on PATH: the real inspect-ai, given an offline mock model instead of the
+# run's checkpoint (which only a real fine-tune produces); every other argument passes through.
+INSPECT_WITH_MOCK_MODEL = f"""#!{sys.executable}
+import sys
+from inspect_ai._cli.main import main
+args, skip = [], False
+for arg in sys.argv[1:]:
+    if skip:
+        skip = False
+    elif arg in ("--model", "-M"):
+        skip = True
+    else:
+        args.append(arg)
+sys.argv = ["inspect", *args, "--model", "mockllm/model"]
+main()
+"""
+
+
+@pytest.fixture
+def scaffolded(site):
+    tasks = site.root / "eval_tasks.py"
+    tasks.write_text(TASKS)
+    tiny = CustomModel(
+        builder="torchtune.models.llama2.lora_llama2",
+        tokenizer="torchtune.models.llama2.llama2_tokenizer",
+        tokenizer_files={"path": "tokenizer.model"},
+        folder="tiny",
+        checkpoint_files=["m.safetensors"],
+        model_type="LLAMA2",
+        device="cpu",
+        dtype="fp32",
+    )
+    set_dir = site.create(
+        vary={"lr": [1e-4, 2e-4]},
+        fixed={"model": "tiny", "dataset": "words", "epochs": 1, "lora_rank": 4},
+        models={"tiny": tiny.model_dump(exclude_defaults=True)},
+        evaluations=[{"name": "works", "task": f"{tasks}@works"}, {"name": "breaks", "task": f"{tasks}@breaks"}],
+    )
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    return set_dir
+
+
+def run_job(script: Path, tmp_path: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "inspect").write_text(INSPECT_WITH_MOCK_MODEL)
+    (bin_dir / "inspect").chmod(0o755)
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')  # the environment's python
+    (bin_dir / "python").chmod(0o755)
+    env = {**os.environ, **environment, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_successful_evaluation_leaves_its_log_in_the_task_folder_with_the_runs_parameters(
+    scaffolded, tmp_path, offline_inspect
+):
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    task_dir = scaffolded / "lr1e-4" / "evaluations" / "works"
+    ran = run_job(task_dir / "evaluate_epoch_0.slurm", tmp_path, offline_inspect)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "expset: evaluation succeeded" in ran.stdout
+    [log_info] = list_eval_logs(str(task_dir))
+    log = read_eval_log(log_info.name, header_only=True)
+    assert log.status == "success"
+    assert log.eval.metadata == {
+        "expset_set": "scaffold-test_2025-10-18",
+        "expset_run": "lr1e-4",
+        "expset_epoch": 0,
+        "lr": 0.0001,
+        "model": "tiny",
+        "dataset": "words",
+        "epochs": 1,
+        "lora_rank": 4,
+    }
+
+
+def test_a_failed_evaluation_fails_the_job_although_inspect_exits_0(scaffolded, tmp_path, offline_inspect):
+    task_dir = scaffolded / "lr2e-4" / "evaluations" / "breaks"
+    ran = run_job(task_dir / "evaluate_epoch_0.slurm", tmp_path, offline_inspect)
+    assert ran.returncode == 1
+    assert "evaluation status is 'error', not 'success'" in ran.stderr
