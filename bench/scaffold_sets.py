@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from expset.core.naming import design_set
-from expset.core.plan import Site, parse_plan
+from expset.core.plan import parse_plan
+from expset.core.sections import Site
 from expset.scaffold import apply, scaffold_set
 from expset.sets import create_set, load_set
 

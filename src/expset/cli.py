@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from expset import __version__
+from expset.cli_support import reporting
 from expset.entry import APP_HELP, COMMANDS, VERSION_HELP
-from expset.errors import DeclinedError, ExitCode, ExpsetError, UsageError
+from expset.errors import DeclinedError, ExpsetError, UsageError
 
 if TYPE_CHECKING:
     from expset.core.naming import ExperimentSet
@@ -78,21 +77,6 @@ def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=VERSION_HELP)] = False,
 ) -> None:
     """Experiment sets for fine-tuning sweeps."""
-
-
-@contextmanager
-def reporting() -> Iterator[None]:
-    """Turn expset errors and Ctrl-C into one message on stderr and the right exit code."""
-    from expset.ui.console import report_error
-
-    try:
-        yield
-    except ExpsetError as error:
-        report_error(error)
-        raise typer.Exit(error.exit_code) from None
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted; nothing was written\n")
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
 def _plan_data(
@@ -369,37 +353,9 @@ def models_command() -> None:
         )
 
 
-profile_app = typer.Typer(no_args_is_help=True, help="This cluster's folders and SLURM settings.")
+from expset.cli_profile import profile_app  # noqa: E402  (registered after the commands, as Typer lists it)
+
 app.add_typer(profile_app, name="profile", short_help=COMMANDS["profile"])
-
-
-@profile_app.command("show")
-def profile_show_command() -> None:
-    """Print the profile's location and settings."""
-    from expset.io.profile import profile_path, read_profile, render_profile
-
-    with reporting():
-        path = profile_path()
-        sys.stderr.write(f"# {path}{'' if path.exists() else ' (not created yet: expset profile init)'}\n")
-        sys.stdout.write(render_profile(read_profile(path)))
-
-
-@profile_app.command("init")
-def profile_init_command() -> None:
-    """Answer questions to write the profile (existing values are offered as defaults)."""
-    from expset.io.profile import profile_path, read_profile, render_profile
-    from expset.scaffold import write_atomically
-    from expset.ui import prompts
-    from expset.ui.console import status
-
-    with reporting():
-        path = profile_path()
-        prompts.require_terminal("the profile questions", hint=f"write {path} by hand (see `expset profile show`)")
-        answers = prompts.ask_profile_questions(read_profile(path).model_dump(exclude_none=True))
-        from expset.core.plan import Site
-
-        write_atomically(path, render_profile(Site.model_validate(answers)))
-        status(f"[green]wrote[/] {path}")
 
 
 @app.command("schema", short_help=COMMANDS["schema"])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from expset.core.naming import ExperimentSet, Run
-from expset.core.plan import Site
+from expset.core.sections import Site
 from expset.core.setup import RunSetup, SetupError, derive_run_setup, merge_site, validate_setup
 from expset.errors import ExitCode, ExpsetError, WriteError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from expset.core.plan import CustomModel
+from expset.core.sections import CustomModel
 
 from site_helpers import expset
 

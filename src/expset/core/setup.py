@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from expset.core.models import ModelInfo, lookup_model
 from expset.core.naming import ExperimentSet, Run
-from expset.core.plan import CustomModel, Site
+from expset.core.sections import CustomModel, Site
 from expset.errors import ExitCode, ExpsetError
 
 SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"

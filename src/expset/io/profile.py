@@ -42,7 +42,7 @@ def read_profile(path: Path) -> Any:
     """The profile as validated site settings (``expset.core.plan.Site``)."""
     from pydantic import ValidationError
 
-    from expset.core.plan import Site
+    from expset.core.sections import Site
 
     try:
         return Site.model_validate(read_profile_data(path))

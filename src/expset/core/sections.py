@@ -1,0 +1,149 @@
+"""The parts of a plan: value types, and the sections beside ``vary`` and ``fixed`` — naming
+overrides, evaluations, models the table lacks, the data format and site settings.
+
+Pure: pydantic models and validators only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
+
+from expset.core.values import Scalar
+
+_SCALAR_SCHEMA = {"type": ["string", "number", "integer", "boolean"]}
+
+
+def _scalar(value: Any) -> Scalar:
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"expected a single value (text, number or true/false), got {type(value).__name__}")
+
+
+def _constant(value: Any) -> Scalar | list[Scalar]:
+    if isinstance(value, list):
+        return [_scalar(item) for item in value]
+    return _scalar(value)
+
+
+def _iso_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a calendar date ({error}) — write YYYY-MM-DD") from None
+    raise ValueError(f"{value!r} is not a date — write YYYY-MM-DD, e.g. 2025-10-18")
+
+
+ScalarValue = Annotated[Scalar, PlainValidator(_scalar), WithJsonSchema(_SCALAR_SCHEMA)]
+ConstantValue = Annotated[
+    Scalar | list[Scalar],
+    PlainValidator(_constant),
+    WithJsonSchema({"anyOf": [_SCALAR_SCHEMA, {"type": "array", "items": _SCALAR_SCHEMA}]}),
+]
+AliasKey = Annotated[Scalar, PlainValidator(_scalar), WithJsonSchema({"type": "string"})]
+"""A value of a varied parameter, as an alias table's key: ``8: small`` arrives as the number 8."""
+IsoDate = Annotated[dt.date, PlainValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
+
+
+class Naming(BaseModel):
+    """Overrides for the naming convention."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    template: str | None = Field(
+        default=None,
+        description='Run-name template using every varied parameter, e.g. "{model}_r{lora_rank}".',
+    )
+    aliases: dict[str, dict[AliasKey, str]] = Field(
+        default_factory=dict,
+        description='Per-value text in names, e.g. {dataset: {"census/acs income v2": acs2}}.',
+    )
+
+
+class Evaluation(BaseModel):
+    """An inspect-ai evaluation of every run: a task folder name and, to scaffold jobs, the task itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Folder name under evaluations/, e.g. arithmetic.")
+    task: str | None = Field(default=None, description="inspect task as path/to/task.py@task_name.")
+    args: dict[str, ScalarValue] = Field(default_factory=dict, description="Task arguments (-T key=value).")
+    epochs: list[int] | Literal["last", "all"] = Field(
+        default="last", description="Epochs to evaluate, numbered from 0; or last, or all."
+    )
+
+
+class CustomModel(BaseModel):
+    """A model the built-in table lacks, defined in the plan and referred to by its key in vary/fixed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    builder: str = Field(description="torchtune LoRA builder, e.g. torchtune.models.llama2.lora_llama2.")
+    builder_args: dict[str, ConstantValue] = Field(default_factory=dict, description="Extra builder arguments.")
+    tokenizer: str = Field(description="torchtune tokenizer component.")
+    tokenizer_files: dict[str, str] = Field(description="Tokenizer argument → file in the model folder.")
+    folder: str = Field(description="The checkpoint folder: absolute, or relative to the models folder.")
+    checkpoint_files: list[str] = Field(min_length=1, description="Checkpoint files in that folder.")
+    checkpointer: str = Field(default="torchtune.training.FullModelHFCheckpointer")
+    model_type: str = Field(description="torchtune model_type, e.g. LLAMA2, LLAMA3_2, QWEN2.")
+    device: Literal["cuda", "cpu"] = "cuda"
+    dtype: Literal["bf16", "fp32", "fp16"] = "bf16"
+    gpus: int = Field(default=1, ge=0)
+    gpu_memory_gb: int = Field(default=16, ge=1)
+    time: str = "01:00:00"
+    lora_attn_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj", "output_proj"])
+    apply_lora_to_mlp: bool = True
+    apply_lora_to_output: bool | None = None
+
+
+class DataFormat(BaseModel):
+    """How the training data is laid out; torchtune's dataset builder follows from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["instruct", "chat", "text"] = Field(
+        default="instruct", description="instruct: input/output fields; chat: a messages list; text: plain text."
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field names in the file: input/output (instruct), messages (chat) or text (text).",
+    )
+    conversation_style: Literal["openai", "sharegpt"] = "openai"
+    train_on_input: bool = False
+    packed: bool = False
+    split: str = "train"
+
+
+class Site(BaseModel):
+    """Where things are on this cluster and how jobs run; the user profile's keys, overridable per plan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: str | None = None
+    models_folder: str | None = None
+    data_folder: str | None = None
+    account: str | None = None
+    partition: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    mail_user: str | None = None
+    mail_type: str | None = None
+    time: str | None = None
+    environment: list[str] | None = Field(
+        default=None, description="Shell lines that set up the job environment (module load, conda activate…)."
+    )
+
+
+def _evaluation(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+EvaluationEntry = Annotated[Evaluation, BeforeValidator(_evaluation, json_schema_input_type=str | Evaluation)]
