@@ -15,7 +15,7 @@ import typer
 from expset import __version__
 from expset.cli_support import reporting
 from expset.entry import APP_HELP, COMMANDS, VERSION_HELP
-from expset.errors import DeclinedError, ExpsetError, UsageError
+from expset.errors import DeclinedError, ExitCode, ExpsetError, UsageError
 
 if TYPE_CHECKING:
     from expset.core.naming import ExperimentSet
@@ -338,6 +338,102 @@ def scaffold_command(
             f"{summary}"
         )
         status(f"next: submit the fine-tunes and their evaluations with [bold]expset submit {set_dir}[/]")
+
+
+@app.command("submit", short_help=COMMANDS["submit"])
+def submit_command(
+    set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
+    runs: Annotated[
+        list[str] | None, typer.Option("--runs", metavar="RUN,…", help="Only these runs (comma-separated).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the sbatch commands; submit nothing.")] = False,
+    max_jobs: Annotated[
+        int | None, typer.Option("--max-jobs", metavar="N", min=1, help="Keep at most N of this set's jobs queued.")
+    ] = None,
+    stagger: Annotated[
+        float, typer.Option("--stagger", metavar="SECONDS", min=0, help="Wait between runs' submissions.")
+    ] = 0.0,
+    resubmit: Annotated[bool, typer.Option("--resubmit", help="Submit failed or cancelled jobs again.")] = False,
+) -> None:
+    """Submit each run's fine-tune, and its evaluations to start once the fine-tune has succeeded.
+
+    Runs already pending, running or completed are left alone, so submitting twice submits nothing.
+    A failed evaluation cancels nothing else; a failed fine-tune cancels its evaluations.
+    """
+    import shlex
+
+    from expset.backends.runner import SubprocessRunner
+    from expset.backends.slurm import SlurmClient
+    from expset.sets import load_set
+    from expset.submit import submit_set
+    from expset.ui.console import report_error, status
+
+    with reporting():
+        experiment_set = load_set(set_dir)
+        names = [name.strip() for item in runs or [] for name in item.split(",") if name.strip()]
+        report = submit_set(
+            experiment_set,
+            set_dir,
+            SlurmClient(SubprocessRunner()),
+            runs=names or None,
+            dry_run=dry_run,
+            max_jobs=max_jobs,
+            stagger=stagger,
+            resubmit=resubmit,
+        )
+        for argv in report.commands:
+            sys.stdout.write(shlex.join(argv) + "\n")
+        for run, entries in report.submitted.items():
+            status(f"submitted {run}: " + ", ".join(f"{e.step} {e.job_id}" for e in entries))
+        for run, reason in report.skipped.items():
+            status(f"[dim]skipped {run}: {reason}[/]")
+        if report.left:
+            status(
+                f"[yellow]{len(report.left)} run(s) left for a later submit (--max-jobs {max_jobs}):[/] "
+                + ", ".join(report.left)
+            )
+        if report.error is not None:
+            report_error(report.error)
+            raise typer.Exit(report.error.exit_code)
+        if not dry_run:
+            status(f"{len(report.submitted)} run(s) submitted; follow them with [bold]expset status {set_dir}[/]")
+
+
+@app.command("status", short_help=COMMANDS["status"])
+def status_command(
+    set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    watch: Annotated[
+        float | None, typer.Option("--watch", metavar="SECONDS", help="Refresh every SECONDS until all are settled.")
+    ] = None,
+) -> None:
+    """Show every run's fine-tune, epochs on disk and evaluations; exit 0 only when all are complete."""
+    import time
+
+    from expset.backends.runner import SubprocessRunner
+    from expset.backends.slurm import SlurmClient
+    from expset.sets import load_set
+    from expset.status import Progress, set_status, summary
+    from expset.ui.console import show_status
+
+    with reporting():
+        experiment_set = load_set(set_dir)
+        client = SlurmClient(SubprocessRunner())
+        while True:
+            statuses = set_status(experiment_set, set_dir, client)
+            counts = summary(statuses)
+            settled = counts[Progress.RUNNING.value] == counts[Progress.PENDING.value] == 0
+            if watch is None or settled or as_json:
+                break
+            show_status(statuses, counts, set_dir)
+            time.sleep(watch)
+        if as_json:
+            document = {"set": experiment_set.set_name, "summary": counts, "runs": [s.to_data() for s in statuses]}
+            sys.stdout.write(json.dumps(document, indent=1) + "\n")
+        else:
+            show_status(statuses, counts, set_dir)
+        if counts[Progress.COMPLETE.value] != len(statuses):
+            raise typer.Exit(ExitCode.NOT_COMPLETE)
 
 
 @app.command("models", short_help=COMMANDS["models"])

@@ -22,6 +22,8 @@ COMMANDS = {
     "new": "Write a plan file by answering questions.",
     "which": "Print a run's parameters, decoded from its name.",
     "scaffold": "Write each run's torchtune config and SLURM jobs.",
+    "submit": "Submit each run's fine-tune and evaluation jobs to SLURM.",
+    "status": "Show where every run of a set stands.",
     "models": "List the models expset knows, with their torchtune builders.",
     "schema": "Print the plan file's JSON Schema (for editors).",
     "profile": "Show or set up this cluster's folders and SLURM settings.",  # groups come last in Typer's help

@@ -15,6 +15,9 @@ class ExitCode:
     BAD_INPUT = 2  # plan, flags, names: the user can fix it
     TARGET_EXISTS = 3  # a different set already lives at the target path
     WRITE_FAILED = 4  # the file system refused (root missing, not writable, disk full)
+    TOOL_MISSING = 5  # a program expset drives (sbatch, squeue) is not installed
+    SUBMIT_FAILED = 6  # SLURM refused a job; what went through is recorded
+    NOT_COMPLETE = 7  # status: some runs are not complete yet
     SOFTWARE = 70  # a bug in expset (EX_SOFTWARE)
     INTERRUPTED = 130
 

@@ -26,6 +26,11 @@ def evaluation_script_name(epoch: int) -> str:
     return f"evaluate_epoch_{epoch}.slurm"
 
 
+def evaluation_result_name(epoch: int) -> str:
+    """The small file an evaluation job leaves beside its log: the log's status, for ``expset status``."""
+    return f"result_epoch_{epoch}.json"
+
+
 def run_files(setup: RunSetup) -> list[tuple[str, str]]:
     """The files scaffold derives from a setup, as (path relative to the run folder, text)."""
     files = [(CONFIG_FILE, render_finetune_config(setup)), (FINETUNE_SCRIPT, finetune_script(setup))]
@@ -93,6 +98,7 @@ def evaluation_script(setup: RunSetup, evaluation: EvaluationSetup, epoch: int) 
             "task": evaluation.task,
             "model": f"hf/{setup.run}",
             "checkpoint": f"{setup.run_dir}/epoch_{epoch}",
+            "result_file": f"{task_dir}/{evaluation_result_name(epoch)}",
             "device": setup.training.device,
             "task_args": [f"{key}={_text(value)}" for key, value in evaluation.args.items()],
             "metadata": [f"{key}={_text(value)}" for key, value in _metadata(setup, epoch).items()],

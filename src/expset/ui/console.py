@@ -112,3 +112,32 @@ def show_proposal(proposal: dict[str, Any]) -> None:
         f"[dim]{proposal['folders'] + 1} folders and {len(proposal['files']) - 1 + len(runs)} files "
         "will be written, all at once.[/]"
     )
+
+
+def show_status(statuses: list[Any], counts: dict[str, int], set_dir: Any) -> None:
+    """The status table, a summary line, and how to compare results across runs."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = stdout()
+    colours = {"complete": "green", "running": "cyan", "pending": "yellow", "failed": "red"}
+    table = Table(header_style="bold")
+    for column in ("run", "state", "fine-tune", "epochs on disk", "evaluations"):
+        table.add_column(column)
+    for status in statuses:
+        colour = colours.get(status.progress.value, "dim")
+        evaluations = ", ".join(f"{e.task}@{e.epoch}: {e.result or e.job.value}" for e in status.evaluations)
+        table.add_row(
+            escape(status.run),
+            f"[{colour}]{status.progress.value}[/]",
+            f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else ""),
+            " ".join(f"epoch_{n}" for n in status.epochs_on_disk) or "-",
+            escape(evaluations) or "-",
+        )
+    out.print(table)
+    out.print(" · ".join(f"{count} {name}" for name, count in counts.items() if count) or "no runs")
+    out.print(
+        f"[dim]Evaluation logs live in each run's evaluations/ folder; compare them across runs with "
+        f"`inspect view --log-dir {escape(str(set_dir))}` (or `inspect log list --log-dir {escape(str(set_dir))}`).[/]",
+        soft_wrap=True,
+    )
