@@ -22,7 +22,7 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for name in list(os.environ):
-        if name.startswith(("EXPSET_", "SLURM_")):
+        if name.startswith(("EXPSET_", "SLURM_")) and name != "SLURM_CONF":
             monkeypatch.delenv(name)
     monkeypatch.chdir(work)
     return work
@@ -73,3 +73,23 @@ def offline_inspect(tmp_path_factory) -> dict[str, str]:
         "HF_DATASETS_OFFLINE": "1",
         "INSPECT_LOG_LEVEL": "warning",
     }
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A real single-node SLURM cluster on localhost, started by the project's own script."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "dev" / "slurm-cluster"
+    folder = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run([str(script), "start", str(folder)], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    conf = started.stdout.strip().rsplit("SLURM_CONF=", 1)[1]
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = conf
+    yield Path(conf)
+    subprocess.run([str(script), "stop", str(folder)], capture_output=True, timeout=120)
+    if previous is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = previous

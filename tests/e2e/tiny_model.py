@@ -17,7 +17,9 @@ ARCHITECTURE = {
     "max_seq_len": 256,
     "intermediate_dim": 128,
 }
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "while", "seven", "wizards", "quietly", "hex", "a", "jumbo", "yak"]
+WORDS = (
+    "the quick brown fox jumps over the lazy dog while seven wizards quietly hex a jumbo yak".split()  # noqa: SIM905
+)
 
 
 def make_tiny_model(folder: Path) -> dict[str, Any]:

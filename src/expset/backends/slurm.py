@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from expset.backends.runner import Runner
+from expset.backends.runner import Runner, ToolMissingError
 from expset.core.status import JobState, job_state
 from expset.errors import ExitCode, ExpsetError
 
@@ -39,8 +39,9 @@ def parse_job_id(stdout: str) -> str | None:
     return match.group(1) if match else None
 
 
-def squeue_argv(job_ids: Iterable[str]) -> list[str]:
-    return ["squeue", "--noheader", "--states=all", "--format=%i|%T", f"--jobs={','.join(job_ids)}"]
+def squeue_argv() -> list[str]:
+    """All of this user's jobs SLURM still holds, finished ones included, in one call."""
+    return ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T"]
 
 
 def sacct_argv(job_ids: Iterable[str], *, completion_log: bool = False) -> list[str]:
@@ -83,23 +84,25 @@ class SlurmClient:
             self.runner.run(["scancel", *job_ids], timeout=60)
 
     def states(self, job_ids: list[str]) -> dict[str, JobState]:
-        """Every job's state: UNKNOWN for jobs SLURM no longer knows about."""
+        """Every job's state: UNKNOWN for jobs SLURM no longer knows about, or when SLURM is absent."""
         if not job_ids:
             return {}
-        states: dict[str, JobState] = {}
-        for chunk in _chunks(job_ids, 500):  # keep argv well below the system limit
-            done = self.runner.run(squeue_argv(chunk), timeout=60)
-            if done.returncode == 0:
-                states.update(parse_states(done.stdout))
-        missing = [job_id for job_id in job_ids if job_id not in states]
-        for completion_log in (False, True):
-            if not missing:
-                break
-            for chunk in _chunks(missing, 500):
+        try:
+            return self._states(job_ids)
+        except ToolMissingError:
+            return dict.fromkeys(job_ids, JobState.UNKNOWN)
+
+    def _states(self, job_ids: list[str]) -> dict[str, JobState]:
+        wanted = set(job_ids)
+        done = self.runner.run(squeue_argv(), timeout=60)
+        states = {k: v for k, v in parse_states(done.stdout).items() if k in wanted} if done.returncode == 0 else {}
+        for completion_log in (False, True):  # the accounting database, then the job-completion file
+            missing = [job_id for job_id in job_ids if job_id not in states]
+            for chunk in _chunks(missing, 500):  # keep argv well below the system limit
                 done = self.runner.run(sacct_argv(chunk, completion_log=completion_log), timeout=60)
-                if done.returncode == 0:
-                    states.update(parse_states(done.stdout))
-            missing = [job_id for job_id in missing if job_id not in states]
+                if done.returncode != 0:
+                    break  # this source cannot answer (no accounting, no completion log): ask the next
+                states.update(parse_states(done.stdout))
         return {job_id: states.get(job_id, JobState.UNKNOWN) for job_id in job_ids}
 
 
