@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from expset import __version__
-from expset.cli_support import reporting
+from expset.cli_support import SetDirArgument, reporting
 from expset.entry import APP_HELP, COMMANDS, VERSION_HELP
 from expset.errors import DeclinedError, ExpsetError, UsageError
 
@@ -269,7 +269,7 @@ def new_command(
 
 @app.command("which", short_help=COMMANDS["which"])
 def which_command(
-    set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
+    set_dir: SetDirArgument,
     run_name: Annotated[str, typer.Argument(metavar="RUN", help="A run folder name in that set.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the parameters as JSON.")] = False,
 ) -> None:

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from expset.cli_support import reporting
+from expset.cli_support import RunsOption, SetDirArgument, reporting, run_names
 from expset.errors import ExitCode
 
 
 def scaffold_command(
-    set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
-    runs: Annotated[
-        list[str] | None, typer.Option("--runs", metavar="RUN,…", help="Only these runs (comma-separated).")
-    ] = None,
+    set_dir: SetDirArgument,
+    runs: RunsOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite generated files that were edited.")] = False,
 ) -> None:
@@ -38,9 +35,8 @@ def scaffold_command(
 
     with reporting():
         experiment_set = load_set(set_dir)
-        names = [name.strip() for item in runs or [] for name in item.split(",") if name.strip()]
         planned = scaffold_set(
-            experiment_set, set_dir, profile=read_profile(profile_path()), runs=names or None, force=force
+            experiment_set, set_dir, profile=read_profile(profile_path()), runs=run_names(runs), force=force
         )
         if dry_run:
             for write in planned:
@@ -58,10 +54,8 @@ def scaffold_command(
 
 
 def submit_command(
-    set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
-    runs: Annotated[
-        list[str] | None, typer.Option("--runs", metavar="RUN,…", help="Only these runs (comma-separated).")
-    ] = None,
+    set_dir: SetDirArgument,
+    runs: RunsOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the sbatch commands; submit nothing.")] = False,
     max_jobs: Annotated[
         int | None, typer.Option("--max-jobs", metavar="N", min=1, help="Keep at most N of this set's jobs queued.")
@@ -86,12 +80,11 @@ def submit_command(
 
     with reporting():
         experiment_set = load_set(set_dir)
-        names = [name.strip() for item in runs or [] for name in item.split(",") if name.strip()]
         report = submit_set(
             experiment_set,
             set_dir,
             SlurmClient(SubprocessRunner()),
-            runs=names or None,
+            runs=run_names(runs),
             dry_run=dry_run,
             max_jobs=max_jobs,
             stagger=stagger,
@@ -116,7 +109,7 @@ def submit_command(
 
 
 def status_command(
-    set_dir: Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")],
+    set_dir: SetDirArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
     watch: Annotated[
         float | None, typer.Option("--watch", metavar="SECONDS", help="Refresh every SECONDS until all are settled.")

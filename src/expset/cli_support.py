@@ -1,15 +1,28 @@
-"""What every command shares: one place that turns expset errors and Ctrl-C into a message and an
-exit code. Library code never raises ``typer.Exit``; only this does."""
+"""What every command shares: the set and ``--runs`` arguments, and the one place that turns expset
+errors and Ctrl-C into a message and an exit code (library code never raises ``typer.Exit``)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from expset.errors import ExitCode, ExpsetError
+
+SetDirArgument = Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")]
+RunsOption = Annotated[
+    list[str] | None, typer.Option("--runs", metavar="RUN,…", help="Only these runs (comma-separated).")
+]
+
+
+def run_names(runs: list[str] | None) -> list[str] | None:
+    """``--runs a,b --runs c`` → ["a", "b", "c"]; None when the option was not given."""
+    names = [name.strip() for item in runs or [] for name in item.split(",") if name.strip()]
+    return names or None
 
 
 @contextmanager

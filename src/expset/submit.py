@@ -1,8 +1,9 @@
 """``expset submit``: each run's fine-tune, then its evaluations once the fine-tune has succeeded.
 
-Idempotent: a run whose fine-tune is pending, running or completed is left alone; a failed or
-cancelled one is submitted again only with ``--resubmit`` (and only what failed: evaluations of a
-completed fine-tune are resubmitted on their own). ``--max-jobs`` keeps this set's queued and
+Idempotent: jobs pending, running or completed are never submitted again; failed or cancelled
+ones only with ``--resubmit`` (and only what failed: evaluations of a completed fine-tune go again
+on their own). Evaluation jobs scaffolded after their run was submitted are submitted, after the
+fine-tune if it is still queued or running. ``--max-jobs`` keeps this set's queued and
 running jobs under a cluster's cap; ``--stagger`` spaces submissions out.
 """
 
@@ -76,7 +77,7 @@ def submit_set(
     report = SubmitReport()
     first = True
     for run in chosen:
-        todo, reason = _steps_to_submit(run.name, steps[run.name], jobs, states, resubmit)
+        todo, reason, waits_for = _steps_to_submit(run.name, steps[run.name], jobs, states, resubmit)
         if not todo:
             report.skipped[run.name] = reason
             continue
@@ -84,14 +85,14 @@ def submit_set(
             report.left.append(run.name)
             continue
         if dry_run:
-            report.commands.extend(_dry_run_commands(run.name, todo))
+            report.commands.extend(_dry_run_commands(run.name, todo, waits_for))
             active += len(todo)
             continue
         if not first and stagger > 0:
             sleep(stagger)
         first = False
         try:
-            report.submitted[run.name] = _submit_run(run.name, todo, jobs, client, set_dir)
+            report.submitted[run.name] = _submit_run(run.name, todo, waits_for, client, set_dir)
         except SubmitError as error:
             report.error = error
             break
@@ -102,34 +103,39 @@ def submit_set(
 
 def _steps_to_submit(
     run: str, steps: list[Step], jobs: dict[tuple[str, str], ledger.Entry], states: dict[str, JobState], resubmit: bool
-) -> tuple[list[Step], str]:
+) -> tuple[list[Step], str, str | None]:
+    """What of ``run`` to submit, why not if nothing, and the fine-tune job new evaluations wait for."""
+
     def state(step: Step) -> JobState:
         entry = jobs.get((run, step.name))
         return states.get(entry.job_id, JobState.UNKNOWN) if entry else JobState.NOT_SUBMITTED
 
     finetune = state(steps[0])
     if finetune is JobState.NOT_SUBMITTED:
-        return steps, ""
-    if finetune.active:
-        return [], f"fine-tune {finetune.value}"
+        return steps, "", None
     if finetune is JobState.UNKNOWN:
-        return [], "fine-tune state unknown to SLURM; check with squeue/sacct before resubmitting"
+        return [], "fine-tune state unknown to SLURM; check with squeue/sacct before resubmitting", None
+    finetune_job = jobs[(run, ledger.FINETUNE)].job_id
+    new = [step for step in steps[1:] if state(step) is JobState.NOT_SUBMITTED]
     failed = [step for step in steps if state(step) in (JobState.FAILED, JobState.CANCELLED)]
-    if not failed:
-        return [], f"fine-tune {finetune.value}"
-    if not resubmit:
-        return [], f"{len(failed)} job(s) failed or were cancelled: submit again with --resubmit"
-    return (steps if finetune is not JobState.COMPLETED else failed), ""
+    if failed and not resubmit:
+        return [], f"{len(failed)} job(s) failed or were cancelled: submit again with --resubmit", None
+    if finetune in (JobState.FAILED, JobState.CANCELLED):
+        return steps, "", None  # the fine-tune itself goes again, and every evaluation after it
+    todo = [step for step in steps if step in failed or step in new]
+    if not todo:
+        return [], f"fine-tune {finetune.value}", None
+    return todo, "", finetune_job if finetune.active else None
 
 
 def _submit_run(
-    run: str, todo: list[Step], jobs: dict[tuple[str, str], ledger.Entry], client: SlurmClient, set_dir: Path
+    run: str, todo: list[Step], waits_for: str | None, client: SlurmClient, set_dir: Path
 ) -> list[ledger.Entry]:
     """Submit one run's steps; if SLURM refuses one, cancel what went through and record nothing."""
     entries: list[ledger.Entry] = []
     finetune = next((step for step in todo if step.name == ledger.FINETUNE), None)
     try:
-        after = None
+        after = waits_for
         if finetune is not None:
             after = client.submit(finetune.script)
             entries.append(_entry(run, finetune, after, None, set_dir))
@@ -155,7 +161,7 @@ def _entry(run: str, step: Step, job_id: str, after: str | None, set_dir: Path) 
     )
 
 
-def _dry_run_commands(run: str, todo: list[Step]) -> list[list[str]]:
+def _dry_run_commands(run: str, todo: list[Step], waits_for: str | None) -> list[list[str]]:
     resubmits_finetune = any(step.name == ledger.FINETUNE for step in todo)
-    after = f"<job id of {run}'s fine-tune>" if resubmits_finetune else None
+    after = f"<job id of {run}'s fine-tune>" if resubmits_finetune else waits_for
     return [sbatch_argv(step.script, None if step.name == ledger.FINETUNE else after) for step in todo]

@@ -212,3 +212,21 @@ def test_dry_run_prints_the_sbatch_commands_and_submits_nothing(site):
     assert lines[0] == f"sbatch --parsable {set_dir}/1B_rank8/finetune.slurm"
     assert "--dependency=afterok:" in lines[1] and "--kill-on-invalid-dep=yes" in lines[1]
     assert not (set_dir / ".expset/jobs.jsonl").exists()
+
+
+def test_an_evaluation_added_after_submission_is_submitted_on_its_own(cluster_site, tiny):
+    set_dir = create_set(cluster_site, tiny, vary={"lr": [1e-4, 3e-4]})
+    assert expset("submit", str(set_dir)).exit_code == 0
+    wait_until_settled(set_dir)
+    setup = set_dir / "lr1e-4" / "setup_finetune.yaml"
+    task = f"{cluster_site / 'tasks.py'}@echo"
+    setup.write_text(setup.read_text() + f'  - name: echo_again\n    task: "{task}"\n    args: {{}}\n    epochs: [0]\n')
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    result = expset("submit", str(set_dir))
+    assert "submitted lr1e-4: evaluate/echo_again/epoch_0" in result.stderr
+    assert "finetune" not in result.stderr.split("submitted lr1e-4:")[1].splitlines()[0]
+    assert "skipped lr3e-4: fine-tune completed" in result.stderr
+    status = wait_until_settled(set_dir)
+    assert status["summary"]["complete"] == 2
+    [run] = [run for run in status["runs"] if run["run"] == "lr1e-4"]
+    assert [(e["task"], e["result"]) for e in run["evaluations"]] == [("echo", "success"), ("echo_again", "success")]
