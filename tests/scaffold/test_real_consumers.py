@@ -14,20 +14,13 @@ import pytest
 
 from expset.core.models import MODELS
 
+from e2e.tiny_model import ARCHITECTURE
 from site_helpers import expset
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 TINY_MODEL = {
     "builder": "torchtune.models.llama2.lora_llama2",
-    "builder_args": {
-        "vocab_size": 384,
-        "num_layers": 2,
-        "num_heads": 4,
-        "num_kv_heads": 4,
-        "embed_dim": 64,
-        "max_seq_len": 256,
-        "intermediate_dim": 128,
-    },
+    "builder_args": ARCHITECTURE,
     "tokenizer": "torchtune.models.llama2.llama2_tokenizer",
     "tokenizer_files": {"path": "tokenizer.model"},
     "folder": "tiny",

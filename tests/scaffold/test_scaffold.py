@@ -222,3 +222,10 @@ def test_scaffolding_loads_no_torch_or_inspect(site):
     output = subprocess.run([sys.executable, "-c", probe, str(set_dir)], capture_output=True, text=True, env=os.environ)
     assert output.stdout.strip().splitlines()[-1] == "[]", output.stderr
     assert (set_dir / "1B_rank8/finetune.yaml").exists()
+
+
+def test_adapter_only_checkpoints_cannot_be_evaluated(site):
+    set_dir = site.create(fixed={"dataset": "words", "epochs": 1, "save_adapter_weights_only": True})
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert "save_adapter_weights_only is true" in result.stderr

@@ -253,6 +253,12 @@ def derive_run_setup(
             if evaluation.name in task_paths
         ],
     }
+    if training["save_adapter_weights_only"] and setup["evaluations"]:
+        raise SetupError(
+            f"run {run.name}: save_adapter_weights_only is true, so epoch folders hold no merged model for the "
+            "evaluation jobs to load",
+            hint="set save_adapter_weights_only: false, or leave evaluations out of the plan",
+        )
     return validate_setup(setup, f"run {run.name}")
 
 
