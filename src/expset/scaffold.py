@@ -18,10 +18,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from expset.core.naming import ExperimentSet, Run
+from expset.core.naming import ExperimentSet
 from expset.core.sections import Site
 from expset.core.setup import RunSetup, SetupError, derive_run_setup, merge_site, validate_setup
 from expset.errors import ExitCode, ExpsetError, WriteError
+from expset.sets import choose_runs
 
 STATE_DIR = ".expset"
 GENERATED_RECORD = "generated.json"
@@ -57,7 +58,6 @@ def scaffold_set(
     profile: Site,
     runs: list[str] | None = None,
     force: bool = False,
-    task_base: Path | None = None,
 ) -> list[PlannedWrite]:
     """Plan every file of the chosen runs; raise ``ConflictError`` for edits unless ``force``."""
     from expset.render.jobs import SETUP_FILE, run_files
@@ -66,7 +66,7 @@ def scaffold_set(
     site = merge_site(profile, experiment_set.plan.site)
     chosen = choose_runs(experiment_set, runs)
     record = read_record(set_dir)
-    task_paths = resolve_tasks(experiment_set, task_base or Path.cwd())
+    task_paths = resolve_tasks(experiment_set, Path.cwd())
     data_paths: dict[str, str] = {}
     planned: list[PlannedWrite] = []
     for run in chosen:
@@ -122,17 +122,6 @@ def render_setup(setup: RunSetup) -> str:
         "# finetune.yaml and the job scripts from it. An edited file is kept; delete it to start over.\n"
     )
     return header + to_yaml(setup.model_dump(mode="json"))
-
-
-def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[Run]:
-    if not names:
-        return list(experiment_set.runs)
-    by_name = {run.name: run for run in experiment_set.runs}
-    missing = [name for name in names if name not in by_name]
-    if missing:
-        examples = ", ".join(run.name for run in experiment_set.runs[:3])
-        raise SetupError(f"--runs: {', '.join(missing)} not in set {experiment_set.set_name}", hint=f"runs: {examples}")
-    return [by_name[name] for name in names]
 
 
 def resolve_data(dataset: str, site: Site, run: str) -> str:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from expset import __version__
 from expset.core.layout import PLAN_FILE, plan_layout
-from expset.core.naming import ExperimentSet
+from expset.core.naming import ExperimentSet, Run
 from expset.core.record import experiment_set_from_record
-from expset.errors import SetNotFoundError, TargetExistsError
+from expset.errors import SetNotFoundError, TargetExistsError, UsageError
 
 
 class Outcome(str, Enum):
@@ -87,3 +87,15 @@ def load_set(set_dir: Path) -> ExperimentSet:
             f"{set_dir} is not an experiment set (no {PLAN_FILE})", hint="give the folder `expset create` made"
         ) from None
     return experiment_set_from_record(load_yaml(text, str(record_path)))
+
+
+def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[Run]:
+    """The runs called ``names`` (``--runs``), in the order given; every run when ``names`` is None."""
+    if not names:
+        return list(experiment_set.runs)
+    by_name = {run.name: run for run in experiment_set.runs}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        examples = ", ".join(run.name for run in experiment_set.runs[:3])
+        raise UsageError(f"--runs: {', '.join(missing)} not in set {experiment_set.set_name}", hint=f"runs: {examples}")
+    return [by_name[name] for name in names]

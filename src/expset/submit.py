@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from expset.core.naming import ExperimentSet
 from expset.core.setup import SetupError
 from expset.core.status import JobState
 from expset.render.jobs import FINETUNE_SCRIPT
+from expset.sets import choose_runs
 
 _EVALUATION_SCRIPT = re.compile(r"evaluate_epoch_(\d+)\.slurm")
 
@@ -64,10 +64,7 @@ def submit_set(
     max_jobs: int | None = None,
     stagger: float = 0.0,
     resubmit: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> SubmitReport:
-    from expset.scaffold import choose_runs
-
     set_dir = set_dir.absolute()
     chosen = choose_runs(experiment_set, runs)
     steps = {run.name: run_steps(set_dir / run.name) for run in chosen}
@@ -89,7 +86,7 @@ def submit_set(
             active += len(todo)
             continue
         if not first and stagger > 0:
-            sleep(stagger)
+            time.sleep(stagger)
         first = False
         try:
             report.submitted[run.name] = _submit_run(run.name, todo, waits_for, client, set_dir)

@@ -229,3 +229,13 @@ def test_adapter_only_checkpoints_cannot_be_evaluated(site):
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 2
     assert "save_adapter_weights_only is true" in result.stderr
+
+
+def test_an_edited_setup_is_held_to_the_same_rules_as_a_derived_one(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    setup = set_dir / "1B_rank16/setup_finetune.yaml"
+    setup.write_text(setup.read_text().replace("    epochs: [1]\n", "    epochs: [5]\n"))
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {setup}: evaluations.arithmetic.epochs: [5]")

@@ -73,7 +73,6 @@ class Plan(BaseModel):
     def to_data(self) -> dict[str, Any]:
         """The plan as plain data in field order, without unset optional fields: what ``expset.yaml`` stores."""
         data = self.model_dump(mode="python", exclude_none=True, exclude_defaults=True)
-        data["purpose"] = self.purpose
         if self.date is not None:
             data["date"] = self.date.isoformat()
         if self.evaluations:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from expset.core.models import ModelInfo, lookup_model
 from expset.core.naming import ExperimentSet, Run
@@ -170,6 +170,24 @@ class RunSetup(_Strict):
             )
         return value
 
+    @model_validator(mode="after")
+    def _evaluations_fit_the_training(self) -> RunSetup:
+        """Checked here so that a hand-edited setup is held to the same rules as a derived one."""
+        epochs = self.training.epochs
+        for evaluation in self.evaluations:
+            late = [epoch for epoch in evaluation.epochs if not 0 <= epoch < epochs]
+            if late:
+                raise ValueError(
+                    f"evaluations.{evaluation.name}.epochs: {late} — this run trains {epochs} epoch(s), "
+                    f"numbered 0 to {epochs - 1}; epochs are numbered from 0"
+                )
+        if self.training.save_adapter_weights_only and self.evaluations:
+            raise ValueError(
+                "save_adapter_weights_only is true, so epoch folders hold no merged model for the evaluation jobs "
+                "to load — set it to false, or leave evaluations out"
+            )
+        return self
+
     @property
     def recipe(self) -> str:
         return DISTRIBUTED_RECIPE if self.resources.gpus > 1 else SINGLE_DEVICE_RECIPE
@@ -247,18 +265,12 @@ def derive_run_setup(
                 "name": evaluation.name,
                 "task": task_paths[evaluation.name],
                 "args": dict(evaluation.args),
-                "epochs": _epochs(evaluation.epochs, training["epochs"], run.name, evaluation.name),
+                "epochs": _epochs(evaluation.epochs, training["epochs"]),
             }
             for evaluation in plan.evaluations
             if evaluation.name in task_paths
         ],
     }
-    if training["save_adapter_weights_only"] and setup["evaluations"]:
-        raise SetupError(
-            f"run {run.name}: save_adapter_weights_only is true, so epoch folders hold no merged model for the "
-            "evaluation jobs to load",
-            hint="set save_adapter_weights_only: false, or leave evaluations out of the plan",
-        )
     return validate_setup(setup, f"run {run.name}")
 
 
@@ -268,10 +280,10 @@ def validate_setup(data: Any, where: str) -> RunSetup:
         return RunSetup.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
+        field = ".".join(str(part) for part in first["loc"])  # empty for a rule across fields
         message = first["msg"].removeprefix("Value error, ")
         raise SetupError(
-            f"{where}: {field}: {message}",
+            f"{where}: {field}: {message}" if field else f"{where}: {message}",
             hint="fix it in the plan (or the profile for slurm settings), or in that run's setup_finetune.yaml",
         ) from None
 
@@ -306,16 +318,10 @@ def _model_setup(name: str, model: ModelInfo | CustomModel, site: Site) -> dict[
     }
 
 
-def _epochs(wanted: list[int] | str, epochs: int, run: str, task: str) -> list[int]:
+def _epochs(wanted: list[int] | str, epochs: int) -> list[int]:
+    """``last`` and ``all`` as epoch numbers (from 0); a list is checked by ``RunSetup``."""
     if wanted == "last":
         return [epochs - 1]
     if wanted == "all":
         return list(range(epochs))
-    late = [epoch for epoch in wanted if not 0 <= epoch < epochs]
-    if late:
-        raise SetupError(
-            f"run {run}: evaluations.{task}.epochs: {late} — this run trains {epochs} epoch(s), "
-            f"numbered 0 to {epochs - 1}",
-            hint="epochs are numbered from 0; use last, all, or numbers below the run's epochs",
-        )
     return sorted(set(wanted))

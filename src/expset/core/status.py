@@ -19,11 +19,6 @@ class JobState(str, Enum):
         """Queued or running: submitting it again would run it twice."""
         return self in (JobState.PENDING, JobState.RUNNING)
 
-    @property
-    def settled(self) -> bool:
-        """Will not change any more."""
-        return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
-
 
 SLURM_STATES = {
     "PENDING": JobState.PENDING,

@@ -51,10 +51,10 @@ def choose_root(flag: str | None, plan_root: str | None, environ: Mapping[str, s
         return RootChoice(_absolute(plan_root), "the plan's root")
     if environ.get(ROOT_VARIABLE):
         return RootChoice(_absolute(environ[ROOT_VARIABLE]), f"${ROOT_VARIABLE}")
-    from expset.io.profile import profile_path, read_profile_data
+    from expset.io.profile import profile_path, read_profile
 
     path = profile_path(environ)
-    profile_root = read_profile_data(path).get("root")
+    profile_root = read_profile(path).root
     if profile_root:
         return RootChoice(_absolute(str(profile_root)), f"the profile ({path})")
     return RootChoice(Path.cwd(), "the current folder")

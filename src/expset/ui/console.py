@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 PREVIEW_RUNS = 12
+STATUS_ROWS = 50
+"""Runs shown in the status table, those needing attention first; ``--json`` lists every run."""
 """Runs shown in the preview table and tree; the rest are counted (and all are in ``--json``)."""
 
 
@@ -115,7 +117,7 @@ def show_proposal(proposal: dict[str, Any]) -> None:
 
 
 def show_status(statuses: list[Any], counts: dict[str, int], set_dir: Any) -> None:
-    """The status table, a summary line, and how to compare results across runs."""
+    """The status table (runs needing attention first), a summary line, and how to compare runs."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -124,7 +126,8 @@ def show_status(statuses: list[Any], counts: dict[str, int], set_dir: Any) -> No
     table = Table(header_style="bold")
     for column in ("run", "state", "fine-tune", "epochs on disk", "evaluations"):
         table.add_column(column)
-    for status in statuses:
+    attention_first = sorted(statuses, key=lambda status: status.progress.value == "complete")
+    for status in attention_first[:STATUS_ROWS]:
         colour = colours.get(status.progress.value, "dim")
         evaluations = ", ".join(f"{e.task}@{e.epoch}: {e.result or e.job.value}" for e in status.evaluations)
         table.add_row(
@@ -134,6 +137,8 @@ def show_status(statuses: list[Any], counts: dict[str, int], set_dir: Any) -> No
             " ".join(f"epoch_{n}" for n in status.epochs_on_disk) or "-",
             escape(evaluations) or "-",
         )
+    if len(statuses) > STATUS_ROWS:
+        table.add_row(f"… {len(statuses) - STATUS_ROWS} more", "", "", "", "all runs: --json")
     out.print(table)
     out.print(" · ".join(f"{count} {name}" for name, count in counts.items() if count) or "no runs")
     out.print(
