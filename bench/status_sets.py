@@ -22,6 +22,7 @@ from pathlib import Path
 from expset import ledger
 from expset.backends.runner import SubprocessRunner
 from expset.backends.slurm import SlurmClient
+from expset.core.layout import FINETUNE_STEP, evaluation_step, job_record
 from expset.core.naming import design_set
 from expset.core.plan import parse_plan
 from expset.sets import create_set, load_set
@@ -45,26 +46,27 @@ def main() -> None:
             default_author="bench",
         )
         set_dir = create_set(design_set(plan), root).path
-        entries = []
+        events = []
         for index, run in enumerate(design_set(plan).runs):
-            for offset, step in enumerate((ledger.FINETUNE, ledger.evaluation_step("echo", 0))):
-                entries.append(
-                    ledger.Entry(
-                        run.name, step, str(900000 + 2 * index + offset), "2026-01-01T00:00:00+00:00", "x", "0"
+            for offset, step in enumerate((FINETUNE_STEP, evaluation_step("echo", 0))):
+                job_id = str(900000 + 2 * index + offset)
+                job = ledger.Job(run.name, step, ledger.new_token(), time="2026-01-01T00:00:00+00:00", script="x")
+                events += [ledger.intent(job), ledger.submitted(job, job_id, None)]
+                if index % 2 == 0:
+                    (set_dir / run.name / job_record(step, job_id)).parent.mkdir(exist_ok=True)
+                    (set_dir / run.name / job_record(step, job_id)).write_text(
+                        json.dumps({"job": job_id, "exit_code": 0, "status": "success", "log": "x.eval"})
                     )
-                )
             if index % 2 == 0:
                 (set_dir / run.name / "epoch_0").mkdir()
-                (set_dir / run.name / "evaluations" / "echo" / "result_epoch_0.json").write_text(
-                    json.dumps({"status": "success"})
-                )
-        ledger.append(set_dir, entries)
+        entries = events[1::2]
+        ledger.append(set_dir, events)
         experiment_set = load_set(set_dir)
         client = SlurmClient(SubprocessRunner())
         where = f"SLURM at {os.environ['SLURM_CONF']}" if os.environ.get("SLURM_CONF") else "no SLURM configured"
         os.sync()
         start = time.perf_counter()
-        statuses = set_status(experiment_set, set_dir, client)
+        statuses = set_status(experiment_set, set_dir, client).runs
         elapsed = time.perf_counter() - start
         print(f"status of {len(statuses):,} runs ({len(entries):,} jobs, {where}): {elapsed:.2f} s   (goal: about 1 s)")
         print(f"summary: {summary(statuses)}")

@@ -48,7 +48,12 @@ FixedOption = Annotated[
     list[str] | None, typer.Option("--fixed", metavar="KEY=VALUE", help="A parameter shared by all runs; repeatable.")
 ]
 EvalOption = Annotated[
-    list[str] | None, typer.Option("--eval", metavar="TASK,…", help="Evaluation tasks, comma-separated.")
+    list[str] | None,
+    typer.Option(
+        "--eval",
+        metavar="NAME=FILE.py@TASK,…",
+        help="Evaluations: an inspect task file and task, or a bundled task's name (e.g. arithmetic); repeatable.",
+    ),
 ]
 NotesOption = Annotated[str | None, typer.Option("--notes", metavar="TEXT", help="Other context for the README.")]
 AuthorOption = Annotated[
@@ -63,6 +68,10 @@ RootOption = Annotated[
     typer.Option(
         "--root", metavar="DIR", help="Folder to create the set in. Default: plan root, $EXPSET_ROOT, profile, cwd."
     ),
+]
+MaxRunsOption = Annotated[
+    int | None,
+    typer.Option("--max-runs", metavar="N", min=1, help="Refuse plans of more runs than this. Default: 10000."),
 ]
 
 
@@ -92,8 +101,19 @@ def _plan_data(
     date: str | None,
     template: str | None,
 ) -> Any:
-    """The plan from a file or a bundled example, with the plan flags applied on top."""
-    from expset.io.plan_file import overlay, plan_data_from_flags, read_example_data, read_plan_data
+    """The plan from a file or a bundled example, with the plan flags applied on top.
+
+    Relative paths are read from the folder of the file they are written in: the plan file's, the
+    bundled examples' folder, or the current folder for flags.
+    """
+    from expset.io.plan_file import (
+        examples_folder,
+        overlay,
+        plan_data_from_flags,
+        read_example_data,
+        read_plan_data,
+        resolve_plan_paths,
+    )
 
     overrides = plan_data_from_flags(
         purpose=purpose,
@@ -106,12 +126,13 @@ def _plan_data(
         date=date,
         template=template,
     )
+    overrides = resolve_plan_paths(overrides, Path.cwd())
     if plan_file is not None and example is not None:
         raise UsageError("give a plan file or --example, not both")
     if plan_file is not None:
-        return overlay(read_plan_data(plan_file), overrides)
+        return overlay(resolve_plan_paths(read_plan_data(plan_file), plan_file.absolute().parent), overrides)
     if example is not None:
-        return overlay(read_example_data(example), overrides)
+        return overlay(resolve_plan_paths(read_example_data(example), examples_folder()), overrides)
     if "purpose" not in overrides:
         raise UsageError(
             "no plan: give a plan file, --example NAME, or --purpose with --vary",
@@ -120,14 +141,14 @@ def _plan_data(
     return overrides
 
 
-def _design(data: Any) -> ExperimentSet:
-    from expset.core.naming import design_set
+def _design(data: Any, max_runs: int | None = None) -> ExperimentSet:
+    from expset.core.naming import DEFAULT_MAX_RUNS, design_set
     from expset.core.plan import parse_plan
     from expset.io.environment import default_author, today
 
     author = data.get("author") if isinstance(data, dict) else None
     plan = parse_plan(data, today=today(), default_author=author or default_author())
-    return design_set(plan)
+    return design_set(plan, max_runs=max_runs or DEFAULT_MAX_RUNS)
 
 
 def _proposal(experiment_set: ExperimentSet, root: RootChoice) -> dict[str, Any]:
@@ -152,6 +173,7 @@ def plan_command(
     date: DateOption = None,
     template: TemplateOption = None,
     root: RootOption = None,
+    max_runs: MaxRunsOption = None,
 ) -> None:
     """Preview the set a plan proposes; writes nothing.
 
@@ -161,7 +183,7 @@ def plan_command(
 
     with reporting():
         data = _plan_data(plan_file, example, purpose, name, vary, fixed, evaluation, notes, author, date, template)
-        experiment_set = _design(data)
+        experiment_set = _design(data, max_runs)
         proposal = _proposal(experiment_set, choose_root(str(root) if root else None, experiment_set.plan.root))
         if as_json:
             sys.stdout.write(json.dumps(proposal, indent=2, default=str) + "\n")
@@ -186,6 +208,7 @@ def create_command(
     date: DateOption = None,
     template: TemplateOption = None,
     root: RootOption = None,
+    max_runs: MaxRunsOption = None,
 ) -> None:
     """Create the set a plan proposes, after your approval, in one atomic step.
 
@@ -193,24 +216,25 @@ def create_command(
     """
     with reporting():
         data = _plan_data(plan_file, example, purpose, name, vary, fixed, evaluation, notes, author, date, template)
-        _create_flow(data, root=root, yes=yes)
+        _create_flow(data, root=root, yes=yes, max_runs=max_runs)
 
 
-def _create_flow(data: dict[str, Any], *, root: Path | None, yes: bool) -> None:
+def _create_flow(data: dict[str, Any], *, root: Path | None, yes: bool, max_runs: int | None = None) -> None:
     """Design, preview, ask (approve / rename / change template / cancel), then write."""
-    from expset.io.environment import check_root, choose_root
+    from expset.io.environment import CURRENT_FOLDER, check_root, choose_root
     from expset.sets import Outcome, compare_existing, create_set
     from expset.ui import prompts
     from expset.ui.console import report_error, show_proposal, status
 
-    experiment_set = _design(data)
+    experiment_set = _design(data, max_runs)
     while True:
         root_choice = choose_root(str(root) if root else None, experiment_set.plan.root)
         check_root(root_choice)
         show_proposal(_proposal(experiment_set, root_choice))
         target = root_choice.path / experiment_set.set_name
         if target.exists() and compare_existing(experiment_set, target) is Outcome.UP_TO_DATE:
-            status(f"[green]up to date[/]: {target} already holds this set; nothing was changed")
+            status("[green]up to date[/]: {} already holds this set; nothing was changed", target)
+            _say_next(experiment_set, target)
             return
         if yes:
             break
@@ -227,15 +251,46 @@ def _create_flow(data: dict[str, Any], *, root: Path | None, yes: bool) -> None:
             template = prompts.ask_text("Naming template:", default=experiment_set.convention.template)
             changed = {**data, "naming": {**data.get("naming", {}), "template": template}}
         try:
-            experiment_set, data = _design(changed), changed
+            experiment_set, data = _design(changed, max_runs), changed
         except ExpsetError as error:  # say why, then ask again about the last plan that worked
             report_error(error)
     result = create_set(experiment_set, root_choice.path)
     if result.outcome is Outcome.UP_TO_DATE:
-        status(f"[green]up to date[/]: {result.path} already holds this set (made by another process just now)")
+        status("[green]up to date[/]: {} already holds this set (made by another process just now)", result.path)
+        _say_next(experiment_set, result.path)
         return
-    status(f"[green]created[/] {result.path} ({len(experiment_set.runs)} runs)")
-    status(f"next: generate each run's torchtune config and SLURM script with [bold]expset scaffold {result.path}[/]")
+    where = " in the current folder (--root DIR, or root in the profile, chooses another)"
+    status(
+        "[green]created[/] {} ({} runs){}",
+        result.path,
+        len(experiment_set.runs),
+        where if root_choice.source == CURRENT_FOLDER else "",
+    )
+    _say_next(experiment_set, result.path)
+
+
+def _say_next(experiment_set: ExperimentSet, set_dir: Path) -> None:
+    """The steps from a set on disk to its jobs, each checked against this machine's settings."""
+    import shlex
+
+    from expset.io.profile import profile_path, read_profile
+    from expset.next_steps import before_scaffold, tasks_missing
+    from expset.ui.console import status
+
+    note = tasks_missing(experiment_set)
+    if note:
+        status("[yellow]note:[/] {}", note)
+    try:
+        steps = before_scaffold(experiment_set, read_profile(profile_path()), profile_path())
+    except ExpsetError as error:
+        steps = [f"fix the profile: {error.message}"]
+    for step in steps:
+        status("next: {}", step)
+    status(
+        "{}: generate each run's torchtune config and SLURM jobs with [bold]expset scaffold {}[/]",
+        "then" if steps else "next",
+        shlex.quote(str(set_dir)),
+    )
 
 
 @app.command("new", short_help=COMMANDS["new"])
@@ -246,7 +301,11 @@ def new_command(
     root: RootOption = None,
 ) -> None:
     """Write a plan file by answering questions, then offer to create the set."""
+    import shlex
+
     from expset.io.environment import default_author
+    from expset.io.plan_file import bundled_datasets, bundled_tasks, resolve_plan_paths
+    from expset.io.profile import profile_path, read_profile
     from expset.render.yaml_text import to_yaml
     from expset.ui import prompts
     from expset.ui.console import status
@@ -257,14 +316,20 @@ def new_command(
                 f"{output} already exists", hint="choose another --output, or edit that plan and run create"
             )
         prompts.require_terminal("questions", hint="write a plan file (see `expset schema` and examples/), then create")
-        data = prompts.ask_plan_questions(default_author())
+        data = prompts.ask_plan_questions(
+            default_author(),
+            tasks=bundled_tasks(),
+            datasets=bundled_datasets(),
+            data_folder=read_profile(profile_path()).data_folder,
+        )
+        data = resolve_plan_paths(data, Path.cwd())  # e.g. a fixed dataset=./train.json: from here
         _design(data)  # validate before writing the plan file
         output.write_text(to_yaml(data), encoding="utf-8")
-        status(f"[green]wrote[/] {output}")
+        status("[green]wrote[/] {}", output)
         if prompts.ask_confirm("Create the set now?"):
             _create_flow(data, root=root, yes=False)
         else:
-            status(f"create it later with [bold]expset create {output}[/]")
+            status("create it later with [bold]expset create {}[/]", shlex.quote(str(output)))
 
 
 @app.command("which", short_help=COMMANDS["which"])

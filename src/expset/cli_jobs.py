@@ -26,6 +26,7 @@ def scaffold_command(
     Files that would not change are left alone; files edited by hand are kept unless --force; an
     edited setup_finetune.yaml is the run's source and the other files follow it.
     """
+    import shlex
     from collections import Counter
 
     from expset.io.profile import profile_path, read_profile
@@ -33,7 +34,7 @@ def scaffold_command(
     from expset.sets import load_set
     from expset.ui.console import status
 
-    with reporting():
+    with reporting("each file is written whole; scaffold again to finish"):
         experiment_set = load_set(set_dir)
         planned = scaffold_set(
             experiment_set, set_dir, profile=read_profile(profile_path()), runs=run_names(runs), force=force
@@ -47,10 +48,18 @@ def scaffold_command(
         counts = Counter(write.action for write in planned)
         summary = ", ".join(f"{counts[action]} {action.value}" for action in Action if counts[action])
         status(
-            f"[green]scaffolded[/] {len({w.path.parent for w in planned if w.path.name == 'finetune.yaml'})} runs: "
-            f"{summary}"
+            "[green]scaffolded[/] {} runs: {}",
+            len({w.path.parent for w in planned if w.path.name == "finetune.yaml"}),
+            summary,
         )
-        status(f"next: submit the fine-tunes and their evaluations with [bold]expset submit {set_dir}[/]")
+        from expset.next_steps import before_submit
+
+        for step in before_submit(experiment_set, read_profile(profile_path()), run_names(runs)):
+            status("before submitting: {}", step)
+        status(
+            "next: submit the fine-tunes and their evaluations with [bold]expset submit {}[/]",
+            shlex.quote(str(set_dir)),
+        )
 
 
 def submit_command(
@@ -78,7 +87,7 @@ def submit_command(
     from expset.submit import submit_set
     from expset.ui.console import report_error, status
 
-    with reporting():
+    with reporting("jobs already queued are recorded; submit again to submit the rest"):
         experiment_set = load_set(set_dir)
         report = submit_set(
             experiment_set,
@@ -90,57 +99,67 @@ def submit_command(
             stagger=stagger,
             resubmit=resubmit,
         )
+        for note in report.notes:
+            status("[yellow]note:[/] {}", note)
         for argv in report.commands:
             sys.stdout.write(shlex.join(argv) + "\n")
         for run, entries in report.submitted.items():
-            status(f"submitted {run}: " + ", ".join(f"{e.step} {e.job_id}" for e in entries))
+            status("submitted {}: {}", run, ", ".join(f"{e.step} {e.job_id}" for e in entries))
         for run, reason in report.skipped.items():
-            status(f"[dim]skipped {run}: {reason}[/]")
+            status("[dim]skipped {}: {}[/]", run, reason)
         if report.left:
             status(
-                f"[yellow]{len(report.left)} run(s) left for a later submit (--max-jobs {max_jobs}):[/] "
-                + ", ".join(report.left)
+                "[yellow]{} run(s) left for a later submit (--max-jobs {}):[/] {}",
+                len(report.left),
+                max_jobs,
+                ", ".join(report.left),
             )
         if report.error is not None:
             report_error(report.error)
             raise typer.Exit(report.error.exit_code)
         if not dry_run:
-            status(f"{len(report.submitted)} run(s) submitted; follow them with [bold]expset status {set_dir}[/]")
+            status(
+                "{} run(s) submitted; follow them with [bold]expset status {}[/]",
+                len(report.submitted),
+                shlex.quote(str(set_dir)),
+            )
 
 
 def status_command(
     set_dir: SetDirArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
     watch: Annotated[
-        float | None, typer.Option("--watch", metavar="SECONDS", help="Refresh every SECONDS until all are settled.")
+        float | None,
+        typer.Option("--watch", metavar="SECONDS", min=1, help="Refresh every SECONDS until all are settled."),
     ] = None,
 ) -> None:
     """Show every run's fine-tune, epochs on disk and evaluations; exit 0 only when all are complete."""
-    import time
-
     from expset.backends.runner import SubprocessRunner
     from expset.backends.slurm import SlurmClient
     from expset.sets import load_set
     from expset.status import Progress, set_status, summary
-    from expset.ui.console import show_status
+    from expset.ui.console import show_status, watch_status
 
-    with reporting():
+    with reporting("the jobs go on; nothing was written"):
         experiment_set = load_set(set_dir)
         client = SlurmClient(SubprocessRunner())
-        while True:
-            statuses = set_status(experiment_set, set_dir, client)
-            counts = summary(statuses)
-            settled = counts[Progress.RUNNING.value] == counts[Progress.PENDING.value] == 0
-            if watch is None or settled or as_json:
-                break
-            show_status(statuses, counts, set_dir)
-            time.sleep(watch)
-        if as_json:
-            document = {"set": experiment_set.set_name, "summary": counts, "runs": [s.to_data() for s in statuses]}
-            sys.stdout.write(json.dumps(document, indent=1) + "\n")
+        if watch is not None and not as_json:
+            current = watch_status(lambda: set_status(experiment_set, set_dir, client), watch, set_dir)
         else:
-            show_status(statuses, counts, set_dir)
-        if counts[Progress.COMPLETE.value] != len(statuses):
+            current = set_status(experiment_set, set_dir, client)
+        counts = summary(current.runs)
+        if as_json:
+            document = {
+                "set": set_dir.absolute().name,
+                "path": str(set_dir.absolute()),
+                "summary": counts,
+                "notes": current.notes,
+                "runs": [run.to_data() for run in current.runs],
+            }
+            sys.stdout.write(json.dumps(document, indent=1) + "\n")
+        elif watch is None:
+            show_status(current, set_dir)
+        if counts[Progress.COMPLETE.value] != len(current.runs):
             raise typer.Exit(ExitCode.NOT_COMPLETE)
 
 
@@ -148,9 +167,11 @@ def models_command() -> None:
     """List the models expset knows: name, naming label, torchtune builder, default GPUs and time."""
     from expset.core.models import MODELS
 
-    width = max(len(model.name) for model in MODELS)
-    for model in MODELS:
-        sys.stdout.write(
-            f"{model.name.ljust(width)}  {model.label:<14} {model.builder:<52} "
-            f"{model.gpus} GPU  {model.gpu_memory_gb}G  {model.time}\n"
-        )
+    rows = [("MODEL", "LABEL", "TORCHTUNE BUILDER", "GPUS", "GPU MEMORY", "TIME")]
+    rows += [
+        (model.name, model.label, model.builder, str(model.gpus), f"{model.gpu_memory_gb}G", model.time)
+        for model in MODELS
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")

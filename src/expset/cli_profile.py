@@ -11,15 +11,36 @@ from expset.cli_support import reporting
 profile_app = typer.Typer(no_args_is_help=True, help="This cluster's folders and SLURM settings.")
 
 
+def profile_meanings() -> dict[str, str]:
+    """Every key a profile takes, in the schema's order, with its meaning: the question ``profile init``
+    asks for it (a blank answer leaves it unset), else its description in the schema."""
+    from expset.core.sections import Site
+    from expset.ui.prompts import PROFILE_QUESTIONS
+
+    questions = dict(PROFILE_QUESTIONS)
+    return {
+        key: (questions.get(key) or field.description or key).replace("(blank: ", "(unset: ")
+        for key, field in Site.model_fields.items()
+    }
+
+
 @profile_app.command("show")
 def profile_show_command() -> None:
-    """Print the profile's location and settings."""
-    from expset.io.profile import profile_path, read_profile, render_profile
+    """Print every profile setting with its meaning; the ones not set are commented out."""
+    from expset.core.sections import Site
+    from expset.errors import PlanError
+    from expset.io.profile import profile_path, read_profile, render_profile_reference
 
     with reporting():
         path = profile_path()
-        sys.stderr.write(f"# {path}{'' if path.exists() else ' (not created yet: expset profile init)'}\n")
-        sys.stdout.write(render_profile(read_profile(path)))
+        missing = " (not created yet: `expset profile init` writes it, or save what follows there)"
+        sys.stderr.write(f"# {path}{'' if path.exists() else missing}\n")
+        try:
+            site = read_profile(path)
+        except PlanError:  # still show the keys a profile takes, then say what is wrong
+            sys.stdout.write(render_profile_reference(Site(), profile_meanings()))
+            raise
+        sys.stdout.write(render_profile_reference(site, profile_meanings()))
 
 
 @profile_app.command("init")
@@ -36,4 +57,4 @@ def profile_init_command() -> None:
         prompts.require_terminal("the profile questions", hint=f"write {path} by hand (see `expset profile show`)")
         answers = prompts.ask_profile_questions(read_profile(path).model_dump(exclude_none=True))
         write_atomically(path, render_profile(Site.model_validate(answers)))
-        status(f"[green]wrote[/] {path}")
+        status("[green]wrote[/] {}", path)

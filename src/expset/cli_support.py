@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from expset.errors import ExitCode, ExpsetError
+from expset.errors import ExitCode, ExpsetError, Terminated
 
 SetDirArgument = Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")]
 RunsOption = Annotated[
@@ -26,8 +26,11 @@ def run_names(runs: list[str] | None) -> list[str] | None:
 
 
 @contextmanager
-def reporting() -> Iterator[None]:
-    """Turn expset errors and Ctrl-C into one message on stderr and the right exit code."""
+def reporting(interrupted: str = "nothing was written") -> Iterator[None]:
+    """Turn expset errors, Ctrl-C and SIGTERM into one message on stderr and the right exit code.
+
+    ``interrupted`` says what an interrupted command leaves behind, for the commands that write as they go.
+    """
     from expset.ui.console import report_error
 
     try:
@@ -36,5 +39,8 @@ def reporting() -> Iterator[None]:
         report_error(error)
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted; nothing was written\n")
+        sys.stderr.write(f"interrupted; {interrupted}\n")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except Terminated:
+        sys.stderr.write(f"terminated; {interrupted}\n")
+        raise typer.Exit(ExitCode.TERMINATED) from None

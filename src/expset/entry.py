@@ -4,12 +4,19 @@
 times the start-up of Python itself): on a busy login node they are the commands people type most.
 The command summaries below are the ones the Typer app registers, and a test checks that this help
 is exactly the help Typer prints.
+
+Interruptions end a command cleanly, with one line and no traceback: Ctrl-C (exit 130) and SIGTERM
+(exit 143, what a scheduler or ``kill`` sends) take the same path, so an unfinished set is removed
+as on any failure. While the command is still starting up (importing), there is nothing to clean.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+
+from expset.errors import ExitCode, Terminated
 
 APP_HELP = (
     "Experiment sets for fine-tuning sweeps: a naming convention, folders, README and runs plan, "
@@ -59,6 +66,16 @@ def build_models_without_plugin_scan() -> None:
             os.environ["PYDANTIC_DISABLE_PLUGINS"] = previous
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    """The first SIGTERM unwinds the command; later ones are ignored, so clean-up can finish."""
+    signal.signal(signal.SIGTERM, _ignore)
+    raise Terminated
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """A handler that does nothing (unlike ``SIG_IGN``, it is not inherited by programs expset starts)."""
+
+
 def main() -> None:
     arguments = sys.argv[1:]
     if arguments == ["--help"]:
@@ -69,7 +86,18 @@ def main() -> None:
 
         sys.stdout.write(f"expset {__version__}\n")
         return
-    build_models_without_plugin_scan()
-    from expset.cli import app
-
-    app(prog_name="expset")
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        build_models_without_plugin_scan()
+        from expset.cli import app
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted while starting; nothing was done\n")
+        sys.exit(ExitCode.INTERRUPTED)
+    except Terminated:
+        sys.stderr.write("terminated while starting; nothing was done\n")
+        sys.exit(ExitCode.TERMINATED)
+    try:
+        app(prog_name="expset")
+    except Terminated:  # outside a command's own reporting (e.g. while parsing the command line)
+        sys.stderr.write("terminated; nothing was written\n")
+        sys.exit(ExitCode.TERMINATED)

@@ -18,8 +18,10 @@ class ExitCode:
     TOOL_MISSING = 5  # a program expset drives (sbatch, squeue) is not installed
     SUBMIT_FAILED = 6  # SLURM refused a job; what went through is recorded
     NOT_COMPLETE = 7  # status: some runs are not complete yet
+    BUSY = 75  # another expset process holds the set (EX_TEMPFAIL): try again when it is done
     SOFTWARE = 70  # a bug in expset (EX_SOFTWARE)
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    TERMINATED = 143  # SIGTERM, as a scheduler or `kill` sends it (128 + SIGTERM)
 
 
 class ExpsetError(Exception):
@@ -42,6 +44,7 @@ class PlanError(ExpsetError):
     exit_code = ExitCode.BAD_INPUT
 
     def __init__(self, problems: list[str], hint: str | None = None) -> None:
+        problems = [one_line(problem) for problem in problems]
         super().__init__("; ".join(problems), hint)
         self.problems = problems
 
@@ -50,6 +53,17 @@ class NamingError(ExpsetError):
     """Raised when the naming convention cannot give every run a safe, unique name."""
 
     exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(one_line(message), hint)
+
+
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break escaped (``\\n``): a plan's values and keys reach messages as written."""
+    return text.translate(_LINE_BREAKS)
 
 
 class UsageError(ExpsetError):
@@ -86,3 +100,28 @@ class DeclinedError(ExpsetError):
     """Raised when the user cancels at the approval prompt; nothing was written."""
 
     exit_code = ExitCode.DECLINED
+
+
+class RecordError(ExpsetError):
+    """Raised when a record expset keeps in a set (``.expset/…``) cannot be read or written as one."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class LinkError(ExpsetError):
+    """Raised when expset would write through a symbolic link inside a set; nothing was written there."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class BusyError(ExpsetError):
+    """Raised when another expset process is submitting the same set; nothing was done."""
+
+    exit_code = ExitCode.BUSY
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so a command unwinds as it does on Ctrl-C.
+
+    Not a ``KeyboardInterrupt``: Click would turn that into "Aborted!" and exit code 1.
+    """

@@ -18,14 +18,22 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from expset.core.layout import GENERATED_RECORD, LOG_DIR, SETUP_FILE
 from expset.core.naming import ExperimentSet
 from expset.core.sections import Site
-from expset.core.setup import RunSetup, SetupError, derive_run_setup, merge_site, validate_setup
+from expset.core.setup import (
+    LOCATION_KEYS,
+    RunSetup,
+    SetupError,
+    check_set_path,
+    derive_run_setup,
+    merge_site,
+    validate_setup,
+)
 from expset.errors import ExitCode, ExpsetError, WriteError
+from expset.fs.inside import refuse_links
 from expset.sets import choose_runs
 
-STATE_DIR = ".expset"
-GENERATED_RECORD = "generated.json"
 DATA_SUFFIXES = (".json", ".jsonl")
 
 
@@ -36,6 +44,7 @@ class Action(str, Enum):
     KEEP_EDITED = "keep edited"  # a setup_finetune.yaml edited by hand: the run's source from now on
     CONFLICT = "conflict"  # edited by hand, would be overwritten: only with --force
     OVERWRITE = "overwrite"  # a conflict, with --force
+    REMOVE = "remove"  # generated before, untouched, and no longer generated (an evaluation dropped)
 
 
 @dataclass(frozen=True)
@@ -60,31 +69,39 @@ def scaffold_set(
     force: bool = False,
 ) -> list[PlannedWrite]:
     """Plan every file of the chosen runs; raise ``ConflictError`` for edits unless ``force``."""
-    from expset.render.jobs import SETUP_FILE, run_files
+    from expset.render.jobs import RunPlace, run_files
 
     set_dir = set_dir.absolute()
+    check_set_path(str(set_dir))
     site = merge_site(profile, experiment_set.plan.site)
     chosen = choose_runs(experiment_set, runs)
+    refuse_links(set_dir, GENERATED_RECORD)
     record = read_record(set_dir)
-    task_paths = resolve_tasks(experiment_set, Path.cwd())
+    task_paths = resolve_tasks(experiment_set, set_dir)  # plans record absolute paths; older ones may not
     data_paths: dict[str, str] = {}
     planned: list[PlannedWrite] = []
+    generated_by_run: dict[str, list[str]] = {}
+    for path in record:
+        generated_by_run.setdefault(path.split("/", 1)[0], []).append(path)
     for run in chosen:
         run_dir = set_dir / run.name
         setup_path = run_dir / SETUP_FILE
         dataset = str({**experiment_set.plan.fixed, **run.varied}.get("dataset", ""))
         if dataset not in data_paths:
             data_paths[dataset] = resolve_data(dataset, site, run.name)
-        derived = derive_run_setup(
-            experiment_set, run, site=site, set_dir=str(set_dir), data_path=data_paths[dataset], task_paths=task_paths
-        )
+        derived = derive_run_setup(experiment_set, run, site=site, data_path=data_paths[dataset], task_paths=task_paths)
         setup = derived
-        if setup_path.exists() and _edited(setup_path, record, set_dir):
-            setup = validate_setup(_read_yaml(setup_path), f"{setup_path}")
+        derived_text = render_setup(derived)
+        if setup_path.exists() and _edited(setup_path, record, set_dir) and _read(setup_path) != derived_text:
+            setup = read_edited_setup(setup_path)
             planned.append(PlannedWrite(setup_path, setup_path.read_text(encoding="utf-8"), Action.KEEP_EDITED))
         else:
-            planned.append(_plan_write(setup_path, render_setup(derived), record, set_dir, force))
-        planned.extend(_plan_write(run_dir / path, text, record, set_dir, force) for path, text in run_files(setup))
+            planned.append(_plan_write(setup_path, derived_text, record, set_dir, force))
+        place = RunPlace(set_name=set_dir.name, run_dir=str(run_dir))
+        files = run_files(setup, place)
+        planned.extend(_plan_write(run_dir / path, text, record, set_dir, force) for path, text in files)
+        now = {f"{run.name}/{SETUP_FILE}", *(f"{run.name}/{path}" for path, _ in files)}
+        planned.extend(_plan_removals(generated_by_run.get(run.name, []), now, record, set_dir))
     conflicts = [write for write in planned if write.action is Action.CONFLICT]
     if conflicts:
         names = ", ".join(str(write.path.relative_to(set_dir)) for write in conflicts[:5])
@@ -99,25 +116,32 @@ def scaffold_set(
 
 def apply(planned: list[PlannedWrite], set_dir: Path) -> None:
     """Write the planned files (each atomically), create the log folders, update the record."""
-    from expset.render.jobs import LOG_DIR
-
     set_dir = set_dir.absolute()
     record = read_record(set_dir)
+    from expset.fs.inside import folder, remove_file, write_file
+
     for write in planned:
+        relative = write.path.relative_to(set_dir).as_posix()
+        if write.action is Action.REMOVE:
+            remove_file(set_dir, relative)
+            record.pop(relative, None)
+            continue
         if write.action in (Action.CREATE, Action.UPDATE, Action.OVERWRITE):
-            write_atomically(write.path, write.text)
+            write_file(set_dir, relative, write.text)
         if write.action is not Action.KEEP_EDITED:
-            record[str(write.path.relative_to(set_dir))] = digest(write.text)
+            record[relative] = digest(write.text)
     for run_dir in {write.path.relative_to(set_dir).parts[0] for write in planned}:
-        (set_dir / run_dir / LOG_DIR).mkdir(exist_ok=True)  # SLURM does not create --output folders
-    write_atomically(set_dir / STATE_DIR / GENERATED_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
+        if not os.path.lexists(set_dir / run_dir / LOG_DIR):  # SLURM does not create --output folders
+            with folder(set_dir, run_dir) as handle:
+                os.mkdir(LOG_DIR, dir_fd=handle)
+    write_file(set_dir, GENERATED_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def render_setup(setup: RunSetup) -> str:
     from expset.render.yaml_text import to_yaml
 
     header = (
-        f"# Inputs of run {setup.run} (set {setup.set}), written by expset scaffold from the set's plan.\n"
+        f"# Inputs of run {setup.run}, written by expset scaffold from the set's plan.\n"
         "# This file is the run's source: edit it and re-run `expset scaffold` to regenerate\n"
         "# finetune.yaml and the job scripts from it. An edited file is kept; delete it to start over.\n"
     )
@@ -148,7 +172,12 @@ def resolve_data(dataset: str, site: Site, run: str) -> str:
 
 
 def resolve_tasks(experiment_set: ExperimentSet, base: Path) -> dict[str, str]:
-    """Each evaluation's inspect task as ``/absolute/path/task.py@name``; relative paths from ``base``."""
+    """Each evaluation's inspect task as ``/absolute/path/task.py@name``; relative paths from ``base``.
+
+    A plan's relative task paths are made absolute when the plan is read (from the plan file's folder),
+    so only a set recorded before that, or an ``expset.yaml`` edited by hand, has relative ones here:
+    they are read from the set's folder, where that file is, never from wherever scaffold runs.
+    """
     resolved = {}
     for index, evaluation in enumerate(experiment_set.plan.evaluations):
         if evaluation.task is None:
@@ -157,20 +186,29 @@ def resolve_tasks(experiment_set: ExperimentSet, base: Path) -> dict[str, str]:
                 hint=f"give it one in the plan: {{name: {evaluation.name}, task: path/to/task.py@task_name}}",
             )
         file, _, name = evaluation.task.rpartition("@")
-        path = (base / Path(file).expanduser()).absolute()
+        path = (base / Path(os.path.expandvars(file)).expanduser()).absolute()
         if not path.is_file():
             raise SetupError(f"evaluations[{index}].task: no file {path}", hint="check the task path")
         resolved[evaluation.name] = f"{path}@{name}"
     return resolved
 
 
+def read_edited_setup(path: Path) -> RunSetup:
+    """A setup edited by hand. Where the run lives follows from its folder: a ``run_dir`` or ``set``
+    that an earlier version wrote into the file is ignored, so a copied set never points at the old one."""
+    data = _read_yaml(path)
+    if isinstance(data, dict):
+        data = {key: value for key, value in data.items() if key not in LOCATION_KEYS}
+    return validate_setup(data, f"{path}")
+
+
 def read_record(set_dir: Path) -> dict[str, str]:
     try:
-        return json.loads((set_dir / STATE_DIR / GENERATED_RECORD).read_text(encoding="utf-8"))
+        return json.loads((set_dir / GENERATED_RECORD).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as error:
-        raise WriteError(f"{set_dir / STATE_DIR / GENERATED_RECORD} is unreadable: {error}") from None
+        raise WriteError(f"{set_dir / GENERATED_RECORD} is unreadable: {error}") from None
 
 
 def digest(text: str) -> str:
@@ -189,7 +227,23 @@ def write_atomically(path: Path, text: str) -> None:
         raise WriteError(f"cannot write {path}: {error.strerror}") from None
 
 
+def _plan_removals(generated: list[str], now: set[str], record: dict[str, str], set_dir: Path) -> list[PlannedWrite]:
+    """Files scaffold wrote for a run before and would not write now: removed if nobody edited them
+    (else kept), so that ``submit`` never sends a job the setup no longer asks for."""
+    removals = []
+    for relative in sorted(set(generated) - now):
+        path = set_dir / relative
+        if path.is_file() and not path.is_symlink() and digest(_read(path)) == record[relative]:
+            removals.append(PlannedWrite(path, "", Action.REMOVE))
+    return removals
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
 def _plan_write(path: Path, text: str, record: dict[str, str], set_dir: Path, force: bool) -> PlannedWrite:
+    refuse_links(set_dir, path.relative_to(set_dir).as_posix())
     if not path.exists():
         return PlannedWrite(path, text, Action.CREATE)
     current = path.read_text(encoding="utf-8")
@@ -210,4 +264,10 @@ def _edited(path: Path, record: dict[str, str], set_dir: Path, current: str | No
 def _read_yaml(path: Path) -> Any:
     from expset.io.yaml import load_yaml
 
-    return load_yaml(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SetupError(
+            f"{path}: not UTF-8 text (byte {error.start})", hint="save it as UTF-8, or delete it to start over"
+        ) from None
+    return load_yaml(text, str(path))

@@ -1,40 +1,35 @@
 """``expset status``: where every run stands, from SLURM (one query for the whole set), the ledger,
-and what is on disk — ``epoch_N/`` folders and the result each evaluation job left beside its log.
-Reads no evaluation log itself, so 10,000 runs take about a second."""
+and what is on disk — ``epoch_N/`` folders and the record each job left when it ended. Reads no
+evaluation log itself, so 10,000 runs take about a second.
+
+Reruns can leave several logs for one run × task × epoch: the latest successful one is the run's
+answer, and the others are listed as superseded (they stay on disk).
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from expset import ledger
 from expset.backends.slurm import SlurmClient
+from expset.core.layout import FINETUNE_STEP, parse_epoch_dir, parse_evaluation_step
 from expset.core.naming import ExperimentSet
-from expset.core.status import JobState
+from expset.core.status import JobState, Progress, run_progress
+from expset.tracking import Tracked, list_folder, track
 
-_EPOCH_DIR = re.compile(r"epoch_(\d+)")
-
-
-class Progress(str, Enum):
-    COMPLETE = "complete"
-    RUNNING = "running"
-    PENDING = "pending"
-    FAILED = "failed"
-    NOT_SUBMITTED = "not submitted"
-    UNKNOWN = "unknown"
+__all__ = ["EvaluationStatus", "Progress", "RunStatus", "SetStatus", "set_status", "summary"]
 
 
 @dataclass
 class EvaluationStatus:
     task: str
     epoch: int
-    job: JobState
-    result: str | None  # the log's status as the job recorded it ("success", "error"…), None before
+    job: JobState  # the newest attempt's job
+    job_id: str
+    result: str | None  # the chosen log's status as the job recorded it ("success", "error"…), None before
+    log: str | None = None  # the chosen log, relative to the run folder
+    superseded: list[str] = field(default_factory=list)  # older logs of the same cell, kept on disk
 
 
 @dataclass
@@ -55,49 +50,50 @@ class RunStatus:
         return data
 
 
-def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient) -> list[RunStatus]:
-    jobs = ledger.current(ledger.read(set_dir))
-    states = client.states(sorted({entry.job_id for entry in jobs.values()}))
-    by_run: dict[str, list[ledger.Entry]] = {}
-    for (run, _step), entry in jobs.items():
-        by_run.setdefault(run, []).append(entry)
-    return [_run_status(run.name, set_dir / run.name, by_run.get(run.name, []), states) for run in experiment_set.runs]
+@dataclass
+class SetStatus:
+    runs: list[RunStatus]
+    notes: list[str]  # what could not be read or asked, one line each
 
 
-def _run_status(run: str, run_dir: Path, entries: list[ledger.Entry], states: dict[str, JobState]) -> RunStatus:
-    finetune_entry = next((entry for entry in entries if entry.step == ledger.FINETUNE), None)
-    finetune = states.get(finetune_entry.job_id, JobState.UNKNOWN) if finetune_entry else JobState.NOT_SUBMITTED
-    epochs = sorted(int(m.group(1)) for name in _listdir(run_dir) if (m := _EPOCH_DIR.fullmatch(name)))
+def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient) -> SetStatus:
+    names = [run.name for run in experiment_set.runs]
+    tracked = track(set_dir, set(names), client)
+    steps: dict[str, list[str]] = {}
+    for run, step in tracked.history.keys() | tracked.unresolved:
+        steps.setdefault(run, []).append(step)
+    return SetStatus([_run_status(name, set_dir / name, steps.get(name, []), tracked) for name in names], tracked.notes)
+
+
+def _run_status(run: str, run_dir: Path, steps: list[str], tracked: Tracked) -> RunStatus:
+    finetune = tracked.state(run, FINETUNE_STEP)
+    finetune_job = tracked.current(run, FINETUNE_STEP)
+    epochs = sorted(epoch for name in list_folder(run_dir) if (epoch := parse_epoch_dir(name)) is not None)
     evaluations = []
-    for entry in entries:
-        if entry.step == ledger.FINETUNE:
-            continue
-        _, task, epoch_name = entry.step.split("/")
-        epoch = int(epoch_name.removeprefix("epoch_"))
-        evaluations.append(EvaluationStatus(task, epoch, states.get(entry.job_id, JobState.UNKNOWN), None))
-    for evaluation in evaluations:
-        evaluation.result = _result(run_dir / "evaluations" / evaluation.task / f"result_epoch_{evaluation.epoch}.json")
+    for step in steps:
+        place = parse_evaluation_step(step)
+        if place is not None:
+            evaluations.append(_evaluation_status(run, step, *place, tracked))
     evaluations.sort(key=lambda e: (e.task, e.epoch))
-    return RunStatus(
-        run, _progress(finetune, evaluations), finetune, finetune_entry and finetune_entry.job_id, epochs, evaluations
+    progress = run_progress(finetune, [(e.job, e.result == "success") for e in evaluations])
+    return RunStatus(run, progress, finetune, finetune_job and finetune_job.job_id, epochs, evaluations)
+
+
+def _evaluation_status(run: str, step: str, task: str, epoch: int, tracked: Tracked) -> EvaluationStatus:
+    history = tracked.history.get((run, step), [])
+    records = [tracked.records[job.job_id] for job in history if job.job_id in tracked.records]
+    successes = [record for record in records if record.status == "success"]
+    chosen = successes[-1] if successes else (records[-1] if records else None)
+    current = history[-1].job_id if history else ""
+    return EvaluationStatus(
+        task=task,
+        epoch=epoch,
+        job=tracked.state(run, step),
+        job_id=current or "",
+        result=chosen.status if chosen else None,
+        log=chosen.log if chosen else None,
+        superseded=[record.log for record in records if record is not chosen and record.log],
     )
-
-
-def _progress(finetune: JobState, evaluations: list[EvaluationStatus]) -> Progress:
-    jobs = [finetune, *(e.job for e in evaluations)]
-    if finetune is JobState.NOT_SUBMITTED:
-        return Progress.NOT_SUBMITTED
-    if any(job in (JobState.FAILED, JobState.CANCELLED) for job in jobs) or any(
-        e.result not in (None, "success") for e in evaluations
-    ):
-        return Progress.FAILED
-    if any(job is JobState.RUNNING for job in jobs):
-        return Progress.RUNNING
-    if any(job is JobState.PENDING for job in jobs):
-        return Progress.PENDING
-    if finetune is JobState.COMPLETED and all(e.result == "success" for e in evaluations):
-        return Progress.COMPLETE
-    return Progress.UNKNOWN
 
 
 def summary(statuses: list[RunStatus]) -> dict[str, int]:
@@ -105,17 +101,3 @@ def summary(statuses: list[RunStatus]) -> dict[str, int]:
     for status in statuses:
         counts[status.progress.value] += 1
     return counts
-
-
-def _listdir(path: Path) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
-
-
-def _result(path: Path) -> str | None:
-    try:
-        return str(json.loads(path.read_text(encoding="utf-8")).get("status"))
-    except (OSError, ValueError, AttributeError):
-        return None

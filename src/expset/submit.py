@@ -1,30 +1,45 @@
 """``expset submit``: each run's fine-tune, then its evaluations once the fine-tune has succeeded.
 
-Idempotent: jobs pending, running or completed are never submitted again; failed or cancelled
-ones only with ``--resubmit`` (and only what failed: evaluations of a completed fine-tune go again
-on their own). Evaluation jobs scaffolded after their run was submitted are submitted, after the
-fine-tune if it is still queued or running. ``--max-jobs`` keeps this set's queued and
-running jobs under a cluster's cap; ``--stagger`` spaces submissions out.
+Idempotent: jobs pending, running or completed are never submitted again; failed, cancelled or
+lost ones only with ``--resubmit`` (and only what failed: evaluations of a completed fine-tune go
+again on their own). Evaluation jobs scaffolded after their run was submitted are submitted, after
+the fine-tune if it is still queued or running. ``--max-jobs`` keeps this set's queued and running
+jobs under a cluster's cap; ``--stagger`` spaces submissions out.
+
+One ``submit`` of a set runs at a time (a lock in ``.expset/``). Each job's intent is recorded
+before ``sbatch`` runs and the job carries its identity to SLURM, so a submit killed at any point
+is reconciled by the next one instead of queueing its jobs twice.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import fcntl
 import hashlib
-import re
+import os
+import socket
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from expset import ledger
-from expset.backends.slurm import SlurmClient, SubmitError, sbatch_argv
+from expset.backends.slurm import SlurmClient, SubmitError, job_comment, sbatch_argv
+from expset.core.layout import (
+    EVALUATIONS_DIR,
+    FINETUNE_SCRIPT,
+    FINETUNE_STEP,
+    SUBMIT_LOCK,
+    evaluation_step,
+    parse_evaluation_script,
+    parse_run_dir_assignment,
+)
 from expset.core.naming import ExperimentSet
 from expset.core.setup import SetupError
-from expset.core.status import JobState
-from expset.render.jobs import FINETUNE_SCRIPT
+from expset.core.status import plan_submission
+from expset.errors import BusyError, RecordError
 from expset.sets import choose_runs
-
-_EVALUATION_SCRIPT = re.compile(r"evaluate_epoch_(\d+)\.slurm")
+from expset.tracking import set_key, track
 
 
 @dataclass(frozen=True)
@@ -35,22 +50,38 @@ class Step:
 
 @dataclass
 class SubmitReport:
-    submitted: dict[str, list[ledger.Entry]] = field(default_factory=dict)  # run → its new jobs
+    submitted: dict[str, list[ledger.Job]] = field(default_factory=dict)  # run → its new jobs
     skipped: dict[str, str] = field(default_factory=dict)  # run → why
     left: list[str] = field(default_factory=list)  # runs kept for a later submit by --max-jobs
     commands: list[list[str]] = field(default_factory=list)  # --dry-run: what would be run
+    notes: list[str] = field(default_factory=list)  # damaged ledger lines, SLURM's complaints, jobs recovered
     error: SubmitError | None = None
 
 
 def run_steps(run_dir: Path) -> list[Step]:
-    """A scaffolded run's jobs, from its folder: the fine-tune, then each evaluation job."""
+    """A scaffolded run's jobs, from its folder: the fine-tune, then each evaluation job.
+
+    Refuses scripts written for another folder: a set copied or moved must be scaffolded again
+    before its jobs run, or they would write into the old folder.
+    """
     finetune = run_dir / FINETUNE_SCRIPT
     if not finetune.is_file():
         raise SetupError(f"run {run_dir.name} has no {FINETUNE_SCRIPT}", hint=f"run `expset scaffold {run_dir.parent}`")
-    steps = [Step(ledger.FINETUNE, finetune)]
-    for script in sorted((run_dir / "evaluations").glob("*/evaluate_epoch_*.slurm")):
-        epoch = int(_EVALUATION_SCRIPT.fullmatch(script.name).group(1))  # type: ignore[union-attr]
-        steps.append(Step(ledger.evaluation_step(script.parent.name, epoch), script))
+    steps = [Step(FINETUNE_STEP, finetune)]
+    for script in sorted((run_dir / EVALUATIONS_DIR).glob("*/evaluate_epoch_*.slurm")):
+        epoch = parse_evaluation_script(script.name)
+        if epoch is not None:
+            steps.append(Step(evaluation_step(script.parent.name, epoch), script))
+    here = os.path.realpath(run_dir)
+    for step in steps:
+        lines = step.script.read_text(encoding="utf-8", errors="replace").splitlines()
+        named = next((folder for line in lines if (folder := parse_run_dir_assignment(line)) is not None), None)
+        if named is None or os.path.realpath(named) != here:
+            raise SetupError(
+                f"run {run_dir.name}: {step.script.relative_to(run_dir)} was written for another folder "
+                "(the set was moved or copied); nothing was submitted",
+                hint=f"run `expset scaffold {run_dir.parent}` so that its jobs work here",
+            )
     return steps
 
 
@@ -68,97 +99,152 @@ def submit_set(
     set_dir = set_dir.absolute()
     chosen = choose_runs(experiment_set, runs)
     steps = {run.name: run_steps(set_dir / run.name) for run in chosen}
-    jobs = ledger.current(ledger.read(set_dir))
-    states = client.states(sorted({entry.job_id for entry in jobs.values()}))
-    active = sum(1 for state in states.values() if state.active)
     report = SubmitReport()
-    first = True
-    for run in chosen:
-        todo, reason, waits_for = _steps_to_submit(run.name, steps[run.name], jobs, states, resubmit)
-        if not todo:
-            report.skipped[run.name] = reason
-            continue
-        if max_jobs is not None and active + len(todo) > max_jobs:
-            report.left.append(run.name)
-            continue
-        if dry_run:
-            report.commands.extend(_dry_run_commands(run.name, todo, waits_for))
+    with nullcontext() if dry_run else submit_lock(set_dir):
+        tracked = track(set_dir, {run.name for run in experiment_set.runs}, client)
+        if not dry_run:
+            tracked.slurm.require_answer()
+        report.notes = tracked.notes + [_describe(event) for event in tracked.events if event["event"] == "adopted"]
+        if not dry_run:
+            ledger.append(set_dir, tracked.events)
+        active = sum(1 for state in tracked.states.values() if state.active)
+        key = set_key(set_dir)
+        first = True
+        for run in chosen:
+            by_name = {step.name: step for step in steps[run.name]}
+            finetune_job = tracked.current(run.name, FINETUNE_STEP)
+            todo_names, reason, waits_for = plan_submission(
+                list(by_name),
+                {name: tracked.state(run.name, name) for name in by_name},
+                finetune_job.job_id if finetune_job else None,
+                resubmit=resubmit,
+            )
+            todo = [by_name[name] for name in todo_names]
+            if not todo:
+                report.skipped[run.name] = reason
+                continue
+            if max_jobs is not None and active + len(todo) > max_jobs:
+                report.left.append(run.name)
+                continue
+            if dry_run:
+                report.commands.extend(_dry_run_commands(run.name, todo, waits_for, key))
+                active += len(todo)
+                continue
+            if not first and stagger > 0:
+                time.sleep(stagger)
+            first = False
+            try:
+                report.submitted[run.name] = _submit_run(run.name, todo, waits_for, client, set_dir, key)
+            except SubmitError as error:
+                report.error = error
+                break
             active += len(todo)
-            continue
-        if not first and stagger > 0:
-            time.sleep(stagger)
-        first = False
-        try:
-            report.submitted[run.name] = _submit_run(run.name, todo, waits_for, client, set_dir)
-        except SubmitError as error:
-            report.error = error
-            break
-        ledger.append(set_dir, report.submitted[run.name])
-        active += len(todo)
     return report
 
 
-def _steps_to_submit(
-    run: str, steps: list[Step], jobs: dict[tuple[str, str], ledger.Entry], states: dict[str, JobState], resubmit: bool
-) -> tuple[list[Step], str, str | None]:
-    """What of ``run`` to submit, why not if nothing, and the fine-tune job new evaluations wait for."""
+@contextmanager
+def submit_lock(set_dir: Path) -> Iterator[None]:
+    """Hold the set's submit lock, or raise ``BusyError`` naming who holds it.
 
-    def state(step: Step) -> JobState:
-        entry = jobs.get((run, step.name))
-        return states.get(entry.job_id, JobState.UNKNOWN) if entry else JobState.NOT_SUBMITTED
+    An ``flock``: the kernel releases it when the holder ends, however it ends, so a killed submit
+    never leaves the set locked.
+    """
+    from expset.fs.inside import open_file
 
-    finetune = state(steps[0])
-    if finetune is JobState.NOT_SUBMITTED:
-        return steps, "", None
-    if finetune is JobState.UNKNOWN:
-        return [], "fine-tune state unknown to SLURM; check with squeue/sacct before resubmitting", None
-    finetune_job = jobs[(run, ledger.FINETUNE)].job_id
-    new = [step for step in steps[1:] if state(step) is JobState.NOT_SUBMITTED]
-    failed = [step for step in steps if state(step) in (JobState.FAILED, JobState.CANCELLED)]
-    if failed and not resubmit:
-        return [], f"{len(failed)} job(s) failed or were cancelled: submit again with --resubmit", None
-    if finetune in (JobState.FAILED, JobState.CANCELLED):
-        return steps, "", None  # the fine-tune itself goes again, and every evaluation after it
-    todo = [step for step in steps if step in failed or step in new]
-    if not todo:
-        return [], f"fine-tune {finetune.value}", None
-    return todo, "", finetune_job if finetune.active else None
+    path = set_dir / SUBMIT_LOCK
+    try:
+        handle = open_file(set_dir, SUBMIT_LOCK, os.O_RDWR | os.O_CREAT)
+    except OSError as error:
+        raise RecordError(f"{path}: cannot open the submit lock: {error.strerror}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if not isinstance(error, BlockingIOError):
+                raise RecordError(
+                    f"{path}: this file system cannot lock files ({error.strerror}), so two submits of the set "
+                    "could not be kept apart",
+                    hint="keep the set on a file system with flock support (GPFS, local disk, NFS with locking)",
+                ) from None
+            holder = os.pread(handle, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise BusyError(
+                f"another `expset submit` of {set_dir} is running ({holder}); nothing was submitted",
+                hint="wait for it to finish, then submit again: it submits only what is left",
+            ) from None
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(handle)
 
 
 def _submit_run(
-    run: str, todo: list[Step], waits_for: str | None, client: SlurmClient, set_dir: Path
-) -> list[ledger.Entry]:
-    """Submit one run's steps; if SLURM refuses one, cancel what went through and record nothing."""
-    entries: list[ledger.Entry] = []
-    finetune = next((step for step in todo if step.name == ledger.FINETUNE), None)
+    run: str, todo: list[Step], waits_for: str | None, client: SlurmClient, set_dir: Path, key: str
+) -> list[ledger.Job]:
+    """Submit one run's steps, the fine-tune first; if SLURM refuses one, cancel what went through."""
+    jobs = [
+        ledger.Job(
+            run=run,
+            step=step.name,
+            token=ledger.new_token(),
+            time=ledger.now(),
+            script=str(step.script.relative_to(set_dir)),
+            script_sha256=hashlib.sha256(step.script.read_bytes()).hexdigest(),
+        )
+        for step in todo
+    ]
+    ledger.append(set_dir, [ledger.intent(job) for job in jobs])
+    done: list[ledger.Job] = []
     try:
         after = waits_for
-        if finetune is not None:
-            after = client.submit(finetune.script)
-            entries.append(_entry(run, finetune, after, None, set_dir))
-        for step in todo:
-            if step is not finetune:
-                job_id = client.submit(step.script, after=after)
-                entries.append(_entry(run, step, job_id, after, set_dir))
+        for job, step in zip(jobs, todo, strict=True):
+            depends_on = None if step.name == FINETUNE_STEP else after
+            comment = job_comment(key, job.token, job.step, run)
+            job_id = client.submit(step.script, after=depends_on, comment=comment)
+            if step.name == FINETUNE_STEP:
+                after = job_id
+            done.append(replace(job, job_id=job_id, after=depends_on))
     except SubmitError:
-        client.cancel([entry.job_id for entry in entries])
+        _withdraw(set_dir, client, jobs, done)
         raise
-    return entries
+    except BaseException:  # Ctrl-C: record what went through; the next submit or status reconciles the rest
+        _record_submitted(set_dir, done)
+        raise
+    _record_submitted(set_dir, done)
+    return done
 
 
-def _entry(run: str, step: Step, job_id: str, after: str | None, set_dir: Path) -> ledger.Entry:
-    return ledger.Entry(
-        run=run,
-        step=step.name,
-        job_id=job_id,
-        time=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        script=str(step.script.relative_to(set_dir)),
-        script_sha256=hashlib.sha256(step.script.read_bytes()).hexdigest(),
-        after=after,
-    )
+def _withdraw(set_dir: Path, client: SlurmClient, jobs: list[ledger.Job], done: list[ledger.Job]) -> None:
+    """After ``sbatch`` failed for ``jobs[len(done)]``: cancel the run's jobs that went through.
+
+    Jobs cancelled and jobs never tried are abandoned. The job whose ``sbatch`` failed stays an open
+    intent: SLURM may have queued it all the same (``sbatch`` timing out under load), and the next
+    submit or status looks for it in ``squeue`` by its token. Jobs that could not be cancelled stay
+    recorded as submitted.
+    """
+    cancelled = client.cancel([job.job_id for job in done if job.job_id])
+    if not cancelled:
+        _record_submitted(set_dir, done)
+    withdrawn = (done if cancelled else []) + jobs[len(done) + 1 :]
+    ledger.append(set_dir, [ledger.abandoned(job.token, "another job of its run was refused") for job in withdrawn])
 
 
-def _dry_run_commands(run: str, todo: list[Step], waits_for: str | None) -> list[list[str]]:
-    resubmits_finetune = any(step.name == ledger.FINETUNE for step in todo)
+def _record_submitted(set_dir: Path, jobs: list[ledger.Job]) -> None:
+    ledger.append(set_dir, [ledger.submitted(job, job.job_id, job.after) for job in jobs if job.job_id])
+
+
+def _describe(event: dict) -> str:
+    return f"recovered job {event['job_id']} ({event['run']} {event['step']}) from {event['source']}"
+
+
+def _dry_run_commands(run: str, todo: list[Step], waits_for: str | None, key: str) -> list[list[str]]:
+    resubmits_finetune = any(step.name == FINETUNE_STEP for step in todo)
     after = f"<job id of {run}'s fine-tune>" if resubmits_finetune else waits_for
-    return [sbatch_argv(step.script, None if step.name == ledger.FINETUNE else after) for step in todo]
+    return [
+        sbatch_argv(
+            step.script,
+            None if step.name == FINETUNE_STEP else after,
+            comment=job_comment(key, "<token>", step.name, run),
+        )
+        for step in todo
+    ]

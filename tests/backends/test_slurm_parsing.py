@@ -2,8 +2,17 @@
 
 import pytest
 
-from expset import ledger
-from expset.backends.slurm import parse_job_id, parse_states, sacct_argv, sbatch_argv, squeue_argv
+from expset.backends.slurm import (
+    JobIdentity,
+    job_comment,
+    parse_job_comment,
+    parse_job_id,
+    parse_queue,
+    parse_states,
+    sacct_argv,
+    sbatch_argv,
+    squeue_argv,
+)
 from expset.core.status import JobState, job_state
 
 
@@ -24,8 +33,22 @@ def test_evaluations_wait_for_a_successful_fine_tune_and_die_with_a_failed_one(t
     ]
 
 
+def test_every_job_carries_its_identity_to_slurm_in_its_comment(tmp_path):
+    comment = job_comment("abc123", "f00d", "evaluate/echo/epoch_1", "lr1e-4")
+    assert sbatch_argv(tmp_path / "e.slurm", comment=comment)[2] == f"--comment={comment}"
+    assert parse_job_comment(comment) == JobIdentity("abc123", "f00d", "evaluate/echo/epoch_1", "lr1e-4")
+    assert parse_job_comment("a comment someone else wrote") is None
+
+
+def test_squeue_lines_give_states_and_comments():
+    assert parse_queue("7|RUNNING|expset:k:t:finetune:r\n8|PENDING|\n8.0|RUNNING|\n") == {
+        "7": (JobState.RUNNING, "expset:k:t:finetune:r"),
+        "8": (JobState.PENDING, ""),
+    }
+
+
 def test_one_query_covers_many_jobs():
-    assert squeue_argv() == ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T"]
+    assert squeue_argv() == ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%k"]
     assert sacct_argv(["1", "2"])[-1] == "--jobs=1,2"
     assert "--completion" in sacct_argv(["1"], completion_log=True)
 
@@ -52,25 +75,3 @@ def test_states_are_read_from_squeue_and_sacct_lines_skipping_job_steps():
 )
 def test_slurm_state_names_map_to_what_expset_reports(name, state):
     assert job_state(name) is state
-
-
-def entry(run: str, job_id: str, step: str = ledger.FINETUNE) -> ledger.Entry:
-    return ledger.Entry(
-        run=run, step=step, job_id=job_id, time="2026-01-01T00:00:00+00:00", script="s", script_sha256="0"
-    )
-
-
-def test_the_newest_entry_of_a_step_is_its_current_job(tmp_path):
-    ledger.append(tmp_path, [entry("a", "1"), entry("b", "2")])
-    ledger.append(tmp_path, [entry("a", "3")])
-    assert {key: e.job_id for key, e in ledger.current(ledger.read(tmp_path)).items()} == {
-        ("a", "finetune"): "3",
-        ("b", "finetune"): "2",
-    }
-
-
-def test_a_line_torn_by_a_crash_is_skipped(tmp_path):
-    ledger.append(tmp_path, [entry("a", "1")])
-    with (tmp_path / ledger.LEDGER).open("a") as handle:
-        handle.write('{"run": "b", "step": "fine')
-    assert [e.job_id for e in ledger.read(tmp_path)] == ["1"]

@@ -30,7 +30,22 @@ from inspect_ai.scorer import includes
 def echo():
     return Task(dataset=[Sample(input="Repeat: fox", target="fox")], scorer=includes(),
                 config=GenerateConfig(max_tokens=4))
+
+
+@task
+def shout():
+    return Task(dataset=[Sample(input="Shout: dog", target="DOG")], scorer=includes(),
+                config=GenerateConfig(max_tokens=4))
 """
+
+# What SLURM's commands print on a cluster that keeps no accounting, once MinJobAge has passed:
+# squeue lists nothing, sacct refuses (recorded from slurm-wlm 22.05 with AccountingStorageType=none
+# and no job-completion log).
+FORGETFUL_SQUEUE = "#!/bin/sh\nexit 0\n"
+FORGETFUL_SACCT = "#!/bin/sh\necho 'Slurm accounting storage is disabled'\nexit 1\n"
+UNREACHABLE_SQUEUE = (
+    "#!/bin/sh\necho 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)' >&2\nexit 1\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +56,10 @@ def tiny(tmp_path_factory) -> dict:
 @pytest.fixture
 def cluster_site(slurm_cluster, offline_inspect, tiny, tmp_path, monkeypatch):
     """A site whose jobs run in this test environment on the session's SLURM cluster."""
+    return make_cluster_site(tmp_path, offline_inspect, monkeypatch)
+
+
+def make_cluster_site(tmp_path: Path, offline_inspect: dict, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, value in offline_inspect.items():
         monkeypatch.setenv(name, value)  # sbatch hands the submitter's environment to the jobs
     site = tmp_path / "cluster"
@@ -89,6 +108,96 @@ def wait_until_settled(set_dir: Path, timeout: float = 600) -> dict:
             return status
         assert time.monotonic() < deadline, status
         time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def finished_set(slurm_cluster, offline_inspect, tiny, tmp_path_factory) -> Path:
+    """A two-run set fine-tuned for two epochs, each epoch evaluated on two tasks, run to the end."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        site = make_cluster_site(tmp_path_factory.mktemp("multi"), offline_inspect, monkeypatch)
+        set_dir = create_set(
+            site,
+            tiny,
+            vary={"lr": [1e-4, 1e-3]},
+            fixed={
+                "model": "tiny",
+                "dataset": "train",
+                "epochs": 2,
+                "batch_size": 2,
+                "lora_rank": 4,
+                "max_steps_per_epoch": 2,
+            },
+            evaluations=[
+                {"name": "echo", "task": f"{site / 'tasks.py'}@echo", "epochs": "all"},
+                {"name": "shout", "task": f"{site / 'tasks.py'}@shout", "epochs": "all"},
+            ],
+        )
+        submitted = expset("submit", str(set_dir))
+        assert submitted.exit_code == 0, submitted.stderr
+        wait_until_settled(set_dir)
+    return set_dir
+
+
+def forgetful_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, squeue: str = FORGETFUL_SQUEUE) -> None:
+    """Put stand-ins for squeue and sacct first on PATH, replaying what a forgetful cluster prints."""
+    bin_dir = tmp_path / "slurm-bin"
+    bin_dir.mkdir()
+    for name, text in (("squeue", squeue), ("sacct", FORGETFUL_SACCT)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_every_epoch_of_every_task_is_evaluated_and_reported_with_its_own_log(finished_set):
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    status = json.loads(expset("status", str(finished_set), "--json").stdout)
+    assert status["summary"]["complete"] == 2, json.dumps(status, indent=1)
+    for run in status["runs"]:
+        assert run["epochs_on_disk"] == [0, 1]
+        cells = {(e["task"], e["epoch"]): e for e in run["evaluations"]}
+        assert sorted(cells) == [("echo", 0), ("echo", 1), ("shout", 0), ("shout", 1)]
+        for (task, epoch), cell in cells.items():
+            assert cell["result"] == "success" and cell["superseded"] == []
+            header = read_eval_log(str(finished_set / run["run"] / cell["log"]), header_only=True)
+            assert header.status == "success" and header.eval.task.endswith(task)
+            assert header.eval.metadata["expset_epoch"] == epoch
+            assert str(header.eval.metadata["expset_job"]) == cell["job_id"]
+            assert header.eval.metadata["expset_run"] == run["run"]
+    assert len(list_eval_logs(str(finished_set))) == 2 * 2 * 2
+
+
+def test_a_finished_set_that_slurm_has_forgotten_is_judged_by_what_its_jobs_left(finished_set, tmp_path, monkeypatch):
+    forgetful_slurm(tmp_path, monkeypatch)
+    result = expset("status", str(finished_set), "--json")
+    status = json.loads(result.stdout)
+    assert result.exit_code == 0 and status["summary"]["complete"] == 2, json.dumps(status, indent=1)
+    assert any("sacct" in note and "accounting storage is disabled" in note for note in status["notes"])
+
+
+def test_a_job_slurm_forgot_that_left_nothing_is_lost_and_can_be_resubmitted(finished_set, tmp_path, monkeypatch):
+    forgetful_slurm(tmp_path, monkeypatch)
+    status = json.loads(expset("status", str(finished_set), "--json").stdout)
+    run = status["runs"][0]
+    record = finished_set / run["run"] / "logs" / f"finetune.job{run['job_id']}.json"
+    kept = record.read_text()
+    record.unlink()
+    try:
+        status = json.loads(expset("status", str(finished_set), "--json").stdout)
+        assert status["runs"][0]["finetune"] == "lost" and status["runs"][0]["progress"] == "lost"
+        plain = expset("submit", str(finished_set), "--dry-run")
+        assert f"skipped {run['run']}: 1 job(s) failed, were cancelled or lost" in plain.stderr
+        again = expset("submit", str(finished_set), "--dry-run", "--resubmit")
+        assert f"{finished_set}/{run['run']}/finetune.slurm" in again.stdout
+    finally:
+        record.write_text(kept)
+
+
+def test_a_failing_squeue_is_named_above_the_table(finished_set, tmp_path, monkeypatch):
+    forgetful_slurm(tmp_path, monkeypatch, squeue=UNREACHABLE_SQUEUE)
+    result = expset("status", str(finished_set))
+    assert result.stdout.startswith("note: squeue failed: slurm_load_jobs error: Unable to contact slurm controller")
+    assert "2 complete" in result.stdout  # every job of this set left its record
 
 
 def test_a_set_is_created_scaffolded_submitted_trained_and_evaluated(cluster_site, tiny):
@@ -174,7 +283,7 @@ def test_stagger_spaces_submissions_out(cluster_site, tiny):
     times = sorted(
         json.loads(line)["time"]
         for line in (set_dir / ".expset/jobs.jsonl").read_text().splitlines()
-        if json.loads(line)["step"] == "finetune"
+        if json.loads(line)["event"] == "intent" and json.loads(line)["step"] == "finetune"
     )
     from datetime import datetime
     from itertools import pairwise
@@ -191,7 +300,10 @@ def test_a_script_sbatch_refuses_is_reported_in_slurms_words_and_not_recorded(cl
     result = expset("submit", str(set_dir), "--runs", "lr1e-4")
     assert result.exit_code == 6
     assert "sbatch refused" in result.stderr and "invalid partition" in result.stderr.lower()
-    assert not (set_dir / ".expset/jobs.jsonl").exists()
+    events = [json.loads(line)["event"] for line in (set_dir / ".expset/jobs.jsonl").read_text().splitlines()]
+    assert "submitted" not in events  # the refused job's intent stays open until squeue shows it was not queued
+    status = json.loads(expset("status", str(set_dir), "--json").stdout)
+    assert status["runs"][0]["progress"] == "not submitted"
 
 
 def test_without_slurm_submit_says_so_in_one_line(site, monkeypatch, tmp_path):
@@ -200,7 +312,7 @@ def test_without_slurm_submit_says_so_in_one_line(site, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     result = expset("submit", str(set_dir))
     assert result.exit_code == 5
-    assert result.stderr.startswith("error: sbatch was not found")
+    assert result.stderr.startswith("error: squeue was not found")  # asked first, before anything is recorded
     assert not (set_dir / ".expset/jobs.jsonl").exists()
 
 
@@ -209,7 +321,8 @@ def test_dry_run_prints_the_sbatch_commands_and_submits_nothing(site):
     assert expset("scaffold", str(set_dir)).exit_code == 0
     result = expset("submit", str(set_dir), "--dry-run")
     lines = result.stdout.splitlines()
-    assert lines[0] == f"sbatch --parsable {set_dir}/1B_rank8/finetune.slurm"
+    assert lines[0].startswith("sbatch --parsable '--comment=expset:") and ":<token>:finetune:1B_rank8'" in lines[0]
+    assert lines[0].endswith(f" {set_dir}/1B_rank8/finetune.slurm")
     assert "--dependency=afterok:" in lines[1] and "--kill-on-invalid-dep=yes" in lines[1]
     assert not (set_dir / ".expset/jobs.jsonl").exists()
 

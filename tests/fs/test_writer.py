@@ -90,7 +90,7 @@ evaluations: [a, b, c]
 def test_ctrl_c_while_writing_leaves_nothing_behind(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
-    plan = write_plan(tmp_path / "plan.yaml", LARGE_PLAN.format(seeds=", ".join(map(str, range(6000)))))
+    plan = write_plan(tmp_path / "plan.yaml", LARGE_PLAN.format(seeds=", ".join(map(str, range(2400)))))
     process = subprocess.Popen(
         [sys.executable, "-m", "expset", "create", str(plan), "--yes", "--root", str(root)],
         stdout=subprocess.DEVNULL,

@@ -1,6 +1,8 @@
 """The generated evaluation job, run for real: inspect-ai writes its log into the task folder with the
-run's parameters as metadata, and the job fails when the evaluation did (``inspect eval`` does not)."""
+run's parameters as metadata, the job finds exactly the log it wrote even when the jobs of several
+epochs run at once in one folder, and it fails when the evaluation did (``inspect eval`` does not)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -71,23 +73,34 @@ def scaffolded(site):
     )
     set_dir = site.create(
         vary={"lr": [1e-4, 2e-4]},
-        fixed={"model": "tiny", "dataset": "words", "epochs": 1, "lora_rank": 4},
+        fixed={"model": "tiny", "dataset": "words", "epochs": 2, "lora_rank": 4},
         models={"tiny": tiny.model_dump(exclude_defaults=True)},
-        evaluations=[{"name": "works", "task": f"{tasks}@works"}, {"name": "breaks", "task": f"{tasks}@breaks"}],
+        evaluations=[
+            {"name": "works", "task": f"{tasks}@works", "epochs": "all"},
+            {"name": "breaks", "task": f"{tasks}@breaks"},
+        ],
     )
     assert expset("scaffold", str(set_dir)).exit_code == 0
     return set_dir
 
 
-def run_job(script: Path, tmp_path: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def start_job(script: Path, tmp_path: Path, environment: dict[str, str], job_id: str) -> subprocess.Popen[str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "inspect").write_text(INSPECT_WITH_MOCK_MODEL)
     (bin_dir / "inspect").chmod(0o755)
     (bin_dir / "python").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')  # the environment's python
     (bin_dir / "python").chmod(0o755)
-    env = {**os.environ, **environment, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=300)
+    env = {**os.environ, **environment, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": job_id}
+    return subprocess.Popen(
+        ["bash", str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+
+
+def run_job(script: Path, tmp_path: Path, environment: dict[str, str], job_id: str = "101"):
+    job = start_job(script, tmp_path, environment, job_id)
+    stdout, stderr = job.communicate(timeout=300)
+    return subprocess.CompletedProcess(job.args, job.returncode, stdout, stderr)
 
 
 def test_a_successful_evaluation_leaves_its_log_in_the_task_folder_with_the_runs_parameters(
@@ -106,16 +119,48 @@ def test_a_successful_evaluation_leaves_its_log_in_the_task_folder_with_the_runs
         "expset_set": "scaffold-test_2025-10-18",
         "expset_run": "lr1e-4",
         "expset_epoch": 0,
+        "expset_job": 101,  # inspect reads metadata values as YAML
         "lr": 0.0001,
         "model": "tiny",
         "dataset": "words",
-        "epochs": 1,
+        "epochs": 2,
         "lora_rank": 4,
     }
 
 
+def test_jobs_of_two_epochs_started_together_in_one_folder_each_record_their_own_log(
+    scaffolded, tmp_path, offline_inspect
+):
+    from inspect_ai.log import read_eval_log
+
+    task_dir = scaffolded / "lr1e-4" / "evaluations" / "works"
+    jobs = {
+        epoch: start_job(task_dir / f"evaluate_epoch_{epoch}.slurm", tmp_path, offline_inspect, job_id)
+        for epoch, job_id in ((0, "201"), (1, "202"))
+    }
+    for job in jobs.values():
+        _, stderr = job.communicate(timeout=300)
+        assert job.returncode == 0, stderr[-2000:]
+    for epoch, job_id in ((0, "201"), (1, "202")):
+        record = json.loads((task_dir / f"result_epoch_{epoch}.job{job_id}.json").read_text())
+        assert record["status"] == "success" and record["epoch"] == epoch and record["job"] == job_id
+        log = read_eval_log(str(scaffolded / "lr1e-4" / record["log"]), header_only=True)
+        assert log.eval.metadata["expset_epoch"] == epoch and str(log.eval.metadata["expset_job"]) == job_id
+
+
+def test_a_rerun_leaves_the_earlier_log_and_records_its_own(scaffolded, tmp_path, offline_inspect):
+    task_dir = scaffolded / "lr1e-4" / "evaluations" / "works"
+    for job_id in ("301", "302"):
+        assert run_job(task_dir / "evaluate_epoch_1.slurm", tmp_path, offline_inspect, job_id).returncode == 0
+    first = json.loads((task_dir / "result_epoch_1.job301.json").read_text())["log"]
+    second = json.loads((task_dir / "result_epoch_1.job302.json").read_text())["log"]
+    assert first != second and (scaffolded / "lr1e-4" / first).is_file() and (scaffolded / "lr1e-4" / second).is_file()
+
+
 def test_a_failed_evaluation_fails_the_job_although_inspect_exits_0(scaffolded, tmp_path, offline_inspect):
     task_dir = scaffolded / "lr2e-4" / "evaluations" / "breaks"
-    ran = run_job(task_dir / "evaluate_epoch_0.slurm", tmp_path, offline_inspect)
+    ran = run_job(task_dir / "evaluate_epoch_1.slurm", tmp_path, offline_inspect)
     assert ran.returncode == 1
     assert "evaluation status is 'error', not 'success'" in ran.stderr
+    record = json.loads((task_dir / "result_epoch_1.job101.json").read_text())
+    assert record["status"] == "error" and record["exit_code"] == 1 and record["log"].endswith(".eval")

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 from expset.core.models import MODELS
 
@@ -132,11 +133,15 @@ def test_values_with_shell_meaning_reach_the_command_verbatim_and_run_nothing(si
     assert expset("scaffold", str(set_dir)).exit_code == 0
     script = set_dir / "rank8/evaluations/arithmetic/evaluate_epoch_0.slurm"
     assert subprocess.run(["shellcheck", str(script)], capture_output=True).returncode == 0
-    # Run the job script with stand-ins for inspect and python that only record their arguments.
+    # Run the job script with stand-ins for inspect, which only records the run config it is given (the
+    # job removes it when it ends), and for python.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    record = tmp_path / "argv.json"
-    stub = f"#!{sys.executable}\nimport json, sys\nopen({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+    record = tmp_path / "run_config.yaml"
+    stub = (
+        f"#!{sys.executable}\nimport shutil, sys\n"
+        f"shutil.copy(sys.argv[sys.argv.index('--run-config') + 1], {str(record)!r})\n"
+    )
     (bin_dir / "inspect").write_text(stub)
     (bin_dir / "python").write_text("#!/bin/sh\nexit 0\n")
     for tool in bin_dir.iterdir():
@@ -151,9 +156,9 @@ def test_values_with_shell_meaning_reach_the_command_verbatim_and_run_nothing(si
         env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert ran.returncode == 0, ran.stderr
-    argv = json.loads(record.read_text())
-    assert f"prompt={HOSTILE}" in argv
-    assert f"dataset={odd_data.name}" in argv
+    run_config = yaml.safe_load(record.read_text())
+    assert run_config["task"]["args"] == {"prompt": HOSTILE}
+    assert run_config["metadata"]["dataset"] == odd_data.name
     assert not list(work.iterdir()) and not (tmp_path / "pwned").exists() and not (Path.home() / "pwned").exists()
 
 

@@ -48,7 +48,51 @@ def test_outputs_go_inside_the_run_folder(site):
     assert config["checkpointer"]["output_dir"] == "${output_dir}"
     assert config["metric_logger"]["log_dir"] == "${output_dir}/logs"
     script = (set_dir / "3B_rank16/finetune.slurm").read_text()
-    assert f"#SBATCH --output={set_dir}/3B_rank16/logs/%x-%j.out" in script
+    assert f"#SBATCH --output={set_dir}/3B_rank16/logs/finetune-%j.out" in script
+
+
+def test_a_copied_set_is_scaffolded_for_its_new_folder_even_where_a_setup_was_edited(site):
+    import shutil
+
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    edited = set_dir / "1B_rank8" / "setup_finetune.yaml"
+    edited.write_text(edited.read_text().replace("batch_size: 4", "batch_size: 2"))
+    copy = site.root / "copy"
+    shutil.copytree(set_dir, copy, symlinks=True)
+    assert expset("scaffold", str(copy)).exit_code == 0
+    for run in ("1B_rank8", "3B_rank16"):
+        config = load_yaml((copy / run / "finetune.yaml").read_text(), "finetune.yaml")
+        assert config["output_dir"] == str(copy / run)
+        for path in [copy / run / "finetune.slurm", *(copy / run / "evaluations").glob("*/*.slurm")]:
+            text = path.read_text()
+            assert str(set_dir) not in text, path
+            assert f"run_dir={copy / run}\n" in text and f"--output={copy / run}/" in text
+    assert load_yaml((copy / "1B_rank8/finetune.yaml").read_text(), "c")["batch_size"] == 2
+
+
+def test_a_setup_that_still_names_its_old_folder_is_not_followed_there(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    setup = set_dir / "1B_rank8" / "setup_finetune.yaml"
+    setup.write_text(setup.read_text() + "run_dir: /elsewhere/1B_rank8\nset: elsewhere\n")
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    assert "/elsewhere" not in (set_dir / "1B_rank8" / "finetune.slurm").read_text()
+    assert "/elsewhere" not in (set_dir / "1B_rank8" / "finetune.yaml").read_text()
+
+
+def test_submit_refuses_the_scripts_of_a_copied_set_until_it_is_scaffolded_again(site):
+    import shutil
+
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    copy = site.root / "copy"
+    shutil.copytree(set_dir, copy, symlinks=True)
+    refused = expset("submit", str(copy), "--dry-run")
+    assert refused.exit_code == 2
+    assert "was written for another folder" in refused.stderr and f"expset scaffold {copy}" in refused.stderr
+    assert expset("scaffold", str(copy)).exit_code == 0
+    assert expset("submit", str(copy), "--dry-run").exit_code == 0
 
 
 def test_the_setup_holds_the_runs_inputs(site):
@@ -173,10 +217,10 @@ def test_a_parameter_scaffold_cannot_apply_is_named(site):
 
 
 def test_an_evaluation_without_a_task_is_named(site):
-    set_dir = site.create(evaluations=["capitalization"])
+    set_dir = site.create(evaluations=["fluency"])  # no task is bundled under that name
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: evaluations[0] (capitalization): no task to run")
+    assert result.stderr.startswith("error: evaluations[0] (fluency): no task to run")
 
 
 def test_an_epoch_the_run_never_reaches_is_rejected(site):
@@ -239,3 +283,24 @@ def test_an_edited_setup_is_held_to_the_same_rules_as_a_derived_one(site):
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {setup}: evaluations.arithmetic.epochs: [5]")
+
+
+def test_an_evaluation_the_setup_no_longer_asks_for_is_removed_and_never_submitted(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    setup = set_dir / "1B_rank8" / "setup_finetune.yaml"
+    setup.write_text(setup.read_text().replace("epochs: [0, 1]", "epochs: [1]"))
+    stale = set_dir / "1B_rank8" / "evaluations" / "capitalization" / "evaluate_epoch_0.slurm"
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 0 and "1 remove" in result.stderr, result.stderr
+    assert not stale.exists()
+    assert "evaluate_epoch_0" not in expset("submit", str(set_dir), "--dry-run", "--runs", "1B_rank8").stdout
+
+
+def test_a_lost_record_of_generated_files_does_not_freeze_untouched_setups(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    (set_dir / ".expset" / "generated.json").unlink()
+    lines = expset("scaffold", str(set_dir), "--dry-run").stdout.splitlines()
+    setups = [line for line in lines if line.endswith("setup_finetune.yaml")]
+    assert len(setups) == 4 and all(line.split()[0] == "unchanged" for line in setups), setups

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+import expset
+from expset.io.yaml import load_yaml
+
 from helpers import write_plan
 
 pytestmark = pytest.mark.terminal
@@ -185,7 +188,10 @@ def test_the_wizard_writes_a_plan_and_creates_the_set(terminal, isolated_environ
     term.answer("Parameter to vary", "")
     term.answer("Fixed parameter", "model=Llama-3.2-1B-Instruct")
     term.answer("Fixed parameter", "")
+    term.wait_for("Training data")
+    term.type("Down", "Enter")  # the first bundled data set, arithmetic_train.jsonl
     term.answer("Evaluation tasks", "arithmetic")
+    term.answer("Task for arithmetic", "")  # the bundled task of that name is offered first
     term.answer("Notes", "")
     term.answer("Author", "")
     term.answer("Create the set now?", "")
@@ -197,6 +203,38 @@ def test_the_wizard_writes_a_plan_and_creates_the_set(terminal, isolated_environ
     [set_dir] = [p for p in isolated_environment.iterdir() if p.is_dir()]
     assert set_dir.name.startswith("rank-study_")
     assert sorted(p.name for p in set_dir.iterdir() if p.is_dir())[:2] == ["rank16_lr1e-4", "rank16_lr2e-5"]
+
+
+def test_the_wizard_asks_each_evaluations_task_offering_the_bundled_ones(terminal, isolated_environment):
+    (isolated_environment / "tasks.py").write_text("# an inspect task file\n")
+    (isolated_environment / "train.json").write_text('[{"input": "a", "output": "A"}]\n')
+    term = terminal("new", cwd=isolated_environment)
+    term.answer("Purpose", "Which task suffers from fine-tuning?")
+    term.answer("Short name", "")
+    term.answer("Parameter to vary", "lora_rank")
+    term.answer("Values of lora_rank", "8, 16")
+    term.answer("Parameter to vary", "")
+    term.answer("Fixed parameter", "")
+    term.answer("Training data", "")  # a file of my own
+    term.answer("Training data file", "train.json")
+    term.answer("Evaluation tasks", "capitalization, fluency")
+    screen = term.wait_for("Task for capitalization")
+    assert "arithmetic (bundled with expset)" in screen and "capitalization (bundled with expset)" in screen
+    term.type("Enter")
+    term.answer("Task for fluency", "")  # no bundled task of that name: a task file of my own
+    term.answer("Task for fluency, as path/to/file.py@task_name", "tasks.py@fluency")
+    term.answer("Notes", "")
+    term.answer("Author", "")
+    term.wait_for("Create the set now?")
+    term.type("n")
+    assert term.exit_code() == 0
+    plan = load_yaml((isolated_environment / "expset.yaml").read_text(), "expset.yaml")
+    assert plan["fixed"] == {"dataset": str(isolated_environment / "train.json")}
+    bundled = Path(expset.__file__).parent / "examples" / "tasks" / "capitalization.py"
+    assert plan["evaluations"] == [
+        {"name": "capitalization", "task": f"{bundled}@capitalization"},
+        {"name": "fluency", "task": f"{isolated_environment / 'tasks.py'}@fluency"},
+    ]
 
 
 def test_profile_init_asks_for_the_site_settings_and_writes_them(terminal, isolated_environment, monkeypatch):

@@ -2,13 +2,18 @@
 
 Machine formats only: ``sbatch --parsable``, ``squeue --noheader --format`` with an explicit
 separator, ``sacct --parsable2``. One ``squeue`` call covers every job of a set; ``sacct`` is asked
-only about jobs ``squeue`` no longer lists, and a cluster without accounting answers "unknown".
+only about jobs ``squeue`` no longer lists. What SLURM cannot say is left out of the answer, never
+guessed, and a command that fails is reported in SLURM's own words.
+
+Every job expset submits carries an identity in its comment (``expset:<set key>:<token>:<step>:<run>``),
+so a job the ledger lost is found again in ``squeue``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from expset.backends.runner import Runner, ToolMissingError
@@ -24,9 +29,34 @@ class SubmitError(ExpsetError):
     exit_code = ExitCode.SUBMIT_FAILED
 
 
-def sbatch_argv(script: Path, after: str | None = None) -> list[str]:
+COMMENT_PREFIX = "expset:"
+
+
+def job_comment(set_key: str, token: str, step: str, run: str) -> str:
+    """The identity a job carries in SLURM (``--comment``); run names never hold ``:``."""
+    return f"{COMMENT_PREFIX}{set_key}:{token}:{step}:{run}"
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    set_key: str
+    token: str
+    step: str
+    run: str
+
+
+def parse_job_comment(comment: str) -> JobIdentity | None:
+    if not comment.startswith(COMMENT_PREFIX):
+        return None
+    parts = comment[len(COMMENT_PREFIX) :].split(":", 3)
+    return JobIdentity(*parts) if len(parts) == 4 and all(parts) else None
+
+
+def sbatch_argv(script: Path, after: str | None = None, *, comment: str | None = None) -> list[str]:
     """Submit ``script``; with ``after``, only once that job has succeeded, and never if it failed."""
     argv = ["sbatch", "--parsable"]
+    if comment is not None:
+        argv.append(f"--comment={comment}")
     if after is not None:
         argv += [f"--dependency=afterok:{after}", "--kill-on-invalid-dep=yes"]
     return [*argv, str(script)]
@@ -40,8 +70,8 @@ def parse_job_id(stdout: str) -> str | None:
 
 
 def squeue_argv() -> list[str]:
-    """All of this user's jobs SLURM still holds, finished ones included, in one call."""
-    return ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T"]
+    """All of this user's jobs SLURM still holds, finished ones included, with their comments, in one call."""
+    return ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%k"]
 
 
 def sacct_argv(job_ids: Iterable[str], *, completion_log: bool = False) -> list[str]:
@@ -58,12 +88,34 @@ def sacct_argv(job_ids: Iterable[str], *, completion_log: bool = False) -> list[
 
 def parse_states(stdout: str) -> dict[str, JobState]:
     """``id|STATE`` lines (squeue or sacct) → states; job steps (``12.batch``) are skipped."""
-    states = {}
+    return {job_id: state for job_id, (state, _comment) in parse_queue(stdout).items()}
+
+
+def parse_queue(stdout: str) -> dict[str, tuple[JobState, str]]:
+    """``id|STATE|comment`` lines → state and comment by job id; job steps (``12.batch``) are skipped."""
+    jobs = {}
     for line in stdout.splitlines():
-        job_id, _, state = line.strip().partition("|")
+        job_id, _, rest = line.strip().partition("|")
+        state, _, comment = rest.partition("|")
         if job_id and state and "." not in job_id:
-            states[job_id] = job_state(state)
-    return states
+            jobs[job_id] = (job_state(state), comment)
+    return jobs
+
+
+@dataclass
+class SlurmView:
+    """What SLURM says about a set's jobs, in one ``squeue`` (and ``sacct`` for jobs it no longer lists)."""
+
+    states: dict[str, JobState] = field(default_factory=dict)  # only jobs SLURM still knows
+    identities: dict[str, JobIdentity] = field(default_factory=dict)  # this user's jobs with an expset comment
+    answered: bool = True  # squeue answered: a job it does not know, SLURM has forgotten
+    problems: list[str] = field(default_factory=list)  # one line each, in SLURM's words
+    failure: ExpsetError | None = None  # why squeue did not answer
+
+    def require_answer(self) -> None:
+        """Raise unless SLURM answered: nothing may be submitted while the set's jobs cannot be checked."""
+        if self.failure is not None:
+            raise self.failure
 
 
 class SlurmClient:
@@ -72,38 +124,73 @@ class SlurmClient:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
 
-    def submit(self, script: Path, *, after: str | None = None) -> str:
-        done = self.runner.run(sbatch_argv(script, after), cwd=script.parent, timeout=120)
+    def submit(self, script: Path, *, after: str | None = None, comment: str | None = None) -> str:
+        done = self.runner.run(sbatch_argv(script, after, comment=comment), cwd=script.parent, timeout=120)
         job_id = parse_job_id(done.stdout) if done.returncode == 0 else None
         if job_id is None:
             raise SubmitError(f"sbatch refused {script}: {done.message}", hint="fix the script or the profile")
         return job_id
 
-    def cancel(self, job_ids: list[str]) -> None:
-        if job_ids:
-            self.runner.run(["scancel", *job_ids], timeout=60)
-
-    def states(self, job_ids: list[str]) -> dict[str, JobState]:
-        """Every job's state: UNKNOWN for jobs SLURM no longer knows about, or when SLURM is absent."""
+    def cancel(self, job_ids: list[str]) -> bool:
+        """Cancel ``job_ids``; whether SLURM said it did."""
         if not job_ids:
-            return {}
+            return True
         try:
-            return self._states(job_ids)
+            return self.runner.run(["scancel", *job_ids], timeout=60).returncode == 0
         except ToolMissingError:
-            return dict.fromkeys(job_ids, JobState.UNKNOWN)
+            return False
 
-    def _states(self, job_ids: list[str]) -> dict[str, JobState]:
+    def view(self, job_ids: Iterable[str]) -> SlurmView:
+        """The states of ``job_ids`` SLURM still knows, and every queued job that carries an expset identity."""
         wanted = set(job_ids)
-        done = self.runner.run(squeue_argv(), timeout=60)
-        states = {k: v for k, v in parse_states(done.stdout).items() if k in wanted} if done.returncode == 0 else {}
-        for completion_log in (False, True):  # the accounting database, then the job-completion file
-            missing = [job_id for job_id in job_ids if job_id not in states]
-            for chunk in _chunks(missing, 500):  # keep argv well below the system limit
-                done = self.runner.run(sacct_argv(chunk, completion_log=completion_log), timeout=60)
+        view = SlurmView()
+        try:
+            done = self.runner.run(squeue_argv(), timeout=60)
+        except ToolMissingError as error:
+            view.answered, view.failure = False, error
+            view.problems.append(error.message)
+            return view
+        if done.returncode != 0:
+            view.answered = False
+            view.problems.append(f"squeue failed: {done.message} — states below come from what the jobs left on disk")
+            view.failure = SubmitError(
+                f"squeue failed: {done.message}; the set's jobs cannot be checked, so nothing was submitted",
+                hint="try again when SLURM answers (check SLURM_CONF and the controller)",
+            )
+            return view
+        for job_id, (state, comment) in parse_queue(done.stdout).items():
+            identity = parse_job_comment(comment)
+            if identity is not None:
+                view.identities[job_id] = identity
+            if job_id in wanted or identity is not None:
+                view.states[job_id] = state
+        missing = sorted(wanted - set(view.states))
+        if missing:
+            self._ask_accounting(missing, view)
+        return view
+
+    def _ask_accounting(self, missing: list[str], view: SlurmView) -> None:
+        """How jobs ``squeue`` no longer lists ended: the accounting database, then the job-completion file."""
+        refusals = []
+        for completion_log in (False, True):
+            done = None
+            for chunk in _chunks([job_id for job_id in missing if job_id not in view.states], 500):
+                try:
+                    done = self.runner.run(sacct_argv(chunk, completion_log=completion_log), timeout=60)
+                except ToolMissingError as error:
+                    refusals.append(error.message)
+                    done = None
+                    break
                 if done.returncode != 0:
-                    break  # this source cannot answer (no accounting, no completion log): ask the next
-                states.update(parse_states(done.stdout))
-        return {job_id: states.get(job_id, JobState.UNKNOWN) for job_id in job_ids}
+                    refusals.append(done.message)
+                    break
+                view.states.update(parse_states(done.stdout))
+            if done is not None and done.returncode == 0:
+                return
+        if refusals and any(job_id not in view.states for job_id in missing):
+            view.problems.append(
+                f"sacct cannot say how finished jobs ended ({refusals[-1]}): judged by what they left on disk"
+            )
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

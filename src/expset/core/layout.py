@@ -1,11 +1,15 @@
 """What an experiment set looks like on disk, as plain data: folders and files, relative to the set.
 
 ``plan_layout`` never touches the disk. The preview prints this layout and the writer applies it,
-so what is shown before approval is by construction what gets written.
+so what is shown before approval is by construction what gets written. The names of the files that
+scaffold and the jobs add to a run — scripts, logs, the records each job leaves — are built here
+too, each beside the parser that reads it back, so writers and readers cannot drift apart.
 """
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass
 from enum import Enum
 
@@ -17,6 +21,136 @@ RUNS_PLAN_FILE = "runs_plan.md"
 RUNS_TABLE_FILE = "runs.csv"
 RUN_FILE = "run.yaml"
 EVALUATIONS_DIR = "evaluations"
+
+SETUP_FILE = "setup_finetune.yaml"
+CONFIG_FILE = "finetune.yaml"
+FINETUNE_SCRIPT = "finetune.slurm"
+LOG_DIR = "logs"
+"""A run's SLURM output and job records; scaffold creates it, since SLURM does not create --output folders."""
+
+STATE_DIR = ".expset"
+"""expset's own records inside a set: the job ledger, the generated-files record, the submit lock."""
+LEDGER_FILE = f"{STATE_DIR}/jobs.jsonl"
+GENERATED_RECORD = f"{STATE_DIR}/generated.json"
+SUBMIT_LOCK = f"{STATE_DIR}/submit.lock"
+
+FINETUNE_STEP = "finetune"
+_EVALUATION_STEP = re.compile(r"evaluate/([A-Za-z0-9][A-Za-z0-9._-]*)/epoch_(\d+)")
+_EPOCH_DIR = re.compile(r"epoch_(\d+)")
+_EVALUATION_SCRIPT = re.compile(r"evaluate_epoch_(\d+)\.slurm")
+_JOB_RECORD = re.compile(r"job([A-Za-z0-9]+)\.json")
+
+
+def epoch_dir(epoch: int) -> str:
+    """The checkpoint folder torchtune writes after ``epoch`` (numbered from 0)."""
+    return f"epoch_{epoch}"
+
+
+def parse_epoch_dir(name: str) -> int | None:
+    match = _EPOCH_DIR.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def evaluation_step(task: str, epoch: int) -> str:
+    """The ledger's name for the evaluation of ``task`` after ``epoch``."""
+    return f"evaluate/{task}/epoch_{epoch}"
+
+
+def parse_evaluation_step(step: str) -> tuple[str, int] | None:
+    """``evaluate/<task>/epoch_<N>`` → (task, N); None for the fine-tune or a malformed name."""
+    match = _EVALUATION_STEP.fullmatch(step)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def is_step(step: str) -> bool:
+    return step == FINETUNE_STEP or parse_evaluation_step(step) is not None
+
+
+def task_dir(task: str) -> str:
+    return f"{EVALUATIONS_DIR}/{task}"
+
+
+def evaluation_script(task: str, epoch: int) -> str:
+    """A run's evaluation job of ``task`` after ``epoch``, relative to the run folder."""
+    return f"{task_dir(task)}/evaluate_epoch_{epoch}.slurm"
+
+
+def parse_evaluation_script(name: str) -> int | None:
+    """``evaluate_epoch_<N>.slurm`` → N."""
+    match = _EVALUATION_SCRIPT.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def run_dir_assignment(run_dir: str) -> str:
+    """The line of every job script that says where its run lives; ``submit`` refuses a script whose
+    line names another folder (a set moved or copied and not scaffolded again)."""
+    return f"run_dir={shlex.quote(run_dir)}"
+
+
+def step_output(step: str) -> str:
+    """Where SLURM writes a step's output (``%j`` is the job id), relative to the run folder."""
+    evaluation = parse_evaluation_step(step)
+    if evaluation is None:
+        return f"{LOG_DIR}/finetune-%j.out"
+    task, epoch = evaluation
+    return f"{task_dir(task)}/epoch_{epoch}-%j.out"
+
+
+def job_record_prefix(step: str) -> str:
+    """Every job record of ``step`` starts with this (relative to the run folder)."""
+    evaluation = parse_evaluation_step(step)
+    if evaluation is None:
+        return f"{LOG_DIR}/finetune."
+    task, epoch = evaluation
+    return f"{task_dir(task)}/result_epoch_{epoch}."
+
+
+def job_record(step: str, job_id: str) -> str:
+    """The small JSON file a job leaves when it ends: its exit status, and for an evaluation its log.
+
+    One file per job, so reruns and jobs that run at the same time never overwrite each other's.
+    """
+    return f"{job_record_prefix(step)}job{job_id}.json"
+
+
+def parse_job_record(name: str, prefix_name: str) -> str | None:
+    """The job id in a record's file name, given the name part of ``job_record_prefix``."""
+    if not name.startswith(prefix_name):
+        return None
+    match = _JOB_RECORD.fullmatch(name[len(prefix_name) :])
+    return match.group(1) if match else None
+
+
+EVALUATION_LOG_PATTERN = "{task}_epoch{epoch}_job{job}_{id}"
+"""The inspect log's file name after its creation time (``INSPECT_EVAL_LOG_FILE_PATTERN``): each
+evaluation job finds exactly the log it wrote, even when the jobs of several epochs share a folder."""
+
+
+_EVALUATION_RECORD = re.compile(r"result_epoch_(\d+)\.job([A-Za-z0-9]+)\.json")
+
+
+def parse_evaluation_record(name: str) -> tuple[int, str] | None:
+    """``result_epoch_<N>.job<ID>.json`` → (N, ID)."""
+    match = _EVALUATION_RECORD.fullmatch(name)
+    return (int(match.group(1)), match.group(2)) if match else None
+
+
+def parse_run_dir_assignment(line: str) -> str | None:
+    """The folder a script's ``run_dir=…`` line names, or None if ``line`` is not one."""
+    if not line.startswith("run_dir="):
+        return None
+    try:
+        words = shlex.split(line[len("run_dir=") :])
+    except ValueError:  # an unbalanced quote: not a line expset wrote
+        return None
+    return words[0] if len(words) == 1 else None
+
+
+def job_name(set_name: str, run: str, step: str) -> str:
+    """The SLURM job name: the run and step first (what differs in ``squeue``), then ``@set``."""
+    evaluation = parse_evaluation_step(step)
+    what = run if evaluation is None else f"{run}.{evaluation[0]}.epoch{evaluation[1]}"
+    return f"{what}@{set_name}"
 
 
 class FileKind(str, Enum):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import re
+import sys
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -93,6 +95,9 @@ def parse_plan(data: Any, *, today: dt.date, default_author: str) -> Plan:
     if not isinstance(data, dict):
         raise PlanError(["plan: expected a mapping of fields (purpose:, vary:, …) at the top level"])
     data = dict(data)
+    non_finite = _non_finite_numbers(data, "")
+    if non_finite:
+        raise PlanError(non_finite)
     if data.get("author") in (None, ""):
         data["author"] = default_author
     if data.get("date") is None:
@@ -108,6 +113,17 @@ def parse_plan(data: Any, *, today: dt.date, default_author: str) -> Plan:
     return plan
 
 
+def _non_finite_numbers(value: Any, path: str) -> list[str]:
+    """Every ``.inf`` or ``.nan`` anywhere in a plan: no setting takes one, and NaN is not even equal to itself."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path or 'plan'}: {value!r} is not a finite number — write a number such as 1e-4"]
+    if isinstance(value, dict):
+        return [line for key, item in value.items() for line in _non_finite_numbers(item, f"{path}.{key}".lstrip("."))]
+    if isinstance(value, list):
+        return [line for index, item in enumerate(value) for line in _non_finite_numbers(item, f"{path}[{index}]")]
+    return []
+
+
 def _coerce_numbers(plan: Plan) -> Plan:
     """Read well-known numeric parameters written as text (``"1e-4"``) as numbers."""
     problems: list[str] = []
@@ -118,6 +134,10 @@ def _coerce_numbers(plan: Plan) -> Plan:
         number = parse_number(value) if isinstance(value, str) else value
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             problems.append(f"{path}: {value!r} is not a number — write e.g. {_example(key)}")
+            return value
+        if abs(number) > sys.float_info.max or not math.isfinite(number):  # inf, nan, 10**400
+            problem = "is too large" if abs(number) > sys.float_info.max else "is not a finite number"
+            problems.append(f"{path}: {_short(value)} {problem} — {key} takes e.g. {_example(key)}")
             return value
         if key in INTEGER_PARAMETERS:
             if not float(number).is_integer():
@@ -131,6 +151,12 @@ def _coerce_numbers(plan: Plan) -> Plan:
     if problems:
         raise PlanError(problems)
     return plan.model_copy(update={"vary": vary, "fixed": fixed})
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to a readable length (a 400-digit number is not worth printing whole)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else f"a {value.bit_length()}-bit number"
+    return text if len(text) <= 60 else f"{text[:50]}…"
 
 
 def _example(key: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
@@ -18,6 +19,8 @@ _SCALAR_SCHEMA = {"type": ["string", "number", "integer", "boolean"]}
 
 
 def _scalar(value: Any) -> Scalar:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+        raise ValueError(f"a {value.bit_length()}-bit whole number is too large — numbers must be below 1.8e308")
     if isinstance(value, (bool, int, float, str)):
         return value
     raise ValueError(f"expected a single value (text, number or true/false), got {type(value).__name__}")
@@ -39,7 +42,9 @@ def _iso_date(value: Any) -> dt.date:
             return dt.date.fromisoformat(value.strip())
         except ValueError as error:
             raise ValueError(f"{value!r} is not a calendar date ({error}) — write YYYY-MM-DD") from None
-    raise ValueError(f"{value!r} is not a date — write YYYY-MM-DD, e.g. 2025-10-18")
+    plain = isinstance(value, (str, float)) or (isinstance(value, int) and value.bit_length() < 128)
+    shown = repr(value)[:60] if plain else f"a value of type {type(value).__name__}"
+    raise ValueError(f"{shown} is not a date — write YYYY-MM-DD, e.g. 2025-10-18")
 
 
 ScalarValue = Annotated[Scalar, PlainValidator(_scalar), WithJsonSchema(_SCALAR_SCHEMA)]

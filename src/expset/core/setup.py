@@ -50,7 +50,7 @@ _SBATCH_PATTERNS = {
 }
 """What each value written into an ``#SBATCH`` line may look like: SLURM reads those lines itself,
 without a shell, so quoting cannot protect them; anything else is refused."""
-_UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\]")
+_UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\#,]")
 
 
 class SetupError(ExpsetError):
@@ -147,11 +147,13 @@ class EvaluationSetup(_Strict):
 
 
 class RunSetup(_Strict):
-    """Everything one run needs: the content of its ``setup_finetune.yaml``."""
+    """Everything one run needs: the content of its ``setup_finetune.yaml``.
+
+    Where the run lives is not part of it: that follows from where its folder is, so a set that is
+    copied or moved, edited setups included, is scaffolded for its new place.
+    """
 
     run: str
-    set: str
-    run_dir: str
     model: ModelSetup
     data: DataSetup
     training: TrainingSetup
@@ -159,16 +161,6 @@ class RunSetup(_Strict):
     slurm: SlurmSetup
     parameters: dict[str, Any] = Field(description="The run's plan parameters, for evaluation metadata.")
     evaluations: list[EvaluationSetup] = Field(default_factory=list)
-
-    @field_validator("run_dir")
-    @classmethod
-    def _path_sbatch_can_take(cls, value: str) -> str:
-        if _UNSAFE_SBATCH_PATH.search(value):
-            raise ValueError(
-                f"{value!r} has a space, quote, '%', '$' or backslash, which SLURM cannot take in #SBATCH "
-                "--output — move the set to a plainer path"
-            )
-        return value
 
     @model_validator(mode="after")
     def _evaluations_fit_the_training(self) -> RunSetup:
@@ -199,6 +191,21 @@ def _check_sbatch(field: str, value: str) -> str:
     return value
 
 
+LOCATION_KEYS = ("set", "run_dir")
+"""Keys that setups written by earlier versions held: where a run lives now follows from its folder."""
+
+
+def check_set_path(set_dir: str) -> None:
+    """Refuse a set folder whose path SLURM cannot take in ``#SBATCH --output`` (where ``%`` is a pattern
+    and ``#`` starts a comment), nor inspect in ``-M model_path=…`` (which splits text at commas)."""
+    if _UNSAFE_SBATCH_PATH.search(set_dir):
+        raise SetupError(
+            f"{set_dir}: the set's folder has a space, quote, '%', '$', '#', ',' or backslash, which its jobs "
+            "cannot take in #SBATCH --output or inspect's -M model_path (the run_dir of its jobs)",
+            hint="move the set to a plainer path",
+        )
+
+
 def merge_site(profile: Site, plan: Site) -> Site:
     """The profile's site settings with the plan's overrides on top (a plan value wins when set)."""
     return profile.model_copy(update=plan.model_dump(exclude_none=True))
@@ -214,7 +221,6 @@ def derive_run_setup(
     run: Run,
     *,
     site: Site,
-    set_dir: str,
     data_path: str,
     task_paths: dict[str, str],
 ) -> RunSetup:
@@ -245,8 +251,6 @@ def derive_run_setup(
     gpus = int(parameters.get("gpus", 0 if training.get("device") == "cpu" else model.gpus))
     setup = {
         "run": run.name,
-        "set": experiment_set.set_name,
-        "run_dir": f"{set_dir}/{run.name}",
         "model": _model_setup(model_name, model, site),
         "data": {"path": data_path, **plan.data.model_dump()},
         "training": training,

@@ -1,4 +1,5 @@
-"""Job states as expset reports them, and how SLURM's many state names map onto them. Pure."""
+"""Job states as expset reports them, how SLURM's many state names map onto them, and how a job's
+state is settled when SLURM has forgotten it. Pure."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ class JobState(str, Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    UNKNOWN = "unknown"  # SLURM did not say (no longer listed, no accounting): shown as such, never guessed
+    LOST = "lost"  # SLURM has forgotten it and it left no outcome on disk: it may be submitted again
+    UNKNOWN = "unknown"  # SLURM could not be asked, or named a state expset does not know: never guessed
 
     @property
     def active(self) -> bool:
@@ -52,3 +54,80 @@ def job_state(slurm_state: str) -> JobState:
     """``CANCELLED by 0`` → CANCELLED; an unknown name → UNKNOWN."""
     name = slurm_state.strip().split(" ")[0].rstrip("+").upper()
     return SLURM_STATES.get(name, JobState.UNKNOWN)
+
+
+def settle(slurm: JobState | None, exit_code: int | None, *, slurm_answered: bool) -> JobState:
+    """A job's state from what SLURM says (None: it no longer lists the job) and the exit status the
+    job recorded on disk (None: no record).
+
+    SLURM's word wins while it has one; once it has forgotten the job (``MinJobAge`` on a cluster
+    without accounting), the job's own record decides; with neither, the job is lost — unless SLURM
+    could not be asked at all, and then nobody knows.
+    """
+    if slurm is not None:
+        return slurm
+    if exit_code is not None:
+        return JobState.COMPLETED if exit_code == 0 else JobState.FAILED
+    return JobState.LOST if slurm_answered else JobState.UNKNOWN
+
+
+class Progress(str, Enum):
+    """Where a run stands as a whole."""
+
+    COMPLETE = "complete"
+    RUNNING = "running"
+    PENDING = "pending"
+    FAILED = "failed"
+    LOST = "lost"
+    NOT_SUBMITTED = "not submitted"
+    UNKNOWN = "unknown"
+
+
+def run_progress(finetune: JobState, evaluations: list[tuple[JobState, bool]]) -> Progress:
+    """A run's progress from its fine-tune and, per evaluation, its current job and whether a log succeeded.
+
+    A job still queued or running keeps its run so; otherwise an evaluation with a successful log is
+    done, whatever became of a later attempt.
+    """
+    if finetune is JobState.NOT_SUBMITTED:
+        return Progress.NOT_SUBMITTED
+    current = [finetune, *(job for job, _ in evaluations)]
+    unfinished = [finetune, *(job for job, succeeded in evaluations if not succeeded)]
+    if any(job in (JobState.FAILED, JobState.CANCELLED) for job in unfinished):
+        return Progress.FAILED
+    if any(job is JobState.RUNNING for job in current):
+        return Progress.RUNNING
+    if any(job is JobState.PENDING for job in current):
+        return Progress.PENDING
+    if any(job is JobState.LOST for job in unfinished):
+        return Progress.LOST
+    if finetune is JobState.COMPLETED and len(unfinished) == 1:
+        return Progress.COMPLETE
+    return Progress.UNKNOWN
+
+
+def plan_submission(
+    steps: list[str], states: dict[str, JobState], finetune_job: str | None, *, resubmit: bool
+) -> tuple[list[str], str, str | None]:
+    """What of one run to submit: (steps, why nothing when empty, the fine-tune job new evaluations wait for).
+
+    ``steps`` starts with the fine-tune; ``states`` holds each step's current job state. Nothing
+    queued, running or done is submitted again; what failed, was cancelled or got lost goes again
+    only with ``resubmit``; a fine-tune whose state nobody knows blocks its run.
+    """
+    retry = (JobState.FAILED, JobState.CANCELLED, JobState.LOST)
+    finetune = states[steps[0]]
+    if finetune is JobState.NOT_SUBMITTED:
+        return steps, "", None
+    if finetune is JobState.UNKNOWN:
+        return [], "fine-tune state unknown to SLURM; check with squeue/sacct before resubmitting", None
+    new = [step for step in steps[1:] if states[step] is JobState.NOT_SUBMITTED]
+    again = [step for step in steps if states[step] in retry]
+    if again and not resubmit:
+        return [], f"{len(again)} job(s) failed, were cancelled or lost: submit again with --resubmit", None
+    if finetune in retry:
+        return steps, "", None  # the fine-tune itself goes again, and every evaluation after it
+    todo = [step for step in steps if step in again or step in new]
+    if not todo:
+        return [], f"fine-tune {finetune.value}", None
+    return todo, "", finetune_job if finetune.active else None

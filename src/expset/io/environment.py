@@ -13,6 +13,7 @@ from pathlib import Path
 from expset.errors import WriteError
 
 ROOT_VARIABLE = "EXPSET_ROOT"
+CURRENT_FOLDER = "the current folder"  # the root when nothing else chooses one
 
 
 def today() -> dt.date:
@@ -57,7 +58,7 @@ def choose_root(flag: str | None, plan_root: str | None, environ: Mapping[str, s
     profile_root = read_profile(path).root
     if profile_root:
         return RootChoice(_absolute(str(profile_root)), f"the profile ({path})")
-    return RootChoice(Path.cwd(), "the current folder")
+    return RootChoice(Path.cwd(), CURRENT_FOLDER)
 
 
 def check_root(root: RootChoice) -> None:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from expset.core.values import is_safe_name
 from expset.errors import PlanError, UsageError
 from expset.io.yaml import load_scalar, load_yaml
 
 EXAMPLES_PACKAGE = "expset.examples"
+TASKS_FOLDER = "tasks"  # in the examples folder: one inspect task per file, named as the file
+DATA_FOLDER = "data"  # in the examples folder: the training data the examples use
+DATA_SUFFIXES = (".json", ".jsonl")
 
 
 def read_plan_data(path: Path) -> Any:
@@ -77,7 +83,7 @@ def plan_data_from_flags(
         "date": date,
         "vary": parse_assignments("--vary", vary, multiple=True),
         "fixed": parse_assignments("--fixed", fixed, multiple=False),
-        "evaluations": [task.strip() for item in evaluations for task in item.split(",") if task.strip()],
+        "evaluations": [parse_evaluation(part) for item in evaluations for part in item.split(",") if part.strip()],
         "notes": notes,
     }
     if template:
@@ -96,3 +102,98 @@ def overlay(data: Any, overrides: dict[str, Any]) -> Any:
         else:
             merged[key] = value
     return merged
+
+
+def examples_folder() -> Path:
+    """The bundled examples' folder: relative paths in a bundled example resolve against it."""
+    return Path(str(resources.files(EXAMPLES_PACKAGE)))
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_tasks() -> dict[str, str]:
+    """The inspect tasks bundled with the examples, by name, as ``/absolute/path/name.py@name``."""
+    folder = examples_folder() / TASKS_FOLDER
+    return {path.stem: f"{path}@{path.stem}" for path in sorted(folder.glob("[!_]*.py"))}
+
+
+def bundled_datasets() -> dict[str, str]:
+    """The training data files bundled with the examples: their path in the data folder → absolute path."""
+    folder = examples_folder() / DATA_FOLDER
+    files = sorted(path for path in folder.rglob("*") if path.suffix in DATA_SUFFIXES)
+    return {str(path.relative_to(folder)): str(path) for path in files}
+
+
+def parse_evaluation(text: str, base: Path | None = None) -> dict[str, str] | str:
+    """One ``--eval`` item: ``NAME=path/to/task.py@task`` (a relative path from ``base``, by default the
+    current folder), or the NAME of a bundled task. Any other bare name is refused: scaffold would
+    have no task to run for it."""
+    name, separator, task = (part.strip() for part in text.partition("="))
+    if separator:
+        return {"name": name, "task": resolve_task_path(task, base or Path.cwd())}
+    if not is_safe_name(name):
+        return name  # the plan's own check names the evaluation and what a name may hold
+    bundled = bundled_tasks()
+    if name not in bundled:
+        raise PlanError(
+            [
+                f"--eval {name!r}: no task of that name is bundled with expset, so there would be nothing to run "
+                f"— write --eval {name}=path/to/task.py@task_name, or use one of: {', '.join(bundled)}"
+            ]
+        )
+    return {"name": name, "task": bundled[name]}
+
+
+def resolve_plan_paths(data: Any, base: Path) -> Any:
+    """Plan ``data`` with its file references absolute, as the set's ``expset.yaml`` records them.
+
+    ``base`` is the folder of the file they are written in (the current folder for flags). A relative
+    task path resolves against it, and so does a dataset written ``./…`` or ``../…`` (any other relative
+    dataset is a name under the data folder, found at scaffold time). An evaluation without a task runs
+    the bundled task of its name, when there is one. Anything malformed is left for the plan's checks.
+    """
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    if isinstance(data.get("evaluations"), list):
+        data["evaluations"] = [_resolve_evaluation(item, base) for item in data["evaluations"]]
+    for section in ("fixed", "vary"):
+        if isinstance(data.get(section), dict) and "dataset" in data[section]:
+            data[section] = {**data[section], "dataset": _resolve_dataset(data[section]["dataset"], base)}
+    naming = data.get("naming")
+    aliases = naming.get("aliases") if isinstance(naming, dict) else None
+    if isinstance(aliases, dict) and isinstance(aliases.get("dataset"), dict):
+        resolved = {_resolve_dataset(value, base): alias for value, alias in aliases["dataset"].items()}
+        data["naming"] = {**naming, "aliases": {**aliases, "dataset": resolved}}
+    return data
+
+
+def resolve_task_path(task: str, base: Path) -> str:
+    """``path/to/task.py@name`` with a relative path made absolute from ``base``; anything else unchanged."""
+    file, separator, name = task.rpartition("@")
+    if not separator or not file or file.startswith(_ANCHORED):
+        return task
+    return f"{os.path.normpath(base / file)}@{name}"
+
+
+_ANCHORED = ("/", "~", "$")  # absolute, or made absolute at scaffold time (home folder, environment variable)
+_PLAN_RELATIVE = ("./", "../")
+
+
+def _resolve_evaluation(item: Any, base: Path) -> Any:
+    if isinstance(item, str):
+        item = {"name": item} if item in bundled_tasks() else item
+    if not isinstance(item, dict):
+        return item
+    if isinstance(item.get("task"), str):
+        return {**item, "task": resolve_task_path(item["task"], base)}
+    if "task" not in item and isinstance(item.get("name"), str) and item["name"] in bundled_tasks():
+        return {**item, "task": bundled_tasks()[item["name"]]}
+    return item
+
+
+def _resolve_dataset(value: Any, base: Path) -> Any:
+    if isinstance(value, list):
+        return [_resolve_dataset(item, base) for item in value]
+    if isinstance(value, str) and value.startswith(_PLAN_RELATIVE):
+        return os.path.normpath(base / value)
+    return value

@@ -54,6 +54,36 @@ def read_profile(path: Path) -> Any:
         ) from None
 
 
+def render_profile_reference(site: Any, meanings: Mapping[str, str]) -> str:
+    """TOML text with every key a profile takes (``meanings``: key → meaning, in order), each under
+    its meaning: the ones ``site`` sets with their value, the others commented out. Saved as the
+    profile, with the keys that apply uncommented and filled in, it is a valid profile."""
+    import json
+
+    from expset.core.sections import Site
+
+    values = site.model_dump(exclude_none=True)
+    lines = [
+        "# expset user profile: this cluster's folders and SLURM settings. Every key is optional;",
+        "# uncomment the ones that apply and fill them in. A plan's site: section overrides them.",
+    ]
+    for key, meaning in meanings.items():
+        lines += ["", f"# {meaning}"]
+        if key in values:
+            lines.append(f"{key} = {json.dumps(values[key], ensure_ascii=False)}")
+        else:
+            lines.append(f"# {key} = {_placeholder(Site.model_fields[key].annotation)}")
+    return "\n".join(lines) + "\n"
+
+
+def _placeholder(annotation: Any) -> str:
+    """A TOML value to replace: a list of text for list settings, else a text."""
+    import typing
+
+    kinds = {typing.get_origin(kind) or kind for kind in typing.get_args(annotation) or (annotation,)}
+    return '["…"]' if list in kinds else '"…"'
+
+
 def render_profile(site: Any) -> str:
     """TOML text for site settings (TOML basic strings take JSON string escapes)."""
     import json

@@ -3,10 +3,16 @@
 The config follows torchtune 0.6.1's own LoRA recipes' configs. ``output_dir`` is the run folder,
 so checkpoints land in ``<run>/epoch_0/``, ``epoch_1/`` …, and logs in ``<run>/logs/``.
 No torchtune import: this is plain data, dumped as YAML.
+
+torchtune reads the file with OmegaConf, which takes ``${…}`` in any text for an interpolation
+(``${oc.env:TOKEN}`` reads the environment) and ``???`` for a missing value. Text from the setup is
+escaped for it (``omegaconf_text``), so torchtune receives what ``setup_finetune.yaml`` says;
+expset's own interpolations (``${output_dir}``) are ``Reference`` values and are written as they are.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from expset.core.setup import RunSetup
@@ -18,9 +24,66 @@ DATASET_BUILDERS = {
     "text": "torchtune.datasets.text_completion_dataset",
 }
 
+COMPONENT_RESOLUTIONS = 2
+"""How many times torchtune resolves the arguments of a component (a mapping with ``_component_``):
+``config.instantiate`` resolves the config in place (``OmegaConf.resolve``), which stores an escaped
+``${`` as a live one, then converts it (``OmegaConf.to_object``), which resolves it again. Other
+settings are read once. Text read both ways (``model.lora_attn_modules``, ``checkpointer.model_type``)
+is escaped for two: read once, it keeps one escape and still never reads the environment."""
 
-def finetune_config(setup: RunSetup) -> dict[str, Any]:
-    """The torchtune config for ``setup``'s fine-tune."""
+CONFIG_CREATIONS = 2
+"""How many times torchtune builds the config from plain values before a recipe reads it: ``config.parse``
+loads the file (``OmegaConf.load``), takes its plain content (``to_container``) and creates the config
+from that again. OmegaConf 2.4 takes one backslash off ``\\???`` each time it creates a value."""
+
+_INTERPOLATION = re.compile(r"(\\*)\$\{")
+_MISSING = re.compile(r"\\*\?\?\?")
+
+
+class Reference(str):
+    """An OmegaConf interpolation expset writes on purpose, such as ``${output_dir}``: written as is."""
+
+
+def omegaconf_text(text: str, resolutions: int = 1) -> str:
+    """``text`` escaped so that OmegaConf, resolving it ``resolutions`` times, gives ``text`` back.
+
+    OmegaConf's rules: ``${`` after *n* backslashes reads as *n*/2 backslashes and an interpolation
+    when *n* is even, and as (*n* - 1)/2 backslashes and the text ``${`` when *n* is odd; backslashes
+    anywhere else are kept. Each resolution takes off one level of these escapes. Independently,
+    OmegaConf 2.4 reads ``???`` as a missing value, and backslashes followed by ``???`` (nothing
+    else) with one backslash less, each time it creates a value from text (``CONFIG_CREATIONS``).
+    """
+    if "${" not in text and not text.endswith("???"):
+        return text
+    for _ in range(resolutions):
+        text = _INTERPOLATION.sub(lambda match: "\\" * (2 * len(match.group(1)) + 1) + "${", text)
+    if _MISSING.fullmatch(text):
+        text = "\\" * CONFIG_CREATIONS + text
+    return text
+
+
+def for_omegaconf(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with every text escaped for the number of times torchtune resolves it."""
+    return {
+        key: _escaped(value, COMPONENT_RESOLUTIONS if isinstance(value, dict) and "_component_" in value else 1)
+        for key, value in config.items()
+    }
+
+
+def _escaped(value: Any, resolutions: int) -> Any:
+    if isinstance(value, Reference):
+        return str(value)
+    if isinstance(value, str):
+        return omegaconf_text(value, resolutions)
+    if isinstance(value, dict):
+        return {key: _escaped(item, resolutions) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item, resolutions) for item in value]
+    return value
+
+
+def finetune_config(setup: RunSetup, run_dir: str) -> dict[str, Any]:
+    """The torchtune config for ``setup``'s fine-tune, writing into ``run_dir``."""
     model, training = setup.model, setup.training
     model_section: dict[str, Any] = {
         "_component_": model.builder,
@@ -35,7 +98,7 @@ def finetune_config(setup: RunSetup) -> dict[str, Any]:
     )
     on_gpu = training.device == "cuda"
     return {
-        "output_dir": setup.run_dir,
+        "output_dir": run_dir,
         "model": model_section,
         "tokenizer": {
             "_component_": model.tokenizer,
@@ -47,7 +110,7 @@ def finetune_config(setup: RunSetup) -> dict[str, Any]:
             "checkpoint_dir": model.folder,
             "checkpoint_files": model.checkpoint_files,
             "recipe_checkpoint": None,
-            "output_dir": "${output_dir}",
+            "output_dir": Reference("${output_dir}"),
             "model_type": model.model_type,
         },
         "resume_from_checkpoint": False,
@@ -69,7 +132,7 @@ def finetune_config(setup: RunSetup) -> dict[str, Any]:
         "compile": False,
         "metric_logger": {
             "_component_": "torchtune.training.metric_logging.DiskLogger",
-            "log_dir": "${output_dir}/logs",
+            "log_dir": Reference("${output_dir}/logs"),
         },
         "log_every_n_steps": 1,
         "log_peak_memory_stats": on_gpu,
@@ -104,10 +167,10 @@ def dataset_section(setup: RunSetup) -> dict[str, Any]:
     return section
 
 
-def render_finetune_config(setup: RunSetup) -> str:
+def render_finetune_config(setup: RunSetup, run_dir: str) -> str:
     header = (
-        f"# torchtune LoRA config of run {setup.run} (set {setup.set}), written by expset from\n"
+        f"# torchtune LoRA config of run {setup.run}, written by expset from\n"
         "# setup_finetune.yaml: edit that file and re-run `expset scaffold`, not this one.\n"
         f"# Run: tune run {setup.recipe} --config finetune.yaml\n"
     )
-    return header + to_yaml(finetune_config(setup))
+    return header + to_yaml(for_omegaconf(finetune_config(setup, run_dir)))

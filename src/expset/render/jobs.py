@@ -1,43 +1,58 @@
 """A run's SLURM job scripts: its fine-tune and one evaluation job per task and evaluated epoch.
 
 Values in ``#SBATCH`` lines were checked when the setup was validated (SLURM reads those lines
-without a shell); every value that reaches the shell is quoted with ``shlex.quote``.
+without a shell); every value that reaches the shell is quoted with ``shlex.quote``. Where the run
+lives is given by the caller (where its folder is), never read from the editable setup.
+
+Every job leaves a record when it ends (``logs/finetune.job<ID>.json``, or the evaluation's
+``result_epoch_<N>.job<ID>.json`` naming its own log), so its outcome is known after SLURM has
+forgotten it, and jobs that run at the same time never overwrite each other's.
 """
 
 from __future__ import annotations
 
-import shlex
+from dataclasses import dataclass
 from typing import Any
 
-from expset.core.layout import EVALUATIONS_DIR
+from expset.core.layout import (
+    CONFIG_FILE,
+    EVALUATION_LOG_PATTERN,
+    FINETUNE_SCRIPT,
+    FINETUNE_STEP,
+    epoch_dir,
+    evaluation_script,
+    evaluation_step,
+    job_name,
+    job_record,
+    run_dir_assignment,
+    step_output,
+    task_dir,
+)
 from expset.core.setup import DISTRIBUTED_RECIPE, EvaluationSetup, RunSetup
-from expset.core.values import format_value
 from expset.render.finetune import render_finetune_config
 from expset.render.templates import render
+from expset.render.yaml_text import to_yaml
 
-SETUP_FILE = "setup_finetune.yaml"
-CONFIG_FILE = "finetune.yaml"
-FINETUNE_SCRIPT = "finetune.slurm"
-LOG_DIR = "logs"
 EVALUATION_TIME = "01:00:00"
 
 
-def evaluation_script_name(epoch: int) -> str:
-    return f"evaluate_epoch_{epoch}.slurm"
+@dataclass(frozen=True)
+class RunPlace:
+    """Where a run lives now: its set's folder name and its own folder (absolute)."""
+
+    set_name: str
+    run_dir: str
 
 
-def evaluation_result_name(epoch: int) -> str:
-    """The small file an evaluation job leaves beside its log: the log's status, for ``expset status``."""
-    return f"result_epoch_{epoch}.json"
-
-
-def run_files(setup: RunSetup) -> list[tuple[str, str]]:
+def run_files(setup: RunSetup, place: RunPlace) -> list[tuple[str, str]]:
     """The files scaffold derives from a setup, as (path relative to the run folder, text)."""
-    files = [(CONFIG_FILE, render_finetune_config(setup)), (FINETUNE_SCRIPT, finetune_script(setup))]
+    files = [
+        (CONFIG_FILE, render_finetune_config(setup, place.run_dir)),
+        (FINETUNE_SCRIPT, finetune_script(setup, place)),
+    ]
     for evaluation in setup.evaluations:
         for epoch in evaluation.epochs:
-            path = f"{EVALUATIONS_DIR}/{evaluation.name}/{evaluation_script_name(epoch)}"
-            files.append((path, evaluation_script(setup, evaluation, epoch)))
+            files.append((evaluation_script(evaluation.name, epoch), evaluation_job(setup, place, evaluation, epoch)))
     return files
 
 
@@ -57,21 +72,22 @@ def directives(setup: RunSetup, gpus: int) -> list[str]:
 
 
 def finetune_command(setup: RunSetup) -> str:
-    config = shlex.quote(f"{setup.run_dir}/{CONFIG_FILE}")
+    config = f'"${{run_dir}}/{CONFIG_FILE}"'
     if setup.recipe == DISTRIBUTED_RECIPE:
         return f"tune run --nproc_per_node {setup.resources.gpus} {DISTRIBUTED_RECIPE} --config {config}"
     return f"tune run {setup.recipe} --config {config}"
 
 
-def finetune_script(setup: RunSetup) -> str:
+def finetune_script(setup: RunSetup, place: RunPlace) -> str:
     return render(
         "finetune.slurm.j2",
         {
-            "job_name": setup.run,
+            "job_name": job_name(place.set_name, setup.run, FINETUNE_STEP),
             "run": setup.run,
-            "set_name": setup.set,
-            "run_dir": setup.run_dir,
-            "log_dir": f"{setup.run_dir}/{LOG_DIR}",
+            "set_name": place.set_name,
+            "run_dir_assignment": run_dir_assignment(place.run_dir),
+            "output": f"{place.run_dir}/{step_output(FINETUNE_STEP)}",
+            "record": job_record(FINETUNE_STEP, "${job}"),
             "resources": setup.resources.model_dump(),
             "directives": directives(setup, setup.resources.gpus),
             "environment": setup.slurm.environment,
@@ -80,38 +96,51 @@ def finetune_script(setup: RunSetup) -> str:
     )
 
 
-def evaluation_script(setup: RunSetup, evaluation: EvaluationSetup, epoch: int) -> str:
+def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup, epoch: int) -> str:
     gpus = 1 if setup.training.device == "cuda" else 0
-    task_dir = f"{setup.run_dir}/{EVALUATIONS_DIR}/{evaluation.name}"
+    step = evaluation_step(evaluation.name, epoch)
     return render(
         "evaluate.slurm.j2",
         {
-            "job_name": f"{setup.run}-{evaluation.name}-epoch{epoch}",
+            "job_name": job_name(place.set_name, setup.run, step),
             "run": setup.run,
+            "set_name": place.set_name,
+            "step": step,
             "task_name": evaluation.name,
             "epoch": epoch,
-            "log_dir": task_dir,
-            "task_dir": task_dir,
+            "run_dir_assignment": run_dir_assignment(place.run_dir),
+            "output": f"{place.run_dir}/{step_output(step)}",
+            "task_dir": task_dir(evaluation.name),
+            "log_pattern": EVALUATION_LOG_PATTERN.replace("{epoch}", str(epoch)).replace("{job}", "${job}"),
+            "record": job_record(step, "${job}"),
             "resources": {"cpus": 1, "mem": setup.resources.mem, "time": EVALUATION_TIME},
             "directives": directives(setup, gpus),
             "environment": setup.slurm.environment,
             "task": evaluation.task,
             "model": f"hf/{setup.run}",
-            "checkpoint": f"{setup.run_dir}/epoch_{epoch}",
-            "result_file": f"{task_dir}/{evaluation_result_name(epoch)}",
+            "checkpoint": epoch_dir(epoch),
             "device": setup.training.device,
-            "task_args": [f"{key}={_text(value)}" for key, value in evaluation.args.items()],
-            "metadata": [f"{key}={_text(value)}" for key, value in _metadata(setup, epoch).items()],
+            "run_config": inspect_run_config(evaluation.task, evaluation.args, _metadata(setup, place, epoch)),
         },
     )
 
 
-def _metadata(setup: RunSetup, epoch: int) -> dict[str, Any]:
+JOB_METADATA = "expset_job"
+
+
+def inspect_run_config(task: str, args: dict[str, Any], metadata: dict[str, Any]) -> str:
+    """The ``--run-config`` file of ``inspect eval`` up to the job id, which the job writes after it.
+
+    inspect reads ``-T key=value`` and ``--metadata key=value`` as YAML and splits any text with a
+    comma into a list, so text such as ``yes``, ``1e-4`` or ``a, b`` cannot be given that way. Its run
+    config is one YAML document, read with PyYAML, and gives it each value with its type. The job
+    writes its id at the end, read as YAML like the rest (a SLURM job id arrives as a number).
+    """
+    metadata = {key: value for key, value in metadata.items() if key != JOB_METADATA}
+    text = to_yaml({"task": {"task": task, "args": args}, "metadata": metadata})
+    return f"{text}  {JOB_METADATA}: "
+
+
+def _metadata(setup: RunSetup, place: RunPlace, epoch: int) -> dict[str, Any]:
     """What joins an evaluation log back to the plan: the set, the run, the epoch, every parameter."""
-    return {"expset_set": setup.set, "expset_run": setup.run, "expset_epoch": epoch, **setup.parameters}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(format_value(item) for item in value)
-    return format_value(value)
+    return {"expset_set": place.set_name, "expset_run": setup.run, "expset_epoch": epoch, **setup.parameters}

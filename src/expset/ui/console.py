@@ -1,4 +1,10 @@
-"""Terminal output: data on stdout, status and errors on stderr, and the Rich proposal preview."""
+"""Terminal output: data on stdout, status and errors on stderr, and the Rich proposal preview.
+
+Text reaches the terminal as it is: the consoles read no markup and no emoji codes in what they print,
+so a path, a name or a message containing ``[bold]``, ``[/]`` or ``:smile:`` is shown character for
+character. expset's own styling is written with ``markup``: a template of Rich markup with a ``{}``
+for each value, the values inserted verbatim after the template is parsed.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +18,52 @@ from expset.ui.proposal import describe_token
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 PREVIEW_RUNS = 12
+"""Runs shown in the preview table and tree; the rest are counted (and all are in ``--json``)."""
 STATUS_ROWS = 50
 """Runs shown in the status table, those needing attention first; ``--json`` lists every run."""
-"""Runs shown in the preview table and tree; the rest are counted (and all are in ``--json``)."""
+FIELD = 0xE000
+"""Private-use characters stand for the values of a ``markup`` template while its markup is parsed."""
 
 
 @lru_cache(maxsize=1)
 def stdout() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, markup=False, emoji=False)
 
 
 @lru_cache(maxsize=1)
 def stderr() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+
+
+def markup(template: str, *values: object) -> Text:
+    """``template``, expset's own Rich markup with a ``{}`` for each value, as styled text; each value is
+    inserted as it is (never read as markup or emoji), in the style in effect where its ``{}`` stands.
+
+    ``markup("[green]created[/] {} ({} runs)", path, 4)``. Literal braces in a template are doubled.
+    """
+    from rich.text import Text
+
+    fields = {chr(FIELD + index): str(value) for index, value in enumerate(values)}
+    styled = Text.from_markup(template.format(*fields), emoji=False)
+    message = Text(style=styled.style)
+    start = 0
+    for offset, character in enumerate(styled.plain):
+        if character in fields:
+            message.append_text(styled[start:offset])
+            value = Text(fields[character])
+            for span in styled[offset].spans:
+                value.stylize(span.style)
+            message.append_text(value)
+            start = offset + 1
+    message.append_text(styled[start:])
+    return message
 
 
 def report_error(error: ExpsetError) -> None:
@@ -39,110 +72,189 @@ def report_error(error: ExpsetError) -> None:
     red, dim, reset = ("\033[31m", "\033[2m", "\033[0m") if color else ("", "", "")
     problems = getattr(error, "problems", None) or [error.message]
     for problem in problems:
-        sys.stderr.write(f"{red}error:{reset} {problem}\n")
+        sys.stderr.write(f"{red}error:{reset} {visible(problem)}\n")
     if error.hint:
-        sys.stderr.write(f"{dim}hint:{reset} {error.hint}\n")
+        sys.stderr.write(f"{dim}hint:{reset} {visible(error.hint)}\n")
 
 
-def status(message: str) -> None:
-    """A status line on stderr (Rich markup allowed)."""
-    stderr().print(message, soft_wrap=True)
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)] if chr(code) not in "\n\t"}
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (an ESC from a plan value would steer the terminal) written as ``\\xNN``."""
+    return text.translate(_CONTROL)
+
+
+def status(template: str, *values: object) -> None:
+    """A status line on stderr: ``template`` is Rich markup with a ``{}`` for each value (see ``markup``)."""
+    stderr().print(markup(template, *values), soft_wrap=True)
 
 
 def show_proposal(proposal: dict[str, Any]) -> None:
     """The proposal as a person reads it: path, convention token by token, runs, tree, files."""
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
     from rich.tree import Tree
 
     out = stdout()
-    out.print(f"[bold]Experiment set[/]  {escape(proposal['path'])}", soft_wrap=True)
-    out.print(f"[dim]root from {escape(proposal['root_source'])}[/]")
-    out.print(f"[bold]Purpose[/]  {escape(proposal['purpose'])}")
-    out.print(f"[bold]Author[/]  {escape(str(proposal['author']))}   [bold]Date[/]  {proposal['date']}")
+    out.print(markup("[bold]Experiment set[/]  {}", proposal["path"]), soft_wrap=True)
+    out.print(markup("[dim]root from {}[/]", proposal["root_source"]), soft_wrap=True)
+    out.print(markup("[bold]Purpose[/]  {}", proposal["purpose"]))
+    out.print(markup("[bold]Author[/]  {}   [bold]Date[/]  {}", proposal["author"], proposal["date"]))
     out.print()
 
     convention = proposal["convention"]
     origin = "from naming.template" if convention["custom_template"] else "built from the varied parameters"
-    out.print(f"[bold]Naming convention[/]  [cyan]{escape(convention['template'])}[/]  [dim]({origin})[/]")
+    out.print(markup("[bold]Naming convention[/]  [cyan]{}[/]  [dim]({})[/]", convention["template"], origin))
     tokens = Table(show_header=True, header_style="bold", box=None, padding=(0, 2, 0, 0))
     tokens.add_column("parameter")
     tokens.add_column("token ← value")
     tokens.add_column("rule", style="dim")
     for parameter in convention["parameters"]:
-        tokens.add_row(parameter["key"], escape(describe_token(parameter)), escape(parameter["rule"]))
+        tokens.add_row(Text(parameter["key"]), Text(describe_token(parameter)), Text(parameter["rule"]))
     out.print(tokens)
     example = convention["example"]
     decoded = ", ".join(f"{k}={format_value(v)}" for k, v in example["parameters"].items())
-    out.print(f"e.g. [cyan]{escape(example['name'])}[/] = {escape(decoded) or 'the single run'}")
+    out.print(markup("e.g. [cyan]{}[/] = {}", example["name"], decoded or "the single run"))
     if convention["fixed_not_in_names"]:
-        out.print(f"[dim]Fixed, so not in names: {escape(', '.join(convention['fixed_not_in_names']))}[/]")
+        out.print(markup("[dim]Fixed, so not in names: {}[/]", ", ".join(convention["fixed_not_in_names"])))
     if convention["shortened_names"]:
         out.print(
-            f"[yellow]{convention['shortened_names']} names exceed {convention['max_name_length']} characters: "
-            "they are cut and end in a short hash of the full name.[/]"
+            markup(
+                "[yellow]{} names exceed {} characters: they are cut and end in a short hash of the full name.[/]",
+                convention["shortened_names"],
+                convention["max_name_length"],
+            )
         )
     out.print()
 
     runs = proposal["runs"]
-    table = Table(title=f"{len(runs)} runs", title_justify="left", header_style="bold")
-    table.add_column("run", style="cyan", no_wrap=True)
+    table = Table(title=Text(f"{len(runs)} runs"), title_justify="left", header_style="bold")
+    table.add_column("run", style="cyan", overflow="fold")  # a narrow terminal folds a name, never cuts it
     keys = [p["key"] for p in convention["parameters"]]
     for key in keys:
-        table.add_column(key)
+        table.add_column(Text(key))
     for run in runs[:PREVIEW_RUNS]:
-        table.add_row(escape(run["name"]), *(escape(format_value(run["parameters"][k])) for k in keys))
+        table.add_row(Text(run["name"]), *(Text(format_value(run["parameters"][k])) for k in keys))
     if len(runs) > PREVIEW_RUNS:
-        table.add_row(f"… {len(runs) - PREVIEW_RUNS} more", *("" for _ in keys))
+        table.add_row(Text(f"… {len(runs) - PREVIEW_RUNS} more"), *(Text() for _ in keys))
     out.print(table)
     out.print()
 
-    tree = Tree(f"[bold]{escape(proposal['set_name'])}/[/]")
+    tree = Tree(markup("[bold]{}/[/]", proposal["set_name"]))
     for file in proposal["files"][:-1]:
-        tree.add(f"{escape(file['path'])}  [dim]{escape(file['purpose'])}[/]")
+        tree.add(markup("{}  [dim]{}[/]", file["path"], file["purpose"]))
     shown = runs if len(runs) <= 4 else runs[:3]
     for run in shown:
-        branch = tree.add(f"[cyan]{escape(run['name'])}/[/]")
-        branch.add("run.yaml")
-        evaluations = branch.add("evaluations/")
+        branch = tree.add(markup("[cyan]{}/[/]", run["name"]))
+        branch.add(Text("run.yaml"))
+        evaluations = branch.add(Text("evaluations/"))
         for task in proposal["evaluations"]:
-            evaluations.add(f"{escape(task)}/")
+            evaluations.add(Text(f"{task}/"))
     if len(runs) > len(shown):
-        tree.add(f"[dim]… {len(runs) - len(shown)} more run folders of the same shape[/]")
+        tree.add(markup("[dim]… {} more run folders of the same shape[/]", len(runs) - len(shown)))
     out.print(tree)
     out.print(
-        f"[dim]{proposal['folders'] + 1} folders and {len(proposal['files']) - 1 + len(runs)} files "
-        "will be written, all at once.[/]"
+        markup(
+            "[dim]{} folders and {} files will be written, all at once.[/]",
+            proposal["folders"] + 1,
+            len(proposal["files"]) - 1 + len(runs),
+        )
     )
 
 
-def show_status(statuses: list[Any], counts: dict[str, int], set_dir: Any) -> None:
+def show_status(current: Any, set_dir: Any) -> None:
     """The status table (runs needing attention first), a summary line, and how to compare runs."""
-    from rich.markup import escape
-    from rich.table import Table
+    out = stdout()
+    out.print(_status_view(current))
+    out.print(_compare_runs(set_dir), soft_wrap=True)
+
+
+def watch_status(fetch: Any, interval: float, set_dir: Any) -> Any:
+    """Refresh the status every ``interval`` seconds until no job is pending or running; return the last.
+
+    In a terminal the table is redrawn in place with the time of the last refresh; otherwise one
+    summary line per refresh is printed, and the whole table once at the end.
+    """
+    import time
+
+    from rich.console import Group
+    from rich.live import Live
+    from rich.text import Text
 
     out = stdout()
-    colours = {"complete": "green", "running": "cyan", "pending": "yellow", "failed": "red"}
+    current = fetch()
+    if not out.is_terminal:
+        while not _settled(current):
+            out.print(Text(f"{time.strftime('%H:%M:%S')}  {_summary_line(current)}"))
+            time.sleep(interval)
+            current = fetch()
+        show_status(current, set_dir)
+        return current
+
+    def view() -> Group:
+        return Group(_status_view(current, refreshed=True), _compare_runs(set_dir))
+
+    with Live(view(), console=out, auto_refresh=False) as live:
+        while not _settled(current):
+            time.sleep(interval)
+            current = fetch()
+            live.update(view(), refresh=True)
+    return current
+
+
+def _settled(current: Any) -> bool:
+    return not any(run.progress.value in ("running", "pending") for run in current.runs)
+
+
+def _summary_line(current: Any) -> str:
+    from expset.status import summary
+
+    return " · ".join(f"{count} {name}" for name, count in summary(current.runs).items() if count) or "no runs"
+
+
+def _status_view(current: Any, *, refreshed: bool = False) -> Any:
+    import time
+
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    colours = {"complete": "green", "running": "cyan", "pending": "yellow", "failed": "red", "lost": "red"}
+    parts: list[Any] = [markup("[yellow]note:[/] {}", note) for note in current.notes]
     table = Table(header_style="bold")
-    for column in ("run", "state", "fine-tune", "epochs on disk", "evaluations"):
+    table.add_column("run", overflow="fold")  # a narrow terminal folds a name, never cuts it
+    for column in ("state", "fine-tune", "epochs on disk", "evaluations"):
         table.add_column(column)
+    statuses = current.runs
     attention_first = sorted(statuses, key=lambda status: status.progress.value == "complete")
     for status in attention_first[:STATUS_ROWS]:
         colour = colours.get(status.progress.value, "dim")
         evaluations = ", ".join(f"{e.task}@{e.epoch}: {e.result or e.job.value}" for e in status.evaluations)
         table.add_row(
-            escape(status.run),
-            f"[{colour}]{status.progress.value}[/]",
-            f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else ""),
-            " ".join(f"epoch_{n}" for n in status.epochs_on_disk) or "-",
-            escape(evaluations) or "-",
+            Text(status.run),
+            Text(status.progress.value, style=colour),
+            Text(f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else "")),
+            Text(" ".join(f"epoch_{n}" for n in status.epochs_on_disk) or "-"),
+            Text(evaluations or "-"),
         )
     if len(statuses) > STATUS_ROWS:
-        table.add_row(f"… {len(statuses) - STATUS_ROWS} more", "", "", "", "all runs: --json")
-    out.print(table)
-    out.print(" · ".join(f"{count} {name}" for name, count in counts.items() if count) or "no runs")
-    out.print(
-        f"[dim]Evaluation logs live in each run's evaluations/ folder; compare them across runs with "
-        f"`inspect view --log-dir {escape(str(set_dir))}` (or `inspect log list --log-dir {escape(str(set_dir))}`).[/]",
-        soft_wrap=True,
+        table.add_row(Text(f"… {len(statuses) - STATUS_ROWS} more"), "", "", "", Text("all runs: --json"))
+    parts.append(table)
+    line = Text(_summary_line(current))
+    if refreshed:
+        line.append_text(
+            markup("   [dim](updated {}; Ctrl-C stops watching, not the jobs)[/]", time.strftime("%H:%M:%S"))
+        )
+    parts.append(line)
+    return Group(*parts)
+
+
+def _compare_runs(set_dir: Any) -> Text:
+    """Where the evaluation logs are, and the commands that compare them (the set's path printed whole)."""
+    return markup(
+        "[dim]Evaluation logs live in each run's evaluations/ folder; compare them across runs with "
+        "`inspect view --log-dir {}` (or `inspect log list --log-dir {}`).[/]",
+        set_dir,
+        set_dir,
     )

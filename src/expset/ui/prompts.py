@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from expset.core.plan import PARAMETER_KEY
-from expset.core.values import value_identity
+from expset.core.values import is_safe_name, value_identity
 from expset.errors import DeclinedError, UsageError
 from expset.io.yaml import load_scalar
 
@@ -57,6 +58,14 @@ def ask_confirm(message: str, default: bool = True) -> bool:
     return bool(_answer(questionary.confirm(message, default=default)))
 
 
+def ask_choice(message: str, choices: dict[str, str], default: str | None = None) -> str:
+    """One of ``choices`` (title → value), by its value; the cursor starts on ``default``."""
+    import questionary
+
+    options = [questionary.Choice(title, value=value) for title, value in choices.items()]
+    return str(_answer(questionary.select(message, choices=options, default=default)))
+
+
 def _required(text: str) -> bool | str:
     return bool(text.strip()) or "an answer is needed"
 
@@ -87,8 +96,81 @@ def split_values(text: str) -> list[Any]:
     return [load_scalar(part.strip()) for part in text.split(",") if part.strip()]
 
 
-def ask_plan_questions(default_author: str) -> dict[str, Any]:
-    """Ask for every plan field; return plan data in the plan file's own shape."""
+OWN_FILE = "own file"  # the choice of a file of one's own, asked for next (bundled ones are absolute paths)
+BUNDLED = "{} (bundled with expset)"
+
+
+def ask_dataset(bundled: dict[str, str], data_folder: str | None) -> str:
+    """The training data: a file of one's own (absolute when it is here; else a name under the data
+    folder), or one of ``bundled`` (title → absolute path)."""
+    choices = {"a file of my own…": OWN_FILE, **{BUNDLED.format(title): path for title, path in bundled.items()}}
+    chosen = ask_choice("Training data (JSON or JSONL, with input and output fields):", choices)
+    if chosen != OWN_FILE:
+        return chosen
+    where = f", or a name under the data folder {data_folder}" if data_folder else ""
+    text = ask_text(f"Training data file (a path{where}):", validate=_data_file(data_folder))
+    path = Path(text).expanduser()
+    return str(path.absolute()) if path.is_file() else text
+
+
+def ask_task(name: str, bundled: dict[str, str]) -> str:
+    """The inspect task of evaluation ``name``, as ``/absolute/path.py@task``: a task file of one's own,
+    or one of ``bundled`` (task name → ``path@task``), the one called ``name`` offered first."""
+    choices = {"a task file of my own…": OWN_FILE, **{BUNDLED.format(task): path for task, path in bundled.items()}}
+    chosen = ask_choice(f"Task for {name}:", choices, default=bundled.get(name, OWN_FILE))
+    if chosen != OWN_FILE:
+        return chosen
+    text = ask_text(f"Task for {name}, as path/to/file.py@task_name:", validate=_task_file)
+    file, _, task = text.rpartition("@")
+    return f"{Path(file).expanduser().absolute()}@{task}"
+
+
+def _data_file(data_folder: str | None) -> Callable[[str], bool | str]:
+    def check(text: str) -> bool | str:
+        if not text.strip():
+            return "an answer is needed"
+        path = Path(text.strip()).expanduser()
+        if path.is_file():
+            return True
+        if data_folder:
+            return True  # a name under the data folder; scaffold looks it up, .json or .jsonl implied
+        return f"no file {path.absolute()} — give an existing JSON or JSONL file"
+
+    return check
+
+
+def _task_file(text: str) -> bool | str:
+    file, separator, task = text.strip().rpartition("@")
+    if not separator or not file or not task:
+        return "write path/to/file.py@task_name"
+    path = Path(file).expanduser()
+    return True if path.is_file() else f"no file {path.absolute()}"
+
+
+def _split_names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _task_names(text: str) -> bool | str:
+    names = _split_names(text)
+    for name in names:
+        if not is_safe_name(name):
+            return f"{name!r} cannot be a folder name: use letters, digits, '.', '_' and '-'"
+    return "a name is listed twice" if len(set(names)) != len(names) else True
+
+
+def ask_plan_questions(
+    default_author: str,
+    *,
+    tasks: dict[str, str] | None = None,
+    datasets: dict[str, str] | None = None,
+    data_folder: str | None = None,
+) -> dict[str, Any]:
+    """Ask for every plan field; return plan data in the plan file's own shape.
+
+    ``tasks`` (name → ``path@task``) and ``datasets`` (title → path) are offered besides one's own files.
+    """
+    tasks, datasets = tasks or {}, datasets or {}
     data: dict[str, Any] = {}
     data["purpose"] = ask_text("Purpose: what question does this set of runs answer?", validate=_required)
     name = ask_text("Short name for the set folder (blank: derived from what varies):")
@@ -113,11 +195,15 @@ def ask_plan_questions(default_author: str) -> dict[str, Any]:
             break
         key, _, value = item.partition("=")
         fixed[key.strip()] = load_scalar(value.strip())
-    if fixed:
-        data["fixed"] = fixed
-    tasks = ask_text("Evaluation tasks, comma-separated (e.g. capitalization, arithmetic):")
-    if tasks:
-        data["evaluations"] = [task.strip() for task in tasks.split(",") if task.strip()]
+    if "dataset" not in vary and "dataset" not in fixed:
+        fixed["dataset"] = ask_dataset(datasets, data_folder)
+    data["fixed"] = fixed
+    names = ask_text(
+        "Evaluation tasks, comma-separated (e.g. capitalization, arithmetic; blank: none):", validate=_task_names
+    )
+    evaluations = [{"name": name, "task": ask_task(name, tasks)} for name in _split_names(names)]
+    if evaluations:
+        data["evaluations"] = evaluations
     notes = ask_text("Notes for whoever opens the set later (optional):")
     if notes:
         data["notes"] = notes

@@ -1,0 +1,62 @@
+"""A stand-in for SLURM's commands behind expset's ``Runner`` seam, for situations a test cluster cannot
+produce on demand (a refusal half-way through a run, Ctrl-C between two ``sbatch`` calls). It
+answers in SLURM's own formats (``sbatch --parsable``, ``squeue --format=%i|%T|%k``) and keeps the
+jobs it accepted, so a test can count them. The real cluster tests stay the proof."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from expset.backends.runner import Completed
+
+
+@dataclass
+class FakeJob:
+    job_id: str
+    script: str
+    comment: str
+    state: str = "PENDING"
+
+
+@dataclass
+class FakeSlurm:
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+    calls: list[list[str]] = field(default_factory=list)
+    on_sbatch: Callable[[int, list[str]], Completed | None] | None = None  # nth sbatch → a different answer
+    next_id: int = 100
+
+    def run(self, argv: list[str], *, cwd: Path | None = None, timeout: float = 60) -> Completed:
+        self.calls.append(argv)
+        command = argv[0]
+        if command == "sbatch":
+            count = sum(1 for call in self.calls if call[0] == "sbatch")
+            answer = self.on_sbatch(count, argv) if self.on_sbatch else None
+            if answer is not None:
+                return answer
+            return Completed(tuple(argv), 0, f"{self.accept(argv)}\n", "")
+        if command == "squeue":
+            lines = "".join(f"{j.job_id}|{j.state}|{j.comment}\n" for j in self.jobs.values())
+            return Completed(tuple(argv), 0, lines, "")
+        if command == "sacct":
+            return Completed(tuple(argv), 1, "Slurm accounting storage is disabled\n", "")
+        if command == "scancel":
+            for job_id in argv[1:]:
+                self.jobs[job_id].state = "CANCELLED"
+            return Completed(tuple(argv), 0, "", "")
+        raise AssertionError(f"unexpected command {argv}")
+
+    def accept(self, argv: list[str]) -> str:
+        """Queue the job ``argv`` submits; its id."""
+        self.next_id += 1
+        comment = next((a.removeprefix("--comment=") for a in argv if a.startswith("--comment=")), "")
+        self.jobs[str(self.next_id)] = FakeJob(str(self.next_id), argv[-1], comment)
+        return str(self.next_id)
+
+    def live_scripts(self) -> list[str]:
+        return sorted(job.script for job in self.jobs.values() if job.state != "CANCELLED")
+
+
+def refusal(argv: list[str]) -> Completed:
+    return Completed(tuple(argv), 1, "", "sbatch: error: Batch job submission failed: Invalid account")
