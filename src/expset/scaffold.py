@@ -89,7 +89,14 @@ def scaffold_set(
         dataset = str({**experiment_set.plan.fixed, **run.varied}.get("dataset", ""))
         if dataset not in data_paths:
             data_paths[dataset] = resolve_data(dataset, site, run.name)
-        derived = derive_run_setup(experiment_set, run, site=site, data_path=data_paths[dataset], task_paths=task_paths)
+        derived = derive_run_setup(
+            experiment_set,
+            run,
+            site=site,
+            data_path=data_paths[dataset],
+            task_paths=task_paths,
+            expand_path=expand_path,
+        )
         setup = derived
         derived_text = render_setup(derived)
         if setup_path.exists() and _edited(setup_path, record, set_dir) and _read(setup_path) != derived_text:
@@ -146,6 +153,11 @@ def render_setup(setup: RunSetup) -> str:
         "# finetune.yaml and the job scripts from it. An edited file is kept; delete it to start over.\n"
     )
     return header + to_yaml(setup.model_dump(mode="json"))
+
+
+def expand_path(path: str) -> str:
+    """``~`` and ``$VAR`` in a path the profile or plan wrote, as the login shell would expand them."""
+    return os.path.expanduser(os.path.expandvars(path))
 
 
 def resolve_data(dataset: str, site: Site, run: str) -> str:

@@ -304,3 +304,14 @@ def test_a_lost_record_of_generated_files_does_not_freeze_untouched_setups(site)
     lines = expset("scaffold", str(set_dir), "--dry-run").stdout.splitlines()
     setups = [line for line in lines if line.endswith("setup_finetune.yaml")]
     assert len(setups) == 4 and all(line.split()[0] == "unchanged" for line in setups), setups
+
+
+def test_a_models_folder_written_with_home_or_a_variable_is_expanded(site, monkeypatch):
+    monkeypatch.setenv("MODELS", str(site.models))
+    site.profile.write_text(
+        site.profile.read_text().replace(f'models_folder = "{site.models}"', 'models_folder = "$MODELS"')
+    )
+    set_dir = site.create()
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    config = load_yaml((set_dir / "1B_rank8/finetune.yaml").read_text(), "finetune.yaml")
+    assert config["checkpointer"]["checkpoint_dir"] == str(site.models / "Llama-3.2-1B-Instruct")

@@ -9,6 +9,7 @@ Pure: paths and site settings are passed in; nothing here touches the disk.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -223,8 +224,10 @@ def derive_run_setup(
     site: Site,
     data_path: str,
     task_paths: dict[str, str],
+    expand_path: Callable[[str], str] = str,
 ) -> RunSetup:
-    """The setup of ``run``; ``data_path`` and ``task_paths`` were resolved on disk by the caller."""
+    """The setup of ``run``; ``data_path`` and ``task_paths`` were resolved on disk by the caller, which
+    also gives ``expand_path`` for model folders written with ``~`` or ``$VAR`` (the environment is its to read)."""
     plan = experiment_set.plan
     parameters = {**run.varied, **plan.fixed}
     unknown = sorted(set(parameters) - KNOWN_PARAMETERS)
@@ -251,7 +254,7 @@ def derive_run_setup(
     gpus = int(parameters.get("gpus", 0 if training.get("device") == "cpu" else model.gpus))
     setup = {
         "run": run.name,
-        "model": _model_setup(model_name, model, site),
+        "model": _model_setup(model_name, model, site, expand_path),
         "data": {"path": data_path, **plan.data.model_dump()},
         "training": training,
         "resources": {
@@ -292,9 +295,11 @@ def validate_setup(data: Any, where: str) -> RunSetup:
         ) from None
 
 
-def _model_setup(name: str, model: ModelInfo | CustomModel, site: Site) -> dict[str, Any]:
+def _model_setup(
+    name: str, model: ModelInfo | CustomModel, site: Site, expand_path: Callable[[str], str]
+) -> dict[str, Any]:
     if isinstance(model, CustomModel):
-        folder = model.folder
+        folder = expand_path(model.folder)
         files: list[str] | dict[str, str] = list(model.checkpoint_files)
     else:
         folder = name
@@ -305,7 +310,7 @@ def _model_setup(name: str, model: ModelInfo | CustomModel, site: Site) -> dict[
                 f"model {name}: its folder {folder!r} is relative and no models folder is set",
                 hint="run `expset profile init`, or set site.models_folder in the plan",
             )
-        folder = f"{site.models_folder.rstrip('/')}/{folder}"
+        folder = f"{expand_path(site.models_folder).rstrip('/')}/{folder}"
     return {
         "name": name,
         "folder": folder,
