@@ -28,6 +28,28 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return work
 
 
+SLOW_MODULES = (
+    "e2e/",  # a real SLURM cluster, real fine-tunes and evaluations
+    "terminal/",  # the interactive prompts, driven in tmux
+    "scaffold/test_real_consumers.py",  # tune validate, shellcheck, sbatch --test-only
+    "scaffold/test_bundled_files_run.py",  # inspect eval and torchtune datasets on the bundled files
+    "scaffold/test_evaluation_job.py",  # generated evaluation jobs run with inspect
+    "scaffold/test_interpreted_text.py",  # torchtune's own config reader, inspect runs
+    "fs/test_stale_staging.py",  # real processes killed mid-write
+    "cli/test_interruptions.py",  # real processes interrupted
+    "test_packaging.py",  # builds and installs a wheel
+)
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Mark the tests that drive real tools or processes ``slow``: ``pytest -m "not slow"`` is the quick tier."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        relative = Path(item.fspath).resolve().relative_to(tests).as_posix()
+        if relative.startswith(SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
     skipped = terminalreporter.stats.get("skipped", [])
     if skipped and not os.environ.get("EXPSET_ALLOW_SKIPS"):
