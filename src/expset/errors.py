@@ -72,12 +72,6 @@ class UsageError(ExpsetError):
     exit_code = ExitCode.BAD_INPUT
 
 
-class UnsafeNameError(ExpsetError):
-    """Raised when a set, run or task name could escape its folder (``..``, ``/``, NUL, leading ``-``)."""
-
-    exit_code = ExitCode.BAD_INPUT
-
-
 class TargetExistsError(ExpsetError):
     """Raised when the set folder already exists with a different plan, or is not an expset set."""
 

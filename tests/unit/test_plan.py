@@ -137,3 +137,29 @@ def test_alias_that_is_not_a_safe_name_is_rejected():
 
 def test_a_top_level_list_is_not_a_plan():
     assert problems([1, 2]) == ["plan: expected a mapping of fields (purpose:, vary:, …) at the top level"]
+
+
+@pytest.mark.parametrize(
+    ("section", "typo", "meant", "also_allowed"),
+    [
+        ({"site": {"partiton": "gpu"}}, "site.partiton", "partition", "mail_user"),
+        ({"data": {"formt": "chat"}}, "data.formt", "format", "conversation_style"),
+        ({"evaluations": [{"name": "a", "tsk": "t.py@a"}]}, "evaluations[0].tsk", "task", "epochs"),
+    ],
+)
+def test_an_unknown_field_in_a_section_names_that_sections_fields(section, typo, meant, also_allowed):
+    with pytest.raises(PlanError) as refused:
+        parse_plan({"purpose": "p", "vary": {"lora_rank": [8, 16]}, **section}, today=TODAY, default_author="a")
+    problem = refused.value.problems[0]
+    assert problem.startswith(f"{typo}: unknown field — did you mean '{meant}'? allowed here: ")
+    assert also_allowed in problem and "template" not in problem
+
+
+def test_a_root_under_site_is_refused_rather_than_ignored():
+    with pytest.raises(PlanError) as refused:
+        parse_plan(
+            {"purpose": "p", "vary": {"lora_rank": [8, 16]}, "site": {"root": "/scratch/x"}},
+            today=TODAY,
+            default_author="a",
+        )
+    assert refused.value.problems[0].startswith("site.root: a plan names its folder with root: at the top level")

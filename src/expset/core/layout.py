@@ -194,7 +194,6 @@ class PlannedFile:
 class SetLayout:
     """Every folder (parents before children) and file of a set, relative to the set folder."""
 
-    set_name: str
     directories: tuple[str, ...]
     files: tuple[PlannedFile, ...]
 
@@ -213,4 +212,4 @@ def plan_layout(experiment_set: ExperimentSet) -> SetLayout:
     for index, run in enumerate(experiment_set.runs):
         directories.extend(run_directories(run.name, tasks))
         files.append(PlannedFile(f"{run.name}/{RUN_FILE}", FileKind.RUN, index))
-    return SetLayout(set_name=experiment_set.set_name, directories=tuple(directories), files=tuple(files))
+    return SetLayout(directories=tuple(directories), files=tuple(files))

@@ -258,7 +258,7 @@ def derive_set_name(plan: Plan, convention: Convention) -> str:
 def _slug_from_vary(convention: Convention) -> str:
     words = []
     for parameter in convention.parameters:
-        if parameter.key == "model" and parameter.rule.startswith("the model size"):
+        if parameter.key == "model" and _model_sizes(list(parameter.values)) is not None:
             family = lookup_model(str(parameter.values[0]))
             words.append(f"{family.family}-size" if family else "size")
         else:
@@ -297,12 +297,21 @@ def _prefix(key: str, texts: list[str]) -> str:
     return slugify(key) + separator
 
 
-def _model_texts(values: list[Scalar]) -> tuple[list[str], str]:
+def _model_sizes(values: list[Scalar]) -> list[str] | None:
+    """The models' sizes (``1B``, ``3B``) when they differ only in size, else None."""
     described = [_describe_model(str(v)) for v in values]
     families = {(family, variant) for family, _, variant in described}
     sizes = [size for _, size, _ in described]
     if len(families) == 1 and None not in sizes and len(set(sizes)) == len(sizes) and len(values) > 1:
-        return [str(size) for size in sizes], "the model size (the models differ only in size)"
+        return [str(size) for size in sizes]
+    return None
+
+
+def _model_texts(values: list[Scalar]) -> tuple[list[str], str]:
+    sizes = _model_sizes(values)
+    if sizes is not None:
+        return sizes, "the model size (the models differ only in size)"
+    described = [_describe_model(str(v)) for v in values]
     texts = []
     mixed_variants = len({variant for _, _, variant in described}) > 1
     for value in values:

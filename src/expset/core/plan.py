@@ -12,7 +12,7 @@ import difflib
 import math
 import re
 import sys
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -170,6 +170,11 @@ def check_plan(plan: Plan) -> list[str]:
         problems.append("purpose: is empty — say in a sentence why this set of runs exists")
     if plan.name is not None:
         problems.extend(_check_description(plan.name))
+    if plan.site.root is not None:
+        problems.append(
+            "site.root: a plan names its folder with root: at the top level (site: holds the profile's cluster "
+            "settings) — move it there"
+        )
     for key, values in plan.vary.items():
         if not PARAMETER_KEY.fullmatch(key):
             problems.append(f"vary.{key}: not a parameter name — use letters, digits and _ (e.g. lora_rank)")
@@ -292,7 +297,7 @@ def _describe(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         field = str(error["loc"][-1])
-        allowed = PLAN_FIELDS if len(error["loc"]) == 1 else tuple(Naming.model_fields)
+        allowed = _fields_at(error["loc"])
         close = difflib.get_close_matches(field, allowed, n=1)
         suggestion = f"did you mean {close[0]!r}? " if close else ""
         return f"{path}: unknown field — {suggestion}allowed here: {', '.join(allowed)}"
@@ -303,6 +308,30 @@ def _describe(error: Any) -> str:
         wanted = {"dict_type": "a mapping", "list_type": "a list", "string_type": "text"}[kind]
         return f"{path}: expected {wanted}, got {type(error['input']).__name__} — see `expset schema`"
     return f"{path}: {message}"
+
+
+def _fields_at(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    """The fields allowed where the last part of ``loc`` stands: those of the section that holds it."""
+    model: type[BaseModel] = Plan
+    for part in loc[:-1]:
+        if isinstance(part, str) and part in model.model_fields:
+            inner = _model_in(model.model_fields[part].annotation)
+            if inner is None:
+                return ()
+            model = inner
+        # else a mapping key or list index inside that field: still the same section
+    return tuple(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The section an annotation holds, itself or inside a list, mapping or union; None for plain values."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _path(loc: tuple[Any, ...]) -> str:

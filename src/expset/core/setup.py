@@ -226,8 +226,9 @@ def derive_run_setup(
     task_paths: dict[str, str],
     expand_path: Callable[[str], str] = str,
 ) -> RunSetup:
-    """The setup of ``run``; ``data_path`` and ``task_paths`` were resolved on disk by the caller, which
-    also gives ``expand_path`` for model folders written with ``~`` or ``$VAR`` (the environment is its to read)."""
+    """The setup of ``run``. The caller resolved ``data_path`` and ``task_paths`` (one per evaluation) on
+    disk, and gives ``expand_path`` for model folders written with ``~`` or ``$VAR`` (the environment is its
+    to read)."""
     plan = experiment_set.plan
     parameters = {**run.varied, **plan.fixed}
     unknown = sorted(set(parameters) - KNOWN_PARAMETERS)
@@ -275,7 +276,6 @@ def derive_run_setup(
                 "epochs": _epochs(evaluation.epochs, training["epochs"]),
             }
             for evaluation in plan.evaluations
-            if evaluation.name in task_paths
         ],
     }
     return validate_setup(setup, f"run {run.name}")

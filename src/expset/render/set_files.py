@@ -13,10 +13,8 @@ from typing import Any
 
 from expset.core.layout import (
     EVALUATIONS_DIR,
-    FILE_PURPOSES,
     PLAN_FILE,
     RUN_FILE,
-    SET_FILES,
     FileKind,
     SetLayout,
 )
@@ -125,5 +123,4 @@ def set_context(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         "runs": [{"name": run.name, "varied": run.varied} for run in runs],
         "readme_run_limit": README_RUN_LIMIT,
         "shortened": [run.name for run in runs if run.shortened],
-        "files": [{"path": path, "purpose": FILE_PURPOSES[kind]} for path, kind in SET_FILES],
     }

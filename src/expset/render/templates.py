@@ -57,7 +57,6 @@ def environment() -> jinja2.Environment:
     )
     env.filters["yaml_value"] = yaml_value
     env.filters["cell"] = markdown_cell
-    env.filters["text"] = format_value
     env.filters["shell"] = shlex.quote
     return env
 
