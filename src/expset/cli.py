@@ -376,8 +376,17 @@ app.add_typer(profile_app, name="profile", short_help=COMMANDS["profile"])
 
 
 @app.command("schema", short_help=COMMANDS["schema"])
-def schema_command() -> None:
+def schema_command(
+    setup: Annotated[
+        bool, typer.Option("--setup", help="The schema of a run's setup_finetune.yaml instead of the plan's.")
+    ] = False,
+) -> None:
     """Print the plan file's JSON Schema (for editors)."""
+    if setup:
+        from expset.core.setup import RunSetup
+
+        sys.stdout.write(json.dumps(RunSetup.model_json_schema(), indent=2) + "\n")
+        return
     from expset.core.plan import Plan
 
     sys.stdout.write(json.dumps(Plan.model_json_schema(), indent=2) + "\n")

@@ -76,3 +76,14 @@ def test_schema_is_json_schema_that_accepts_the_examples_and_rejects_unknown_key
             jsonschema.validate(load_yaml(example.read_text(), example.name), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"purpose": "x", "evaluation": []}, schema)
+
+
+def test_the_setup_file_has_a_schema_too(site):
+    import jsonschema
+    import yaml
+
+    set_dir = site.create()
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    schema = json.loads(expset("schema", "--setup").stdout)
+    assert "run_dir" not in schema["properties"] and {"model", "training", "evaluations"} <= set(schema["properties"])
+    jsonschema.validate(yaml.safe_load((set_dir / "1B_rank8" / "setup_finetune.yaml").read_text()), schema)
