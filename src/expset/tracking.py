@@ -86,6 +86,8 @@ def track(set_dir: Path, run_names: set[str], client: SlurmClient) -> Tracked:
     for job in jobs:
         if job.job_id is not None:
             tracked.history.setdefault((job.run, job.step), []).append(job)
+    for history in tracked.history.values():  # SLURM numbers jobs in order: a job recovered late is not the newest
+        history.sort(key=lambda job: _numeric(job.job_id or ""))
     set_folder = str(set_dir)
     foreign = 0
     for (run, step), history in tracked.history.items():

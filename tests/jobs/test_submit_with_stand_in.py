@@ -128,3 +128,20 @@ def test_a_set_reached_through_a_linked_path_is_not_taken_for_a_moved_one(set_di
     link.symlink_to(set_dir)
     assert expset("scaffold", str(link)).exit_code == 0
     assert expset("submit", str(set_dir), "--dry-run").exit_code == 0
+
+
+def test_a_job_recovered_from_its_record_after_damage_is_not_taken_for_the_newest(set_dir):
+    import json
+
+    slurm = FakeSlurm()
+    submit(set_dir, slurm)
+    (set_dir / "1B_rank8" / "logs" / "finetune.job101.json").write_text('{"job": "101", "exit_code": 1}')
+    del slurm.jobs["101"]  # it failed, and SLURM has forgotten it
+    submit(set_dir, slurm, resubmit=True, runs=["1B_rank8"])
+    ledger_file = set_dir / ".expset" / "jobs.jsonl"
+    lines = ledger_file.read_text().splitlines()
+    first_token = json.loads(lines[0])["token"]  # the intent of job 101, and its submission, are lost
+    kept = [line for line in lines if first_token not in line]
+    ledger_file.write_text("\n".join(kept) + '\n{"torn')
+    [run] = [r for r in set_status(load_set(set_dir), set_dir, SlurmClient(slurm)).runs if r.run == "1B_rank8"]
+    assert run.progress.value == "pending" and run.job_id != "101"
