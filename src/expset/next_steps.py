@@ -10,8 +10,7 @@ from expset.core.naming import ExperimentSet
 from expset.core.plan import Plan
 from expset.core.sections import Site
 from expset.core.setup import merge_site
-
-ANCHORED = ("/", "~", "$")  # paths that need no folder setting: absolute, home, environment variable
+from expset.io.plan_file import ANCHORED
 
 
 def before_scaffold(experiment_set: ExperimentSet, profile: Site, profile_file: Path) -> list[str]:

@@ -32,9 +32,8 @@ from expset.core.setup import (
 )
 from expset.errors import ExitCode, ExpsetError, WriteError
 from expset.fs.inside import refuse_links
+from expset.io.plan_file import DATA_SUFFIXES
 from expset.sets import choose_runs
-
-DATA_SUFFIXES = (".json", ".jsonl")
 
 
 class Action(str, Enum):
@@ -76,7 +75,7 @@ def scaffold_set(
     site = merge_site(profile, experiment_set.plan.site)
     chosen = choose_runs(experiment_set, runs)
     refuse_links(set_dir, GENERATED_RECORD)
-    record = read_record(set_dir)
+    record = read_generated_record(set_dir)
     task_paths = resolve_tasks(experiment_set, set_dir)  # plans record absolute paths; older ones may not
     data_paths: dict[str, str] = {}
     planned: list[PlannedWrite] = []
@@ -124,7 +123,7 @@ def scaffold_set(
 def apply(planned: list[PlannedWrite], set_dir: Path) -> None:
     """Write the planned files (each atomically), create the log folders, update the record."""
     set_dir = set_dir.absolute()
-    record = read_record(set_dir)
+    record = read_generated_record(set_dir)
     from expset.fs.inside import folder, remove_file, write_file
 
     for write in planned:
@@ -214,7 +213,8 @@ def read_edited_setup(path: Path) -> RunSetup:
     return validate_setup(data, f"{path}")
 
 
-def read_record(set_dir: Path) -> dict[str, str]:
+def read_generated_record(set_dir: Path) -> dict[str, str]:
+    """What scaffold wrote before: relative path → SHA-256 of the text."""
     try:
         return json.loads((set_dir / GENERATED_RECORD).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +116,6 @@ def _place_intents(
     jobs: list[ledger.Job], book: ledger.Ledger, view: SlurmView, set_dir: Path, tracked: Tracked
 ) -> list[ledger.Job]:
     """Resolve intents with no job id: by their token in SLURM, or by a record on disk no job claims."""
-    from dataclasses import replace
-
     by_token = {identity.token: job_id for job_id, identity in view.identities.items()}
     known = book.known_job_ids()
     placed = []

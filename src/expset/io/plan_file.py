@@ -170,12 +170,13 @@ def resolve_plan_paths(data: Any, base: Path) -> Any:
 def resolve_task_path(task: str, base: Path) -> str:
     """``path/to/task.py@name`` with a relative path made absolute from ``base``; anything else unchanged."""
     file, separator, name = task.rpartition("@")
-    if not separator or not file or file.startswith(_ANCHORED):
+    if not separator or not file or file.startswith(ANCHORED):
         return task
     return f"{os.path.normpath(base / file)}@{name}"
 
 
-_ANCHORED = ("/", "~", "$")  # absolute, or made absolute at scaffold time (home folder, environment variable)
+ANCHORED = ("/", "~", "$")
+"""Paths read from no folder: absolute, or made absolute at scaffold time (home, environment variable)."""
 _PLAN_RELATIVE = ("./", "../")
 
 
