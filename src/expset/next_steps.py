@@ -8,9 +8,9 @@ from pathlib import Path
 from expset.core.models import lookup_model
 from expset.core.naming import ExperimentSet
 from expset.core.plan import Plan
+from expset.core.run_setup import merge_site
 from expset.core.sections import Site
-from expset.core.setup import merge_site
-from expset.io.plan_file import ANCHORED
+from expset.plan_file import ANCHORED
 
 
 def before_scaffold(experiment_set: ExperimentSet, profile: Site, profile_file: Path) -> list[str]:

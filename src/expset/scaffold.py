@@ -20,8 +20,7 @@ from typing import Any
 
 from expset.core.layout import GENERATED_RECORD, LOG_DIR, SETUP_FILE
 from expset.core.naming import ExperimentSet
-from expset.core.sections import Site
-from expset.core.setup import (
+from expset.core.run_setup import (
     LOCATION_KEYS,
     RunSetup,
     SetupError,
@@ -30,9 +29,10 @@ from expset.core.setup import (
     merge_site,
     validate_setup,
 )
-from expset.errors import ExitCode, ExpsetError, WriteError
+from expset.core.sections import Site
+from expset.errors import ConflictError, WriteError
 from expset.fs.inside import refuse_links
-from expset.io.plan_file import DATA_SUFFIXES
+from expset.plan_file import DATA_SUFFIXES
 from expset.sets import choose_runs
 
 
@@ -53,10 +53,6 @@ class PlannedWrite:
     action: Action
 
 
-class ConflictError(ExpsetError):
-    """Raised when scaffold would overwrite files edited by hand; nothing was written."""
-
-    exit_code = ExitCode.TARGET_EXISTS
 
 
 def scaffold_set(
@@ -274,7 +270,7 @@ def _edited(path: Path, record: dict[str, str], set_dir: Path, current: str | No
 
 
 def _read_yaml(path: Path) -> Any:
-    from expset.io.yaml import load_yaml
+    from expset.render.yaml_read import load_yaml
 
     try:
         text = path.read_text(encoding="utf-8")

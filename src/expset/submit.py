@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from expset import ledger
-from expset.backends.slurm import SlurmClient, SubmitError, job_comment, sbatch_argv
+from expset.core.jobs import plan_submission
 from expset.core.layout import (
     EVALUATIONS_DIR,
     FINETUNE_SCRIPT,
@@ -35,10 +35,9 @@ from expset.core.layout import (
     parse_run_dir_assignment,
 )
 from expset.core.naming import ExperimentSet
-from expset.core.setup import SetupError
-from expset.core.status import plan_submission
-from expset.errors import BusyError, RecordError
+from expset.errors import BusyError, RecordError, SetupError, SubmitError
 from expset.sets import choose_runs
+from expset.slurm.client import SlurmClient, job_comment, sbatch_argv
 from expset.tracking import set_key, track
 
 

@@ -3,7 +3,7 @@
 import re
 
 from expset.core.sections import Site
-from expset.io.profile import read_profile
+from expset.site import read_profile
 
 from helpers import run_expset
 

@@ -28,7 +28,7 @@ from expset.core.layout import (
     step_output,
     task_dir,
 )
-from expset.core.setup import DISTRIBUTED_RECIPE, EvaluationSetup, RunSetup
+from expset.core.run_setup import DISTRIBUTED_RECIPE, EvaluationSetup, RunSetup
 from expset.render.finetune import render_finetune_config
 from expset.render.templates import render
 from expset.render.yaml_text import to_yaml

@@ -15,7 +15,7 @@ from typing import Any
 from expset.core.plan import PARAMETER_KEY
 from expset.core.values import is_safe_name, value_identity
 from expset.errors import DeclinedError, UsageError
-from expset.io.yaml import load_scalar
+from expset.render.yaml_read import load_scalar
 
 
 class Choice(str, Enum):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from expset.core.models import ModelInfo, lookup_model
 from expset.core.naming import ExperimentSet, Run
 from expset.core.sections import CustomModel, Site
-from expset.errors import ExitCode, ExpsetError
+from expset.errors import SetupError
 
 SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
 DISTRIBUTED_RECIPE = "lora_finetune_distributed"
@@ -54,10 +54,6 @@ without a shell, so quoting cannot protect them; anything else is refused."""
 _UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\#,]")
 
 
-class SetupError(ExpsetError):
-    """Raised when a run cannot be set up: names the run, the field and the fix."""
-
-    exit_code = ExitCode.BAD_INPUT
 
 
 class _Strict(BaseModel):
