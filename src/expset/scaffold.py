@@ -53,8 +53,6 @@ class PlannedWrite:
     action: Action
 
 
-
-
 def scaffold_set(
     experiment_set: ExperimentSet,
     set_dir: Path,

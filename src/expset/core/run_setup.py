@@ -16,27 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from expset.core.models import ModelInfo, lookup_model
 from expset.core.naming import ExperimentSet, Run
+from expset.core.parameters import BY_KEY, KNOWN_KEYS, TRAINING_KEYS, field_constraints
 from expset.core.sections import CustomModel, Site
 from expset.errors import SetupError
 
 SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
 DISTRIBUTED_RECIPE = "lora_finetune_distributed"
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "lr": 3e-4,
-    "lora_rank": 8,
-    "lora_dropout": 0.0,
-    "epochs": 1,
-    "batch_size": 4,
-    "gradient_accumulation_steps": 1,
-    "max_seq_len": None,
-    "seed": 42,
-    "save_adapter_weights_only": False,
-    "max_steps_per_epoch": None,
-}
-COMPUTE_PARAMETERS = ("gpus", "mem", "time")
-KNOWN_PARAMETERS = frozenset(
-    {"model", "dataset", "learning_rate", "lora_alpha", *TRAINING_DEFAULTS, *COMPUTE_PARAMETERS}
-)
 
 _SBATCH_WORD = re.compile(r"[A-Za-z0-9_.,+-]+")
 _SBATCH_PATTERNS = {
@@ -52,8 +37,6 @@ _SBATCH_PATTERNS = {
 """What each value written into an ``#SBATCH`` line may look like: SLURM reads those lines itself,
 without a shell, so quoting cannot protect them; anything else is refused."""
 _UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\#,]")
-
-
 
 
 class _Strict(BaseModel):
@@ -86,19 +69,21 @@ class DataSetup(_Strict):
 
 
 class TrainingSetup(_Strict):
-    lr: float = Field(gt=0)
-    lora_rank: int = Field(ge=1)
-    lora_alpha: int | float = Field(gt=0)
-    lora_dropout: float = Field(ge=0, lt=1)
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    gradient_accumulation_steps: int = Field(ge=1)
-    max_seq_len: int | None = Field(default=None, ge=1)
-    seed: int | None = Field(default=None, ge=0)
-    save_adapter_weights_only: bool = False
-    max_steps_per_epoch: int | None = Field(default=None, ge=1)
-    device: Literal["cuda", "cpu"] = "cuda"
-    dtype: Literal["bf16", "fp32", "fp16"] = "bf16"
+    """The fine-tune's hyperparameters; their ranges and meanings are those of ``core.parameters``."""
+
+    lr: float = Field(**field_constraints("lr"))
+    lora_rank: int = Field(**field_constraints("lora_rank"))
+    lora_alpha: int | float = Field(**field_constraints("lora_alpha"))
+    lora_dropout: float = Field(**field_constraints("lora_dropout"))
+    epochs: int = Field(**field_constraints("epochs"))
+    batch_size: int = Field(**field_constraints("batch_size"))
+    gradient_accumulation_steps: int = Field(**field_constraints("gradient_accumulation_steps"))
+    max_seq_len: int | None = Field(default=None, **field_constraints("max_seq_len"))
+    seed: int | None = Field(default=None, **field_constraints("seed"))
+    save_adapter_weights_only: bool = Field(default=False, **field_constraints("save_adapter_weights_only"))
+    max_steps_per_epoch: int | None = Field(default=None, **field_constraints("max_steps_per_epoch"))
+    device: Literal["cuda", "cpu"] = Field(default="cuda", description="where the fine-tune runs")
+    dtype: Literal["bf16", "fp32", "fp16"] = Field(default="bf16", description="the training precision")
 
 
 class ResourcesSetup(_Strict):
@@ -227,12 +212,12 @@ def derive_run_setup(
     to read)."""
     plan = experiment_set.plan
     parameters = {**run.varied, **plan.fixed}
-    unknown = sorted(set(parameters) - KNOWN_PARAMETERS)
+    unknown = sorted(set(parameters) - KNOWN_KEYS)
     if unknown:
         raise SetupError(
             f"run {run.name}: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a training input "
             "expset can apply",
-            hint=f"use only {', '.join(sorted(KNOWN_PARAMETERS))}; other settings go in setup_finetune.yaml",
+            hint=f"use only {', '.join(sorted(KNOWN_KEYS))}; other settings go in setup_finetune.yaml",
         )
     model_name = str(parameters.get("model", ""))
     model = model_for(model_name, plan.models)
@@ -243,8 +228,8 @@ def derive_run_setup(
             else f"run {run.name}: no model — add model to vary or fixed",
             hint="define it under models: in the plan (see `expset schema`), or use one of `expset models`",
         )
-    training = {key: parameters.get(key, default) for key, default in TRAINING_DEFAULTS.items()}
-    training["lr"] = parameters.get("lr", parameters.get("learning_rate", TRAINING_DEFAULTS["lr"]))
+    training = {key: parameters.get(key, BY_KEY[key].default) for key in TRAINING_KEYS}
+    training["lr"] = parameters.get("lr", parameters.get("learning_rate", BY_KEY["lr"].default))
     training["lora_alpha"] = parameters.get("lora_alpha", 2 * training["lora_rank"])
     if isinstance(model, CustomModel):
         training.update(device=model.device, dtype=model.dtype)

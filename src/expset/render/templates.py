@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     import jinja2
 
 
-
-
 def yaml_value(value: Any) -> str:
     """A YAML 1.2 flow value that reads back as exactly ``value``.
 

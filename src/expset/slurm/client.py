@@ -23,8 +23,6 @@ from expset.slurm.runner import Runner
 _JOB_ID = re.compile(r"^(\d+)(?:;\S+)?$")
 
 
-
-
 COMMENT_PREFIX = "expset:"
 
 
