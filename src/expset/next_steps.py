@@ -8,8 +8,7 @@ from pathlib import Path
 from expset.core.models import lookup_model
 from expset.core.naming import ExperimentSet
 from expset.core.plan import Plan
-from expset.core.run_setup import merge_site
-from expset.core.sections import Site
+from expset.core.site_settings import Site, merge_site
 from expset.plan_file import ANCHORED
 
 

@@ -26,10 +26,9 @@ from expset.core.run_setup import (
     SetupError,
     check_set_path,
     derive_run_setup,
-    merge_site,
     validate_setup,
 )
-from expset.core.sections import Site
+from expset.core.site_settings import Site, merge_site
 from expset.errors import ConflictError, WriteError
 from expset.fs.inside import refuse_links
 from expset.plan_file import DATA_SUFFIXES

@@ -114,7 +114,7 @@ def read_profile(path: Path) -> Any:
     """The profile as validated site settings (``expset.core.plan.Site``)."""
     from pydantic import ValidationError
 
-    from expset.core.sections import Site
+    from expset.core.site_settings import Site
 
     try:
         return Site.model_validate(read_profile_data(path))
@@ -126,34 +126,26 @@ def read_profile(path: Path) -> Any:
         ) from None
 
 
-def render_profile_reference(site: Any, meanings: Mapping[str, str]) -> str:
-    """TOML text with every key a profile takes (``meanings``: key → meaning, in order), each under
-    its meaning: the ones ``site`` sets with their value, the others commented out. Saved as the
-    profile, with the keys that apply uncommented and filled in, it is a valid profile."""
+def render_profile_reference(site: Any) -> str:
+    """TOML text with every key a profile takes, each under its meaning: the ones ``site`` sets with their
+    value, the others commented out with an example. Saved as the profile, with the keys that apply
+    uncommented and filled in, it is a valid profile."""
     import json
 
-    from expset.core.sections import Site
+    from expset.core.site_settings import SITE_SETTINGS
 
     values = site.model_dump(exclude_none=True)
     lines = [
         "# expset user profile: this cluster's folders and SLURM settings. Every key is optional;",
         "# uncomment the ones that apply and fill them in. A plan's site: section overrides them.",
     ]
-    for key, meaning in meanings.items():
-        lines += ["", f"# {meaning}"]
-        if key in values:
-            lines.append(f"{key} = {json.dumps(values[key], ensure_ascii=False)}")
+    for setting in SITE_SETTINGS:
+        lines += ["", f"# {setting.question.replace('(blank: ', '(unset: ')}"]
+        if setting.field in values:
+            lines.append(f"{setting.field} = {json.dumps(values[setting.field], ensure_ascii=False)}")
         else:
-            lines.append(f"# {key} = {_placeholder(Site.model_fields[key].annotation)}")
+            lines.append(f"# {setting.field} = {json.dumps(setting.example, ensure_ascii=False)}")
     return "\n".join(lines) + "\n"
-
-
-def _placeholder(annotation: Any) -> str:
-    """A TOML value to replace: a list of text for list settings, else a text."""
-    import typing
-
-    kinds = {typing.get_origin(kind) or kind for kind in typing.get_args(annotation) or (annotation,)}
-    return '["…"]' if list in kinds else '"…"'
 
 
 def render_profile(site: Any) -> str:

@@ -2,7 +2,7 @@
 
 import re
 
-from expset.core.sections import Site
+from expset.core.site_settings import Site
 from expset.site import read_profile
 
 from helpers import run_expset

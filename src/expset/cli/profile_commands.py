@@ -11,23 +11,10 @@ from expset.cli.support import reporting
 profile_app = typer.Typer(no_args_is_help=True, help="This cluster's folders and SLURM settings.")
 
 
-def profile_meanings() -> dict[str, str]:
-    """Every key a profile takes, in the schema's order, with its meaning: the question ``profile init``
-    asks for it (a blank answer leaves it unset), else its description in the schema."""
-    from expset.cli.prompts import PROFILE_QUESTIONS
-    from expset.core.sections import Site
-
-    questions = dict(PROFILE_QUESTIONS)
-    return {
-        key: (questions.get(key) or field.description or key).replace("(blank: ", "(unset: ")
-        for key, field in Site.model_fields.items()
-    }
-
-
 @profile_app.command("show")
 def profile_show_command() -> None:
     """Print every profile setting with its meaning; the ones not set are commented out."""
-    from expset.core.sections import Site
+    from expset.core.site_settings import Site
     from expset.errors import ProfileError
     from expset.site import profile_path, read_profile, render_profile_reference
 
@@ -38,9 +25,9 @@ def profile_show_command() -> None:
         try:
             site = read_profile(path)
         except ProfileError:  # still show the keys a profile takes, then say what is wrong
-            sys.stdout.write(render_profile_reference(Site(), profile_meanings()))
+            sys.stdout.write(render_profile_reference(Site()))
             raise
-        sys.stdout.write(render_profile_reference(site, profile_meanings()))
+        sys.stdout.write(render_profile_reference(site))
 
 
 @profile_app.command("init")
@@ -48,7 +35,7 @@ def profile_init_command() -> None:
     """Answer questions to write the profile (existing values are offered as defaults)."""
     from expset.cli import prompts
     from expset.cli.console import status
-    from expset.core.sections import Site
+    from expset.core.site_settings import Site
     from expset.scaffold import write_atomically
     from expset.site import profile_path, read_profile, render_profile
 

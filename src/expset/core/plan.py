@@ -26,8 +26,8 @@ from expset.core.sections import (
     IsoDate,
     Naming,
     ScalarValue,
-    Site,
 )
+from expset.core.site_settings import Site
 from expset.core.values import Scalar, is_safe_name, parse_number, value_identity
 from expset.errors import PlanError
 

@@ -17,25 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from expset.core.models import ModelInfo, lookup_model
 from expset.core.naming import ExperimentSet, Run
 from expset.core.parameters import BY_KEY, KNOWN_KEYS, TRAINING_KEYS, field_constraints
-from expset.core.sections import CustomModel, Site
+from expset.core.sections import CustomModel
+from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
 
 SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
 DISTRIBUTED_RECIPE = "lora_finetune_distributed"
 
-_SBATCH_WORD = re.compile(r"[A-Za-z0-9_.,+-]+")
-_SBATCH_PATTERNS = {
-    "account": _SBATCH_WORD,
-    "partition": _SBATCH_WORD,
-    "qos": _SBATCH_WORD,
-    "constraint": re.compile(r"[A-Za-z0-9_.,&|()\[\]*:+-]+"),
-    "mail_user": re.compile(r"[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+|[A-Za-z0-9_.-]+"),
-    "mail_type": re.compile(r"[A-Z_]+(,[A-Z_]+)*"),
-    "time": re.compile(r"(\d+-)?\d+(:\d{2}){0,2}"),
-    "mem": re.compile(r"\d+[KMGT]?"),
-}
-"""What each value written into an ``#SBATCH`` line may look like: SLURM reads those lines itself,
-without a shell, so quoting cannot protect them; anything else is refused."""
 _UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\#,]")
 
 
@@ -92,33 +80,15 @@ class ResourcesSetup(_Strict):
     mem: str
     time: str
 
-    @field_validator("mem", "time")
+    @field_validator("mem")
     @classmethod
-    def _sbatch_value(cls, value: str, info: Any) -> str:
-        return _check_sbatch(info.field_name, value)
+    def _memory(cls, value: str) -> str:
+        return check_sbatch_value(MEMORY, value)
 
-
-class SlurmSetup(_Strict):
-    account: str | None = None
-    partition: str | None = None
-    qos: str | None = None
-    constraint: str | None = None
-    mail_user: str | None = None
-    mail_type: str | None = None
-    environment: list[str] = Field(default_factory=list)
-
-    @field_validator("account", "partition", "qos", "constraint", "mail_user", "mail_type")
+    @field_validator("time")
     @classmethod
-    def _sbatch_value(cls, value: str | None, info: Any) -> str | None:
-        return None if value is None else _check_sbatch(info.field_name, value)
-
-    @field_validator("environment")
-    @classmethod
-    def _one_line_each(cls, lines: list[str]) -> list[str]:
-        for line in lines:
-            if "\n" in line or "\x00" in line:
-                raise ValueError(f"{line!r} spans lines — give each shell line as its own list entry")
-        return lines
+    def _time(cls, value: str) -> str:
+        return check_sbatch_value(TIME, value)
 
 
 class EvaluationSetup(_Strict):
@@ -167,12 +137,6 @@ class RunSetup(_Strict):
         return DISTRIBUTED_RECIPE if self.resources.gpus > 1 else SINGLE_DEVICE_RECIPE
 
 
-def _check_sbatch(field: str, value: str) -> str:
-    if not _SBATCH_PATTERNS[field].fullmatch(value):
-        raise ValueError(f"{value!r} cannot go in an #SBATCH line — SLURM reads it without a shell")
-    return value
-
-
 LOCATION_KEYS = ("set", "run_dir")
 """Keys that setups written by earlier versions held: where a run lives now follows from its folder."""
 
@@ -186,11 +150,6 @@ def check_set_path(set_dir: str) -> None:
             "cannot take in #SBATCH --output or inspect's -M model_path (the run_dir of its jobs)",
             hint="move the set to a plainer path",
         )
-
-
-def merge_site(profile: Site, plan: Site) -> Site:
-    """The profile's site settings with the plan's overrides on top (a plan value wins when set)."""
-    return profile.model_copy(update=plan.model_dump(exclude_none=True))
 
 
 def model_for(name: str, custom: dict[str, CustomModel]) -> ModelInfo | CustomModel | None:

@@ -1,5 +1,5 @@
 """The parts of a plan: value types, and the sections beside ``vary`` and ``fixed`` — naming
-overrides, evaluations, models the table lacks, the data format and site settings.
+overrides, evaluations, models the table lacks and the data format (site settings: ``site_settings``).
 
 Pure: pydantic models and validators only.
 """
@@ -125,26 +125,6 @@ class DataFormat(BaseModel):
     train_on_input: bool = False
     packed: bool = False
     split: str = "train"
-
-
-class Site(BaseModel):
-    """Where things are on this cluster and how jobs run; the user profile's keys, overridable per plan."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    root: str | None = None
-    models_folder: str | None = None
-    data_folder: str | None = None
-    account: str | None = None
-    partition: str | None = None
-    qos: str | None = None
-    constraint: str | None = None
-    mail_user: str | None = None
-    mail_type: str | None = None
-    time: str | None = None
-    environment: list[str] | None = Field(
-        default=None, description="Shell lines that set up the job environment (module load, conda activate…)."
-    )
 
 
 def _evaluation(value: Any) -> Any:

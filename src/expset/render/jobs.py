@@ -29,6 +29,7 @@ from expset.core.layout import (
     task_dir,
 )
 from expset.core.run_setup import DISTRIBUTED_RECIPE, EvaluationSetup, RunSetup
+from expset.core.site_settings import job_options
 from expset.render.finetune import render_finetune_config
 from expset.render.templates import render
 from expset.render.yaml_text import to_yaml
@@ -58,16 +59,7 @@ def run_files(setup: RunSetup, place: RunPlace) -> list[tuple[str, str]]:
 
 def directives(setup: RunSetup, gpus: int) -> list[str]:
     """The site's ``#SBATCH`` options and the GPU request, sorted for stable diffs."""
-    slurm = setup.slurm
-    options = {
-        "account": slurm.account,
-        "partition": slurm.partition,
-        "qos": slurm.qos,
-        "constraint": slurm.constraint,
-        "mail-user": slurm.mail_user,
-        "mail-type": slurm.mail_type,
-        "gres": f"gpu:{gpus}" if gpus else None,
-    }
+    options = {**job_options(setup.slurm), "gres": f"gpu:{gpus}" if gpus else None}
     return sorted(f"--{name}={value}" for name, value in options.items() if value)
 
 
