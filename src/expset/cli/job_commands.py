@@ -166,8 +166,8 @@ def models_command() -> None:
 
     rows = [("MODEL", "LABEL", "TORCHTUNE BUILDER", "GPUS", "GPU MEMORY", "TIME")]
     rows += [
-        (model.name, model.label, model.builder, str(model.gpus), f"{model.gpu_memory_gb}G", model.time)
-        for model in MODELS
+        (name, str(model.label), model.builder, str(model.gpus), f"{model.gpu_memory_gb}G", model.time)
+        for name, model in MODELS.items()
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:

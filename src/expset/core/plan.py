@@ -16,10 +16,10 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from expset.core.models import ModelSpec
 from expset.core.parameters import NUMERIC_KEYS, parameter, value_problem
 from expset.core.sections import (
     ConstantValue,
-    CustomModel,
     DataFormat,
     Evaluation,
     EvaluationEntry,
@@ -56,7 +56,7 @@ class Plan(BaseModel):
     )
     notes: str | None = Field(default=None, description="Other context for whoever opens the set later.")
     naming: Naming = Field(default_factory=Naming)
-    models: dict[str, CustomModel] = Field(
+    models: dict[str, ModelSpec] = Field(
         default_factory=dict, description="Models the built-in table lacks, by the name used in vary/fixed."
     )
     data: DataFormat = Field(default_factory=DataFormat)

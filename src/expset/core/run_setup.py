@@ -14,10 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from expset.core.models import ModelInfo, lookup_model
+from expset.core.models import ModelBuild, ModelSpec, lookup_model
 from expset.core.naming import ExperimentSet, Run
 from expset.core.parameters import BY_KEY, KNOWN_KEYS, TRAINING_KEYS, field_constraints
-from expset.core.sections import CustomModel
 from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
 
@@ -31,19 +30,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ModelSetup(_Strict):
-    name: str
-    folder: str
-    builder: str
-    builder_args: dict[str, Any] = Field(default_factory=dict)
-    tokenizer: str
-    tokenizer_files: dict[str, str]
-    checkpointer: str
-    checkpoint_files: list[str] | dict[str, str]
-    model_type: str
-    lora_attn_modules: list[str]
-    apply_lora_to_mlp: bool
-    apply_lora_to_output: bool | None = None
+class ModelSetup(ModelBuild):
+    """The run's model: how torchtune builds it (the fields of ``core.models.ModelBuild``) and where it is."""
+
+    name: str = Field(description="The model's name in the plan.")
+    folder: str = Field(description="The checkpoint folder, absolute.")
 
 
 class DataSetup(_Strict):
@@ -152,7 +143,7 @@ def check_set_path(set_dir: str) -> None:
         )
 
 
-def model_for(name: str, custom: dict[str, CustomModel]) -> ModelInfo | CustomModel | None:
+def model_for(name: str, custom: dict[str, ModelSpec]) -> ModelSpec | None:
     """The plan's own model called ``name``, else the table's, else None."""
     return custom.get(name) or lookup_model(name)
 
@@ -190,9 +181,8 @@ def derive_run_setup(
     training = {key: parameters.get(key, BY_KEY[key].default) for key in TRAINING_KEYS}
     training["lr"] = parameters.get("lr", parameters.get("learning_rate", BY_KEY["lr"].default))
     training["lora_alpha"] = parameters.get("lora_alpha", 2 * training["lora_rank"])
-    if isinstance(model, CustomModel):
-        training.update(device=model.device, dtype=model.dtype)
-    gpus = int(parameters.get("gpus", 0 if training.get("device") == "cpu" else model.gpus))
+    training.update(device=model.device, dtype=model.dtype)
+    gpus = int(parameters.get("gpus", 0 if model.device == "cpu" else model.gpus))
     setup = {
         "run": run.name,
         "model": _model_setup(model_name, model, site, expand_path),
@@ -235,15 +225,8 @@ def validate_setup(data: Any, where: str) -> RunSetup:
         ) from None
 
 
-def _model_setup(
-    name: str, model: ModelInfo | CustomModel, site: Site, expand_path: Callable[[str], str]
-) -> dict[str, Any]:
-    if isinstance(model, CustomModel):
-        folder = expand_path(model.folder)
-        files: list[str] | dict[str, str] = list(model.checkpoint_files)
-    else:
-        folder = name
-        files = list(model.checkpoint_files) if isinstance(model.checkpoint_files, tuple) else model.checkpoint_files
+def _model_setup(name: str, model: ModelSpec, site: Site, expand_path: Callable[[str], str]) -> dict[str, Any]:
+    folder = expand_path(model.folder) if model.folder else name
     if not folder.startswith("/"):
         if not site.models_folder:
             raise SetupError(
@@ -251,20 +234,7 @@ def _model_setup(
                 hint="run `expset profile init`, or set site.models_folder in the plan",
             )
         folder = f"{expand_path(site.models_folder).rstrip('/')}/{folder}"
-    return {
-        "name": name,
-        "folder": folder,
-        "builder": model.builder,
-        "builder_args": dict(model.builder_args),
-        "tokenizer": model.tokenizer,
-        "tokenizer_files": dict(model.tokenizer_files),
-        "checkpointer": model.checkpointer,
-        "checkpoint_files": files,
-        "model_type": model.model_type,
-        "lora_attn_modules": list(model.lora_attn_modules),
-        "apply_lora_to_mlp": model.apply_lora_to_mlp,
-        "apply_lora_to_output": model.apply_lora_to_output,
-    }
+    return {"name": name, "folder": folder, **model.model_dump(include=set(ModelBuild.model_fields))}
 
 
 def _epochs(wanted: list[int] | str, epochs: int) -> list[int]:
