@@ -1,13 +1,15 @@
-"""A set on disk, read back: every command after ``create`` starts here."""
+"""A set on disk, read back: its record, its runs, a run's setup. Every command after ``create`` starts here."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from expset.core.layout import PLAN_FILE
 from expset.core.naming import ExperimentSet, Run
 from expset.core.record import experiment_set_from_record
-from expset.errors import SetNotFoundError, UsageError
+from expset.core.run_setup import LOCATION_KEYS, RunSetup, validate_setup
+from expset.errors import SetNotFoundError, SetupError, UsageError
 
 
 def load_set(set_dir: Path) -> ExperimentSet:
@@ -34,3 +36,27 @@ def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[
         examples = ", ".join(run.name for run in experiment_set.runs[:3])
         raise UsageError(f"--runs: {', '.join(missing)} not in set {experiment_set.set_name}", hint=f"runs: {examples}")
     return [by_name[name] for name in names]
+
+
+def read_setup(path: Path) -> RunSetup:
+    """A run's ``setup_finetune.yaml``, perhaps edited by hand.
+
+    Where the run lives follows from its folder: a ``run_dir`` or ``set`` that an earlier version wrote
+    into the file is ignored, so a copied set never points at the old one.
+    """
+    data = _read_yaml(path)
+    if isinstance(data, dict):
+        data = {key: value for key, value in data.items() if key not in LOCATION_KEYS}
+    return validate_setup(data, f"{path}")
+
+
+def _read_yaml(path: Path) -> Any:
+    from expset.render.yaml_read import load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SetupError(
+            f"{path}: not UTF-8 text (byte {error.start})", hint="save it as UTF-8, or delete it to start over"
+        ) from None
+    return load_yaml(text, str(path))

@@ -36,7 +36,7 @@ def profile_init_command() -> None:
     from expset.cli import prompts
     from expset.cli.console import status
     from expset.core.site_settings import Site
-    from expset.scaffold import write_atomically
+    from expset.fs.writer import write_atomically
     from expset.site import profile_path, read_profile, render_profile
 
     with reporting():

@@ -19,7 +19,10 @@ from expset.core.layout import (
     EVALUATION_LOG_PATTERN,
     FINETUNE_SCRIPT,
     FINETUNE_STEP,
+    LOG_DIR,
+    SETUP_FILE,
     epoch_dir,
+    evaluation_log_marker,
     evaluation_script,
     evaluation_step,
     job_name,
@@ -70,10 +73,17 @@ def finetune_command(setup: RunSetup) -> str:
     return f"tune run {setup.recipe} --config {config}"
 
 
+def _names() -> dict[str, str]:
+    """The names on disk that the job scripts mention in their comments."""
+    return {"setup_file": SETUP_FILE, "log_dir": LOG_DIR, "first_epochs": f"{epoch_dir(0)}/, {epoch_dir(1)}/"}
+
+
 def finetune_script(setup: RunSetup, place: RunPlace) -> str:
     return render(
         "finetune.slurm.j2",
         {
+            **_names(),
+            "step": FINETUNE_STEP,
             "job_name": job_name(place.set_name, setup.run, FINETUNE_STEP),
             "run": setup.run,
             "set_name": place.set_name,
@@ -94,6 +104,7 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
     return render(
         "evaluate.slurm.j2",
         {
+            **_names(),
             "job_name": job_name(place.set_name, setup.run, step),
             "run": setup.run,
             "set_name": place.set_name,
@@ -104,6 +115,7 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
             "output": f"{place.run_dir}/{step_output(step)}",
             "task_dir": task_dir(evaluation.name),
             "log_pattern": EVALUATION_LOG_PATTERN.replace("{epoch}", str(epoch)).replace("{job}", "${job}"),
+            "log_marker": evaluation_log_marker(epoch, "{job}"),
             "record": job_record(step, "${job}"),
             "resources": {"cpus": 1, "mem": setup.resources.mem, "time": EVALUATION_TIME},
             "directives": directives(setup, gpus),
