@@ -22,7 +22,7 @@ from pathlib import Path
 from expset.core.layout import run_directories
 from expset.core.naming import design_set
 from expset.core.plan import parse_plan
-from expset.sets import create_set
+from expset.create import create_set
 
 TASKS = ["capitalization", "arithmetic", "reasoning"]
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from expset.core.naming import design_set
 from expset.core.plan import parse_plan
-from expset.core.sections import Site
+from expset.core.site_settings import Site
+from expset.create import create_set
 from expset.scaffold import apply, scaffold_set
-from expset.sets import create_set, load_set
+from expset.sets import load_set
 
 TASKS = ["capitalization", "arithmetic", "reasoning"]
 

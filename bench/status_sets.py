@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 
 from expset import ledger
-from expset.backends.runner import SubprocessRunner
-from expset.backends.slurm import SlurmClient
 from expset.core.layout import FINETUNE_STEP, evaluation_step, job_record
 from expset.core.naming import design_set
 from expset.core.plan import parse_plan
-from expset.sets import create_set, load_set
+from expset.create import create_set
+from expset.sets import load_set
+from expset.slurm.client import SlurmClient
+from expset.slurm.runner import SubprocessRunner
 from expset.status import set_status, summary
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from expset.backends.runner import Completed
+from expset.slurm.runner import Completed
 
 
 @dataclass

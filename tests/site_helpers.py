@@ -8,7 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from expset.cli import app
+from expset.cli.app import app
 from expset.render.yaml_text import to_yaml
 
 TASKS = """\

@@ -1,5 +1,5 @@
 """``python -m expset``."""
 
-from expset.entry import main
+from expset.cli.main import main
 
 main()

@@ -6,6 +6,30 @@ these without pulling anything else in. Exceptions never print: the CLI's single
 
 from __future__ import annotations
 
+__all__ = [
+    "BusyError",
+    "ConflictError",
+    "DeclinedError",
+    "ExitCode",
+    "ExpsetError",
+    "FileFormatError",
+    "LinkError",
+    "NamingError",
+    "PlanError",
+    "ProfileError",
+    "RecordError",
+    "RenderError",
+    "SetNotFoundError",
+    "SetupError",
+    "SubmitError",
+    "TargetExistsError",
+    "Terminated",
+    "ToolMissingError",
+    "UsageError",
+    "WriteError",
+    "one_line",
+]
+
 
 class ExitCode:
     """Process exit codes, one per kind of outcome, stable for scripts."""
@@ -97,7 +121,7 @@ class DeclinedError(ExpsetError):
 
 
 class RecordError(ExpsetError):
-    """Raised when a record expset keeps in a set (``.expset/…``) cannot be read or written as one."""
+    """Raised when a record expset keeps in a set (``expset.yaml``, ``.expset/…``) cannot be read or written."""
 
     exit_code = ExitCode.BAD_INPUT
 
@@ -112,6 +136,46 @@ class BusyError(ExpsetError):
     """Raised when another expset process is submitting the same set; nothing was done."""
 
     exit_code = ExitCode.BUSY
+
+
+class ProfileError(ExpsetError):
+    """Raised when the user profile cannot be read or holds a setting that is not valid."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class FileFormatError(ExpsetError):
+    """Raised when a file expset reads (a plan, a setup, a set record) is not valid YAML; names the line."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class SetupError(ExpsetError):
+    """Raised when a run cannot be set up: names the run, the field and the fix."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class ConflictError(ExpsetError):
+    """Raised when scaffold would overwrite files edited by hand; nothing was written."""
+
+    exit_code = ExitCode.TARGET_EXISTS
+
+
+class RenderError(ExpsetError):
+    """Raised when a template cannot be rendered (a bug in a template or in its context)."""
+
+
+class ToolMissingError(ExpsetError):
+    """Raised when a program expset needs (sbatch, squeue…) is not installed or not on PATH."""
+
+    exit_code = ExitCode.TOOL_MISSING
+
+
+class SubmitError(ExpsetError):
+    """Raised when sbatch refuses a job script; carries SLURM's own message."""
+
+    exit_code = ExitCode.SUBMIT_FAILED
 
 
 class Terminated(BaseException):

@@ -8,9 +8,8 @@ from pathlib import Path
 from expset.core.models import lookup_model
 from expset.core.naming import ExperimentSet
 from expset.core.plan import Plan
-from expset.core.sections import Site
-from expset.core.setup import merge_site
-from expset.io.plan_file import ANCHORED
+from expset.core.site_settings import Site, merge_site
+from expset.plan_file import ANCHORED
 
 
 def before_scaffold(experiment_set: ExperimentSet, profile: Site, profile_file: Path) -> list[str]:

@@ -12,28 +12,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 from expset.core.layout import GENERATED_RECORD, LOG_DIR, SETUP_FILE
 from expset.core.naming import ExperimentSet
-from expset.core.sections import Site
-from expset.core.setup import (
-    LOCATION_KEYS,
+from expset.core.run_setup import (
     RunSetup,
     SetupError,
     check_set_path,
     derive_run_setup,
-    merge_site,
-    validate_setup,
 )
-from expset.errors import ExitCode, ExpsetError, WriteError
+from expset.core.site_settings import Site, merge_site
+from expset.errors import ConflictError, WriteError
 from expset.fs.inside import refuse_links
-from expset.io.plan_file import DATA_SUFFIXES
-from expset.sets import choose_runs
+from expset.plan_file import DATA_SUFFIXES
+from expset.sets import choose_runs, read_setup
 
 
 class Action(str, Enum):
@@ -51,12 +46,6 @@ class PlannedWrite:
     path: Path
     text: str
     action: Action
-
-
-class ConflictError(ExpsetError):
-    """Raised when scaffold would overwrite files edited by hand; nothing was written."""
-
-    exit_code = ExitCode.TARGET_EXISTS
 
 
 def scaffold_set(
@@ -99,7 +88,7 @@ def scaffold_set(
         setup = derived
         derived_text = render_setup(derived)
         if setup_path.exists() and _edited(setup_path, record, set_dir) and _read(setup_path) != derived_text:
-            setup = read_edited_setup(setup_path)
+            setup = read_setup(setup_path)
             planned.append(PlannedWrite(setup_path, setup_path.read_text(encoding="utf-8"), Action.KEEP_EDITED))
         else:
             planned.append(_plan_write(setup_path, derived_text, record, set_dir, force))
@@ -204,15 +193,6 @@ def resolve_tasks(experiment_set: ExperimentSet, base: Path) -> dict[str, str]:
     return resolved
 
 
-def read_edited_setup(path: Path) -> RunSetup:
-    """A setup edited by hand. Where the run lives follows from its folder: a ``run_dir`` or ``set``
-    that an earlier version wrote into the file is ignored, so a copied set never points at the old one."""
-    data = _read_yaml(path)
-    if isinstance(data, dict):
-        data = {key: value for key, value in data.items() if key not in LOCATION_KEYS}
-    return validate_setup(data, f"{path}")
-
-
 def read_generated_record(set_dir: Path) -> dict[str, str]:
     """What scaffold wrote before: relative path → SHA-256 of the text."""
     try:
@@ -225,18 +205,6 @@ def read_generated_record(set_dir: Path) -> dict[str, str]:
 
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step: a reader sees the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise WriteError(f"cannot write {path}: {error.strerror}") from None
 
 
 def _plan_removals(generated: list[str], now: set[str], record: dict[str, str], set_dir: Path) -> list[PlannedWrite]:
@@ -271,15 +239,3 @@ def _edited(path: Path, record: dict[str, str], set_dir: Path, current: str | No
     if current is None:
         current = path.read_text(encoding="utf-8")
     return record.get(str(path.relative_to(set_dir))) != digest(current)
-
-
-def _read_yaml(path: Path) -> Any:
-    from expset.io.yaml import load_yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise SetupError(
-            f"{path}: not UTF-8 text (byte {error.start})", hint="save it as UTF-8, or delete it to start over"
-        ) from None
-    return load_yaml(text, str(path))

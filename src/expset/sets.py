@@ -1,83 +1,20 @@
-"""Create an experiment set on disk, or read one back: the library behind ``create`` and ``which``.
-
-Never overwrites: an existing set with the same resolved plan is "up to date"; anything else at
-the target path is refused with what differs.
-"""
+"""A set on disk, read back: its record, its runs, a run's setup. Every command after ``create`` starts here."""
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
+from typing import Any
 
-from expset import __version__
-from expset.core.layout import PLAN_FILE, plan_layout
+from expset.core.layout import PLAN_FILE
 from expset.core.naming import ExperimentSet, Run
 from expset.core.record import experiment_set_from_record
-from expset.errors import SetNotFoundError, TargetExistsError, UsageError
-
-
-class Outcome(str, Enum):
-    CREATED = "created"
-    UP_TO_DATE = "up to date"
-
-
-@dataclass(frozen=True)
-class CreateResult:
-    outcome: Outcome
-    path: Path
-
-
-def create_set(experiment_set: ExperimentSet, root: Path) -> CreateResult:
-    """Write ``experiment_set`` under ``root`` atomically, unless the same set is already there."""
-    from expset.fs.writer import write_tree
-    from expset.render.set_files import render_set_files
-
-    target = root / experiment_set.set_name
-    if target.exists():
-        return CreateResult(compare_existing(experiment_set, target), target)
-    layout = plan_layout(experiment_set)
-    try:
-        write_tree(target, layout.directories, render_set_files(experiment_set, layout, __version__))
-    except TargetExistsError:
-        # Another process won the race; it may have created exactly this set.
-        return CreateResult(compare_existing(experiment_set, target, raced=True), target)
-    return CreateResult(Outcome.CREATED, target)
-
-
-def compare_existing(experiment_set: ExperimentSet, target: Path, *, raced: bool = False) -> Outcome:
-    """``UP_TO_DATE`` if ``target`` holds this very set; else raise ``TargetExistsError`` saying what differs."""
-    why = " (another process created it while this one was writing)" if raced else ""
-    try:
-        existing = load_set(target)
-    except SetNotFoundError:
-        raise TargetExistsError(
-            f"{target} already exists and is not an expset set{why}; nothing was written",
-            hint="choose another set name (rename at the prompt, or set name: in the plan) or another --root",
-        ) from None
-    if existing.plan == experiment_set.plan and existing.set_name == experiment_set.set_name:
-        return Outcome.UP_TO_DATE
-    raise TargetExistsError(
-        f"{target} already holds a set with a different plan{why}; nothing was written:\n"
-        + describe_difference(existing, experiment_set),
-        hint="give the new set another name (name: in the plan), or remove the old set yourself",
-    )
-
-
-def describe_difference(old: ExperimentSet, new: ExperimentSet) -> str:
-    """A unified diff of two sets' resolved plans."""
-    from expset.render.yaml_text import to_yaml
-
-    before = to_yaml(old.plan.to_data()).splitlines()
-    after = to_yaml(new.plan.to_data()).splitlines()
-    diff = difflib.unified_diff(before, after, "existing set", "this plan", lineterm="", n=1)
-    return "\n".join(diff)
+from expset.core.run_setup import LOCATION_KEYS, RunSetup, validate_setup
+from expset.errors import SetNotFoundError, SetupError, UsageError
 
 
 def load_set(set_dir: Path) -> ExperimentSet:
     """The set recorded in ``set_dir/expset.yaml``; raise ``SetNotFoundError`` if there is none."""
-    from expset.io.yaml import load_yaml
+    from expset.render.yaml_read import load_yaml
 
     record_path = set_dir / PLAN_FILE
     try:
@@ -99,3 +36,27 @@ def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[
         examples = ", ".join(run.name for run in experiment_set.runs[:3])
         raise UsageError(f"--runs: {', '.join(missing)} not in set {experiment_set.set_name}", hint=f"runs: {examples}")
     return [by_name[name] for name in names]
+
+
+def read_setup(path: Path) -> RunSetup:
+    """A run's ``setup_finetune.yaml``, perhaps edited by hand.
+
+    Where the run lives follows from its folder: a ``run_dir`` or ``set`` that an earlier version wrote
+    into the file is ignored, so a copied set never points at the old one.
+    """
+    data = _read_yaml(path)
+    if isinstance(data, dict):
+        data = {key: value for key, value in data.items() if key not in LOCATION_KEYS}
+    return validate_setup(data, f"{path}")
+
+
+def _read_yaml(path: Path) -> Any:
+    from expset.render.yaml_read import load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SetupError(
+            f"{path}: not UTF-8 text (byte {error.start})", hint="save it as UTF-8, or delete it to start over"
+        ) from None
+    return load_yaml(text, str(path))

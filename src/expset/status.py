@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from expset.backends.slurm import SlurmClient
+from expset.core.jobs import JobState, Progress, run_progress
 from expset.core.layout import FINETUNE_STEP, parse_epoch_dir, parse_evaluation_step
 from expset.core.naming import ExperimentSet
-from expset.core.status import JobState, Progress, run_progress
+from expset.slurm.client import SlurmClient
 from expset.tracking import Tracked, list_folder, track
 
 __all__ = ["EvaluationStatus", "Progress", "RunStatus", "SetStatus", "set_status", "summary"]

@@ -24,21 +24,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from expset import ledger
-from expset.backends.slurm import SlurmClient, SubmitError, job_comment, sbatch_argv
+from expset.core.jobs import plan_submission
 from expset.core.layout import (
-    EVALUATIONS_DIR,
     FINETUNE_SCRIPT,
     FINETUNE_STEP,
+    SETUP_FILE,
     SUBMIT_LOCK,
+    evaluation_script,
     evaluation_step,
-    parse_evaluation_script,
     parse_run_dir_assignment,
 )
 from expset.core.naming import ExperimentSet
-from expset.core.setup import SetupError
-from expset.core.status import plan_submission
-from expset.errors import BusyError, RecordError
-from expset.sets import choose_runs
+from expset.errors import BusyError, RecordError, SetupError, SubmitError
+from expset.sets import choose_runs, read_setup
+from expset.slurm.client import SlurmClient, job_comment, sbatch_argv
 from expset.tracking import set_key, track
 
 
@@ -59,19 +58,29 @@ class SubmitReport:
 
 
 def run_steps(run_dir: Path) -> list[Step]:
-    """A scaffolded run's jobs, from its folder: the fine-tune, then each evaluation job.
+    """A scaffolded run's jobs, as its setup asks for them: the fine-tune, then each evaluation of each epoch.
 
-    Refuses scripts written for another folder: a set copied or moved must be scaffolded again
-    before its jobs run, or they would write into the old folder.
+    Refuses a run whose scripts are missing (never scaffolded, or its setup changed since) or were written
+    for another folder: a set copied or moved must be scaffolded again before its jobs run, or they would
+    write into the old folder.
     """
-    finetune = run_dir / FINETUNE_SCRIPT
-    if not finetune.is_file():
-        raise SetupError(f"run {run_dir.name} has no {FINETUNE_SCRIPT}", hint=f"run `expset scaffold {run_dir.parent}`")
-    steps = [Step(FINETUNE_STEP, finetune)]
-    for script in sorted((run_dir / EVALUATIONS_DIR).glob("*/evaluate_epoch_*.slurm")):
-        epoch = parse_evaluation_script(script.name)
-        if epoch is not None:
-            steps.append(Step(evaluation_step(script.parent.name, epoch), script))
+    scaffold_again = f"run `expset scaffold {run_dir.parent}`"
+    if not (run_dir / SETUP_FILE).is_file():
+        raise SetupError(f"run {run_dir.name} has no {SETUP_FILE}: it was never scaffolded", hint=scaffold_again)
+    setup = read_setup(run_dir / SETUP_FILE)
+    steps = [Step(FINETUNE_STEP, run_dir / FINETUNE_SCRIPT)]
+    for evaluation in setup.evaluations:
+        for epoch in evaluation.epochs:
+            steps.append(
+                Step(evaluation_step(evaluation.name, epoch), run_dir / evaluation_script(evaluation.name, epoch))
+            )
+    missing = [step.script.relative_to(run_dir).as_posix() for step in steps if not step.script.is_file()]
+    if missing:
+        raise SetupError(
+            f"run {run_dir.name}: {SETUP_FILE} asks for {', '.join(missing)}, which scaffold has not written yet; "
+            "nothing was submitted",
+            hint=scaffold_again,
+        )
     here = os.path.realpath(run_dir)
     for step in steps:
         lines = step.script.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -80,7 +89,7 @@ def run_steps(run_dir: Path) -> list[Step]:
             raise SetupError(
                 f"run {run_dir.name}: {step.script.relative_to(run_dir)} was written for another folder "
                 "(the set was moved or copied); nothing was submitted",
-                hint=f"run `expset scaffold {run_dir.parent}` so that its jobs work here",
+                hint=f"{scaffold_again} so that its jobs work here",
             )
     return steps
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from expset import ledger
-from expset.backends.slurm import SlurmClient, SlurmView
+from expset.core.jobs import JobState, settle
 from expset.core.layout import (
     EVALUATIONS_DIR,
     FINETUNE_STEP,
@@ -30,7 +30,7 @@ from expset.core.layout import (
     parse_evaluation_record,
     parse_job_record,
 )
-from expset.core.status import JobState, settle
+from expset.slurm.client import SlurmClient, SlurmView
 
 
 def set_key(set_dir: Path) -> str:

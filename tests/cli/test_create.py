@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from expset.cli import app
+from expset.cli.app import app
 
 from helpers import run_expset, tree, write_plan
 

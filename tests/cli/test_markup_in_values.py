@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from expset.backends.runner import Completed
 from expset.render.yaml_text import to_yaml
+from expset.slurm.runner import Completed
 
 from fake_slurm import FakeSlurm
 from site_helpers import expset
@@ -117,7 +117,7 @@ def test_scaffold_dry_run_lists_the_real_paths(set_dir):
 
 
 def test_submit_dry_run_prints_the_scripts_real_paths(scaffolded, monkeypatch):
-    monkeypatch.setattr("expset.backends.runner.SubprocessRunner", FakeSlurm)
+    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", FakeSlurm)
     result = expset("submit", "--dry-run", str(scaffolded))
     finished(result)
     scripts = [shlex.split(line)[-1] for line in result.stdout.splitlines()]
@@ -126,7 +126,7 @@ def test_submit_dry_run_prints_the_scripts_real_paths(scaffolded, monkeypatch):
 
 def test_submit_names_the_runs_and_the_real_set_to_follow(scaffolded, monkeypatch):
     slurm = FakeSlurm()
-    monkeypatch.setattr("expset.backends.runner.SubprocessRunner", lambda: slurm)
+    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", lambda: slurm)
     result = expset("submit", str(scaffolded))
     finished(result)
     assert "submitted 1B_rank8: finetune 101, " in result.stderr
@@ -136,7 +136,7 @@ def test_submit_names_the_runs_and_the_real_set_to_follow(scaffolded, monkeypatc
 def test_a_slurm_refusal_with_markup_is_reported_as_slurm_wrote_it(scaffolded, monkeypatch):
     message = "sbatch: error: [/] account [bold]lab[/bold] :smile:"
     slurm = FakeSlurm(on_sbatch=lambda n, argv: Completed(tuple(argv), 1, "", message))
-    monkeypatch.setattr("expset.backends.runner.SubprocessRunner", lambda: slurm)
+    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", lambda: slurm)
     result = expset("submit", str(scaffolded))
     finished(result, 6)
     script = scaffolded / "1B_rank8" / "finetune.slurm"
@@ -144,7 +144,7 @@ def test_a_slurm_refusal_with_markup_is_reported_as_slurm_wrote_it(scaffolded, m
 
 
 def test_status_in_a_root_with_markup_points_at_the_real_folder(scaffolded, monkeypatch):
-    monkeypatch.setattr("expset.backends.runner.SubprocessRunner", FakeSlurm)
+    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", FakeSlurm)
     result = expset("status", str(scaffolded))
     finished(result, 7)
     assert "│ 1B_rank8 " in result.stdout
@@ -158,14 +158,14 @@ def test_a_slurm_message_with_markup_is_shown_as_a_note_as_written(scaffolded, m
         def run(self, argv, *, cwd=None, timeout=60):
             return Completed(tuple(argv), 1, "", message) if argv[0] == "squeue" else super().run(argv)
 
-    monkeypatch.setattr("expset.backends.runner.SubprocessRunner", Refusing)
+    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", Refusing)
     result = expset("status", str(scaffolded))
     finished(result, 7)
     assert f"note: squeue failed: {message} — states" in result.stdout
 
 
 def test_new_names_the_plan_file_it_wrote_as_it_is(site, monkeypatch):
-    from expset.ui import prompts
+    from expset.cli import prompts
 
     output = site.root / "p[bold]lan[/].yaml"
     output.parent.mkdir()
@@ -180,7 +180,7 @@ def test_new_names_the_plan_file_it_wrote_as_it_is(site, monkeypatch):
 
 
 def test_profile_init_names_the_profile_it_wrote_as_it_is(site, monkeypatch):
-    from expset.ui import prompts
+    from expset.cli import prompts
 
     profile = site.root / "[red]x[/red]" / "profile.toml"
     profile.parent.mkdir(parents=True)

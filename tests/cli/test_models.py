@@ -25,9 +25,9 @@ def test_every_model_has_one_row_with_each_value_under_its_column():
     starts = column_starts(lines[0])
     rows = lines[1:]
     assert len(rows) == len(MODELS)
-    for model, row in zip(MODELS, rows, strict=True):
+    for (name, model), row in zip(MODELS.items(), rows, strict=True):
         cells = [row[start:end].strip() for start, end in zip(starts, [*starts[1:], None], strict=True)]
-        assert cells == [model.name, model.label, model.builder, str(model.gpus), f"{model.gpu_memory_gb}G", model.time]
+        assert cells == [name, model.label, model.builder, str(model.gpus), f"{model.gpu_memory_gb}G", model.time]
 
 
 def test_the_table_is_plain_text_without_trailing_spaces():

@@ -2,8 +2,8 @@
 
 import re
 
-from expset.core.sections import Site
-from expset.io.profile import read_profile
+from expset.core.site_settings import Site
+from expset.site import read_profile
 
 from helpers import run_expset
 

@@ -5,8 +5,8 @@ import sys
 
 from typer.testing import CliRunner
 
-from expset.cli import app
-from expset.entry import top_level_help
+from expset.cli.app import app
+from expset.cli.main import top_level_help
 
 HEAVY = ["typer", "pydantic", "jinja2", "ruamel.yaml", "rich", "questionary", "torch", "torchtune", "inspect_ai"]
 
@@ -20,10 +20,10 @@ def modules_loaded_by(code: str) -> set[str]:
 def test_help_and_version_import_no_heavy_library():
     loaded = modules_loaded_by(
         "import io, contextlib\n"
-        "from expset import entry\n"
+        "from expset.cli import main\n"
         "for args in (['--help'], ['--version']):\n"
         "    sys.argv = ['expset', *args]\n"
-        "    with contextlib.redirect_stdout(io.StringIO()): entry.main()"
+        "    with contextlib.redirect_stdout(io.StringIO()): main.main()"
     )
     assert not {name for name in loaded if name.split(".")[0] in {h.split(".")[0] for h in HEAVY}}
 
@@ -40,8 +40,8 @@ def test_version_is_printed():
 
 def test_the_core_imports_only_the_standard_library_and_pydantic():
     loaded = modules_loaded_by(
-        "import expset.core.plan, expset.core.naming, expset.core.layout, expset.core.record, expset.core.setup, "
-        "expset.core.status, expset.core.sections, expset.core.models"
+        "import expset.core.plan, expset.core.naming, expset.core.layout, expset.core.record, expset.core.run_setup, "
+        "expset.core.jobs, expset.core.sections, expset.core.models"
     )
     baseline = modules_loaded_by("pass")
     top_level = {name.split(".")[0] for name in loaded - baseline if not name.startswith("_sysconfigdata")}

@@ -6,8 +6,8 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from expset.cli import app
-from expset.io.yaml import load_yaml
+from expset.cli.app import app
+from expset.render.yaml_read import load_yaml
 from expset.render.yaml_text import to_yaml
 
 from helpers import SEED_PLAN

@@ -256,9 +256,7 @@ def test_a_failed_fine_tune_cancels_its_evaluation_and_resubmit_recovers_only_th
 
 
 def test_every_script_of_every_model_passes_sbatch_test_only(slurm_cluster, site):
-    set_dir = site.create(
-        vary={"model": [model.name for model in MODELS], "lora_rank": [8]}, fixed={"dataset": "words", "epochs": 1}
-    )
+    set_dir = site.create(vary={"model": list(MODELS), "lora_rank": [8]}, fixed={"dataset": "words", "epochs": 1})
     assert expset("scaffold", str(set_dir)).exit_code == 0
     scripts = sorted(set_dir.glob("*/finetune.slurm")) + sorted(set_dir.glob("*/evaluations/*/*.slurm"))
     assert len(scripts) == 3 * len(MODELS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from expset.backends.slurm import SlurmClient
 from expset.errors import LinkError
 from expset.sets import load_set
+from expset.slurm.client import SlurmClient
 from expset.submit import submit_set
 
 from fake_slurm import FakeSlurm

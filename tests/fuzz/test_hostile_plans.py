@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from expset.cli import app
+from expset.cli.app import app
 
 from helpers import tree
 
@@ -116,7 +116,7 @@ def peak():
 
 atexit.register(peak)
 sys.argv = ["expset", *sys.argv[2:]]
-from expset.entry import main
+from expset.cli.main import main
 main()
 """
 """Runs expset with at most 2 GiB of address space and 30 s of CPU, so a regression fails instead of

@@ -13,7 +13,7 @@ import pytest
 from plan_fuzzer import plan_text
 from typer.testing import CliRunner
 
-from expset.cli import app
+from expset.cli.app import app
 
 CASES = 80
 """Seeds run on every test run: a few seconds. Raise it locally to fuzz longer (5,000 seeds pass)."""

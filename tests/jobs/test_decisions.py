@@ -3,7 +3,7 @@ a run stands. Pure functions, so every branch is checked without a cluster."""
 
 import pytest
 
-from expset.core.status import JobState, Progress, plan_submission, run_progress, settle
+from expset.core.jobs import JobState, Progress, plan_submission, run_progress, settle
 
 S = JobState
 FT, E0, E1 = "finetune", "evaluate/echo/epoch_0", "evaluate/echo/epoch_1"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from expset.backends.runner import Completed
-from expset.backends.slurm import SlurmClient, SubmitError
+from expset.errors import SubmitError
 from expset.sets import load_set
+from expset.slurm.client import SlurmClient
+from expset.slurm.runner import Completed
 from expset.status import set_status
 from expset.submit import submit_set
 

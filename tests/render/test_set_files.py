@@ -12,9 +12,9 @@ from expset.core.layout import plan_layout
 from expset.core.naming import design_set
 from expset.core.plan import parse_plan
 from expset.core.record import experiment_set_from_record
-from expset.io.yaml import load_yaml
 from expset.render import templates
 from expset.render.set_files import README_RUN_LIMIT, render_set_files
+from expset.render.yaml_read import load_yaml
 
 from helpers import SEED_PLAN, TODAY
 

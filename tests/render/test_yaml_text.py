@@ -5,7 +5,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expset.io.yaml import load_yaml
+from expset.render.yaml_read import load_yaml
 from expset.render.yaml_text import scalar_text, to_yaml
 
 scalars = st.one_of(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from expset.io.yaml import load_yaml
+from expset.render.yaml_read import load_yaml
 
 from site_helpers import expset
 

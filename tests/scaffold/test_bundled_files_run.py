@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from expset.io.yaml import load_yaml
+from expset.render.yaml_read import load_yaml
 
 from e2e.tiny_model import make_tiny_model
 from site_helpers import expset

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from expset.core.sections import CustomModel
+from expset.core.models import ModelSpec
 
 from site_helpers import expset
 
@@ -61,7 +61,7 @@ main()
 def scaffolded(site):
     tasks = site.root / "eval_tasks.py"
     tasks.write_text(TASKS)
-    tiny = CustomModel(
+    tiny = ModelSpec(
         builder="torchtune.models.llama2.lora_llama2",
         tokenizer="torchtune.models.llama2.llama2_tokenizer",
         tokenizer_files={"path": "tokenizer.model"},

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from expset.io.yaml import load_yaml
+from expset.render.yaml_read import load_yaml
 from expset.render.yaml_text import to_yaml
 from torchtune_reader import component_arguments, torchtune_reads
 

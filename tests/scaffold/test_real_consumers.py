@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from expset.core.models import MODELS
+from expset.render.yaml_read import load_yaml
+from expset.render.yaml_text import to_yaml
 
 from e2e.tiny_model import ARCHITECTURE
 from site_helpers import expset
@@ -54,7 +56,7 @@ def every_model_set(tmp_path_factory):
     os.environ["EXPSET_PROFILE"] = str(site.profile)
     try:
         set_dir = site.create(
-            vary={"model": [model.name for model in MODELS] + ["tiny"], "lora_rank": [8]},
+            vary={"model": [*MODELS, "tiny"], "lora_rank": [8]},
             fixed={"dataset": "words", "lr": 1e-4, "epochs": 1},
             models={"tiny": TINY_MODEL},
         )
@@ -162,30 +164,44 @@ def test_values_with_shell_meaning_reach_the_command_verbatim_and_run_nothing(si
     assert not list(work.iterdir()) and not (tmp_path / "pwned").exists() and not (Path.home() / "pwned").exists()
 
 
-@pytest.mark.parametrize(
-    ("site_change", "field"),
-    [
-        ({"account": "lab; rm -rf ~"}, "slurm.account"),
-        ({"partition": "gpu\n#SBATCH --mem=1T"}, "slurm.partition"),
-        ({"mail_user": "$(id)@example.org"}, "slurm.mail_user"),
-        ({"time": "tomorrow"}, "resources.time"),
-        ({"environment": ["module load x\nrm -rf ~"]}, "slurm.environment"),
-    ],
-)
-def test_values_slurm_reads_without_a_shell_are_refused(site, site_change, field):
-    set_dir = site.create(site=site_change)
+HOSTILE_SLURM_VALUES = [
+    ("account", "lab; rm -rf ~", "slurm"),
+    ("partition", "gpu\n#SBATCH --mem=1T", "slurm"),
+    ("mail_user", "$(id)@example.org", "slurm"),
+    ("time", "tomorrow", "resources"),
+    ("environment", ["module load x\nrm -rf ~"], "slurm"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "section"), HOSTILE_SLURM_VALUES)
+def test_values_slurm_reads_without_a_shell_are_refused_before_the_set_exists(site, key, value, section):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(to_yaml(site.plan(site={key: value})))
+    result = expset("create", str(plan_file), "--yes", "--root", str(site.root))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: site.{key}: "), result.stderr
+    assert not (site.root / "scaffold-test_2025-10-18").exists()
+
+
+@pytest.mark.parametrize(("key", "value", "section"), HOSTILE_SLURM_VALUES)
+def test_values_slurm_reads_without_a_shell_are_refused_in_an_edited_setup(site, key, value, section):
+    set_dir = site.create()
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    setup_file = set_dir / "1B_rank8" / "setup_finetune.yaml"
+    setup = load_yaml(setup_file.read_text(), "setup")
+    setup[section][key] = value
+    setup_file.write_text(to_yaml(setup))
+    before = (set_dir / "1B_rank8" / "finetune.slurm").read_text()
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"error: run 1B_rank8: {field}"), result.stderr
-    assert not (set_dir / "1B_rank8" / "finetune.slurm").exists()
+    assert f"{section}.{key}" in result.stderr.splitlines()[0], result.stderr
+    assert (set_dir / "1B_rank8" / "finetune.slurm").read_text() == before
 
 
 def test_a_set_path_slurm_cannot_take_is_refused(site):
     odd_root = site.root / "my sets"
     odd_root.mkdir()
     plan = site.root / "p.yaml"
-    from expset.render.yaml_text import to_yaml
-
     plan.write_text(to_yaml(site.plan()))
     assert expset("create", str(plan), "--yes", "--root", str(odd_root)).exit_code == 0
     result = expset("scaffold", str(odd_root / "scaffold-test_2025-10-18"))

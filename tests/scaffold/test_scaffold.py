@@ -3,7 +3,7 @@
 import json
 import os
 
-from expset.io.yaml import load_yaml
+from expset.render.yaml_read import load_yaml
 
 from helpers import tree
 from site_helpers import expset
@@ -259,7 +259,7 @@ def test_scaffolding_loads_no_torch_or_inspect(site):
 
     set_dir = site.create()
     probe = (
-        "import sys\nfrom expset.entry import main\nsys.argv=['expset','scaffold',sys.argv[1]]\n"
+        "import sys\nfrom expset.cli.main import main\nsys.argv=['expset','scaffold',sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch','torchtune','torchao','inspect_ai')))"
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import expset
-from expset.io.yaml import load_yaml
+from expset.render.yaml_read import load_yaml
 
 from helpers import write_plan
 

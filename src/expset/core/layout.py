@@ -37,7 +37,6 @@ SUBMIT_LOCK = f"{STATE_DIR}/submit.lock"
 FINETUNE_STEP = "finetune"
 _EVALUATION_STEP = re.compile(r"evaluate/([A-Za-z0-9][A-Za-z0-9._-]*)/epoch_(\d+)")
 _EPOCH_DIR = re.compile(r"epoch_(\d+)")
-_EVALUATION_SCRIPT = re.compile(r"evaluate_epoch_(\d+)\.slurm")
 _JOB_RECORD = re.compile(r"job([A-Za-z0-9]+)\.json")
 
 
@@ -73,12 +72,6 @@ def task_dir(task: str) -> str:
 def evaluation_script(task: str, epoch: int) -> str:
     """A run's evaluation job of ``task`` after ``epoch``, relative to the run folder."""
     return f"{task_dir(task)}/evaluate_epoch_{epoch}.slurm"
-
-
-def parse_evaluation_script(name: str) -> int | None:
-    """``evaluate_epoch_<N>.slurm`` → N."""
-    match = _EVALUATION_SCRIPT.fullmatch(name)
-    return int(match.group(1)) if match else None
 
 
 def run_dir_assignment(run_dir: str) -> str:
@@ -124,6 +117,12 @@ def parse_job_record(name: str, prefix_name: str) -> str | None:
 EVALUATION_LOG_PATTERN = "{task}_epoch{epoch}_job{job}_{id}"
 """The inspect log's file name after its creation time (``INSPECT_EVAL_LOG_FILE_PATTERN``): each
 evaluation job finds exactly the log it wrote, even when the jobs of several epochs share a folder."""
+
+
+def evaluation_log_marker(epoch: int, job: str) -> str:
+    """What the name of the log of ``job`` evaluating ``epoch`` holds, whatever the task and time:
+    ``EVALUATION_LOG_PATTERN`` without the task before it and the log id after it."""
+    return EVALUATION_LOG_PATTERN.removeprefix("{task}").removesuffix("{id}").format(epoch=epoch, job=job)
 
 
 _EVALUATION_RECORD = re.compile(r"result_epoch_(\d+)\.job([A-Za-z0-9]+)\.json")

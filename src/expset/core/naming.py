@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from expset.core.models import guess_size, lookup_model
+from expset.core.parameters import parameter
 from expset.core.plan import Plan, alias_for
 from expset.core.values import (
     SAFE_NAME,
@@ -48,29 +49,6 @@ otherwise write gigabytes."""
 
 SINGLE_RUN_NAME = "run"
 """The name of the one run of a set where nothing varies."""
-
-PREFIXES = {
-    "model": "",
-    "dataset": "",
-    "lora_rank": "rank",
-    "lora_alpha": "alpha",
-    "lr": "lr",
-    "learning_rate": "lr",
-    "epochs": "ep",
-    "batch_size": "bs",
-    "seed": "seed",
-    "lora_dropout": "drop",
-}
-"""Literal text before each well-known parameter's value in the default template."""
-
-SET_NAME_WORDS = {
-    "lora_rank": "rank",
-    "lora_alpha": "alpha",
-    "lr": "lr",
-    "learning_rate": "lr",
-    "batch_size": "bs",
-    "lora_dropout": "dropout",
-}
 
 _DATA_SUFFIX = re.compile(r"\.(jsonl|json|csv|parquet|txt|arrow)$", re.IGNORECASE)
 _FORMATTER = string.Formatter()
@@ -257,12 +235,13 @@ def derive_set_name(plan: Plan, convention: Convention) -> str:
 
 def _slug_from_vary(convention: Convention) -> str:
     words = []
-    for parameter in convention.parameters:
-        if parameter.key == "model" and _model_sizes(list(parameter.values)) is not None:
-            family = lookup_model(str(parameter.values[0]))
+    for naming in convention.parameters:
+        if naming.key == "model" and _model_sizes(list(naming.values)) is not None:
+            family = lookup_model(str(naming.values[0]))
             words.append(f"{family.family}-size" if family else "size")
         else:
-            words.append(SET_NAME_WORDS.get(parameter.key, slugify(parameter.key)))
+            known = parameter(naming.key)
+            words.append(known.set_word if known and known.set_word else slugify(naming.key))
     return "-".join(words) or "single-run"
 
 
@@ -271,7 +250,7 @@ def _parameter_naming(plan: Plan, key: str, values: list[Scalar]) -> ParameterNa
         texts, rule = _model_texts(values)
     elif key == "dataset":
         texts, rule = _dataset_texts(values)
-    elif key in ("lr", "learning_rate"):
+    elif (known := parameter(key)) is not None and known.scientific:
         texts = [format_scientific(v) if _is_number(v) else slugify(str(v)) for v in values]
         rule = "the learning rate in scientific form"
     else:
@@ -291,8 +270,9 @@ def _parameter_naming(plan: Plan, key: str, values: list[Scalar]) -> ParameterNa
 
 
 def _prefix(key: str, texts: list[str]) -> str:
-    if key in PREFIXES:
-        return PREFIXES[key]
+    known = parameter(key)
+    if known is not None and known.prefix is not None:
+        return known.prefix
     separator = "" if all(t[:1].isdigit() for t in texts) else "-"
     return slugify(key) + separator
 

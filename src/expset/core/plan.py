@@ -16,27 +16,22 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from expset.core.models import ModelSpec
+from expset.core.parameters import NUMERIC_KEYS, parameter, value_problem
 from expset.core.sections import (
     ConstantValue,
-    CustomModel,
     DataFormat,
     Evaluation,
     EvaluationEntry,
     IsoDate,
     Naming,
     ScalarValue,
-    Site,
 )
+from expset.core.site_settings import Site
 from expset.core.values import Scalar, is_safe_name, parse_number, value_identity
 from expset.errors import PlanError
 
 PARAMETER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-INTEGER_PARAMETERS = frozenset(
-    {"lora_rank", "lora_alpha", "epochs", "batch_size", "seed", "gradient_accumulation_steps", "max_seq_len", "gpus"}
-)
-NUMBER_PARAMETERS = frozenset({"lr", "learning_rate", "lora_dropout"}) | INTEGER_PARAMETERS
-"""Well-known parameters whose values must be numbers; ``"1e-4"`` written as text is read as 1e-4."""
 
 
 class Plan(BaseModel):
@@ -61,7 +56,7 @@ class Plan(BaseModel):
     )
     notes: str | None = Field(default=None, description="Other context for whoever opens the set later.")
     naming: Naming = Field(default_factory=Naming)
-    models: dict[str, CustomModel] = Field(
+    models: dict[str, ModelSpec] = Field(
         default_factory=dict, description="Models the built-in table lacks, by the name used in vary/fixed."
     )
     data: DataFormat = Field(default_factory=DataFormat)
@@ -129,19 +124,20 @@ def _coerce_numbers(plan: Plan) -> Plan:
     problems: list[str] = []
 
     def number(path: str, key: str, value: Any) -> Any:
-        if key not in NUMBER_PARAMETERS or isinstance(value, list):
+        known = parameter(key)
+        if known is None or key not in NUMERIC_KEYS or isinstance(value, list):
             return value
         number = parse_number(value) if isinstance(value, str) else value
         if isinstance(number, bool) or not isinstance(number, (int, float)):
-            problems.append(f"{path}: {value!r} is not a number — write e.g. {_example(key)}")
+            problems.append(f"{path}: {value!r} is not a number — write e.g. {known.example}")
             return value
         if abs(number) > sys.float_info.max or not math.isfinite(number):  # inf, nan, 10**400
             problem = "is too large" if abs(number) > sys.float_info.max else "is not a finite number"
-            problems.append(f"{path}: {_short(value)} {problem} — {key} takes e.g. {_example(key)}")
+            problems.append(f"{path}: {_short(value)} {problem} — {key} takes e.g. {known.example}")
             return value
-        if key in INTEGER_PARAMETERS:
+        if known.kind == "integer":
             if not float(number).is_integer():
-                problems.append(f"{path}: {value!r} is not a whole number — {key} takes e.g. {_example(key)}")
+                problems.append(f"{path}: {value!r} is not a whole number — {key} takes e.g. {known.example}")
                 return value
             return int(number)
         return number
@@ -157,10 +153,6 @@ def _short(value: Any) -> str:
     """``repr(value)``, cut to a readable length (a 400-digit number is not worth printing whole)."""
     text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else f"a {value.bit_length()}-bit number"
     return text if len(text) <= 60 else f"{text[:50]}…"
-
-
-def _example(key: str) -> str:
-    return {"lr": "1e-4", "learning_rate": "1e-4", "lora_dropout": "0.05"}.get(key, "16")
 
 
 def check_plan(plan: Plan) -> list[str]:
@@ -220,42 +212,20 @@ def check_plan(plan: Plan) -> list[str]:
     return problems
 
 
-_POSITIVE = (lambda v: v > 0, "a number above 0")
-_AT_LEAST_ONE = (lambda v: v >= 1, "a whole number of at least 1")
-RANGES: dict[str, tuple[Any, str]] = {
-    "lr": _POSITIVE,
-    "learning_rate": _POSITIVE,
-    "lora_alpha": _POSITIVE,
-    "lora_rank": _AT_LEAST_ONE,
-    "epochs": _AT_LEAST_ONE,
-    "batch_size": _AT_LEAST_ONE,
-    "gradient_accumulation_steps": _AT_LEAST_ONE,
-    "max_seq_len": _AT_LEAST_ONE,
-    "seed": (lambda v: v >= 0, "a whole number of at least 0"),
-    "gpus": (lambda v: v >= 0, "a whole number of at least 0"),
-    "lora_dropout": (lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1"),
-}
-"""Values torchtune would reject, caught while the plan is read: parameter → (test, what is allowed)."""
-BOOLEAN_PARAMETERS = frozenset({"save_adapter_weights_only"})
-
-
 def _check_ranges(plan: Plan) -> list[str]:
     problems = []
     entries = [(f"vary.{k}[{i}]", k, v) for k, vs in plan.vary.items() for i, v in enumerate(vs)]
     entries += [(f"fixed.{k}", k, v) for k, v in plan.fixed.items()]
     for path, key, value in entries:
-        if key in RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
-            test, allowed = RANGES[key]
-            if not test(value):
-                problems.append(f"{path}: {value!r} is out of range — {key} takes {allowed}")
-        if key in BOOLEAN_PARAMETERS and not isinstance(value, bool):
-            problems.append(f"{path}: {value!r} is not true or false — write {key}: true")
+        problem = value_problem(key, value)
+        if problem is not None:
+            problems.append(f"{path}: {value!r} {problem}")
     return problems
 
 
 def _alias_key(key: str, value: Scalar) -> Scalar:
     """Alias keys are text in YAML mappings (``8: small`` arrives as 8 or "8"): compare them as values."""
-    if isinstance(value, str) and key in NUMBER_PARAMETERS:
+    if isinstance(value, str) and key in NUMERIC_KEYS:
         number = parse_number(value)
         return value if number is None else number
     return value

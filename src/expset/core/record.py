@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from expset.core.naming import Convention, ExperimentSet, ParameterNaming, derive_runs
 from expset.core.plan import Plan
-from expset.errors import PlanError
+from expset.errors import RecordError
 
 RECORD_FORMAT = 1
 
@@ -41,9 +41,9 @@ def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
 
 
 def experiment_set_from_record(record: Any) -> ExperimentSet:
-    """The set a record describes; raise ``PlanError`` if the record is not one expset wrote."""
+    """The set a record describes; raise ``RecordError`` if the record is not one expset wrote."""
     if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
-        raise PlanError(["expset.yaml: not a set record this expset can read (missing or unknown 'format')"])
+        raise RecordError("expset.yaml: not a set record this expset can read (missing or unknown 'format')")
     try:
         plan = Plan.model_validate(record["plan"])
         stored = record["convention"]
@@ -62,5 +62,5 @@ def experiment_set_from_record(record: Any) -> ExperimentSet:
         )
         set_name = record["set_name"]
     except (KeyError, TypeError, ValidationError) as error:
-        raise PlanError([f"expset.yaml: missing or malformed entry ({error})"]) from None
+        raise RecordError(f"expset.yaml: missing or malformed entry ({error})") from None
     return ExperimentSet(plan=plan, set_name=set_name, convention=convention, runs=derive_runs(convention))

@@ -1,5 +1,5 @@
 """The parts of a plan: value types, and the sections beside ``vary`` and ``fixed`` — naming
-overrides, evaluations, models the table lacks, the data format and site settings.
+overrides, evaluations and the data format (models: ``models``; site settings: ``site_settings``).
 
 Pure: pydantic models and validators only.
 """
@@ -86,29 +86,6 @@ class Evaluation(BaseModel):
     )
 
 
-class CustomModel(BaseModel):
-    """A model the built-in table lacks, defined in the plan and referred to by its key in vary/fixed."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    builder: str = Field(description="torchtune LoRA builder, e.g. torchtune.models.llama2.lora_llama2.")
-    builder_args: dict[str, ConstantValue] = Field(default_factory=dict, description="Extra builder arguments.")
-    tokenizer: str = Field(description="torchtune tokenizer component.")
-    tokenizer_files: dict[str, str] = Field(description="Tokenizer argument → file in the model folder.")
-    folder: str = Field(description="The checkpoint folder: absolute, or relative to the models folder.")
-    checkpoint_files: list[str] = Field(min_length=1, description="Checkpoint files in that folder.")
-    checkpointer: str = Field(default="torchtune.training.FullModelHFCheckpointer")
-    model_type: str = Field(description="torchtune model_type, e.g. LLAMA2, LLAMA3_2, QWEN2.")
-    device: Literal["cuda", "cpu"] = "cuda"
-    dtype: Literal["bf16", "fp32", "fp16"] = "bf16"
-    gpus: int = Field(default=1, ge=0)
-    gpu_memory_gb: int = Field(default=16, ge=1)
-    time: str = "01:00:00"
-    lora_attn_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj", "output_proj"])
-    apply_lora_to_mlp: bool = True
-    apply_lora_to_output: bool | None = None
-
-
 class DataFormat(BaseModel):
     """How the training data is laid out; torchtune's dataset builder follows from it."""
 
@@ -125,26 +102,6 @@ class DataFormat(BaseModel):
     train_on_input: bool = False
     packed: bool = False
     split: str = "train"
-
-
-class Site(BaseModel):
-    """Where things are on this cluster and how jobs run; the user profile's keys, overridable per plan."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    root: str | None = None
-    models_folder: str | None = None
-    data_folder: str | None = None
-    account: str | None = None
-    partition: str | None = None
-    qos: str | None = None
-    constraint: str | None = None
-    mail_user: str | None = None
-    mail_type: str | None = None
-    time: str | None = None
-    environment: list[str] | None = Field(
-        default=None, description="Shell lines that set up the job environment (module load, conda activate…)."
-    )
 
 
 def _evaluation(value: Any) -> Any:

@@ -291,3 +291,15 @@ def _renameat2(source: Path, target: Path) -> int:
         return 0
     code = ctypes.get_errno()
     return errno.ENOSYS if code == errno.EINVAL else code
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {error.strerror}") from None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from expset.core.setup import RunSetup
+from expset.core.run_setup import RunSetup
 from expset.render.yaml_text import to_yaml
 
 DATASET_BUILDERS = {

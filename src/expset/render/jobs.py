@@ -19,7 +19,10 @@ from expset.core.layout import (
     EVALUATION_LOG_PATTERN,
     FINETUNE_SCRIPT,
     FINETUNE_STEP,
+    LOG_DIR,
+    SETUP_FILE,
     epoch_dir,
+    evaluation_log_marker,
     evaluation_script,
     evaluation_step,
     job_name,
@@ -28,7 +31,8 @@ from expset.core.layout import (
     step_output,
     task_dir,
 )
-from expset.core.setup import DISTRIBUTED_RECIPE, EvaluationSetup, RunSetup
+from expset.core.run_setup import DISTRIBUTED_RECIPE, EvaluationSetup, RunSetup
+from expset.core.site_settings import job_options
 from expset.render.finetune import render_finetune_config
 from expset.render.templates import render
 from expset.render.yaml_text import to_yaml
@@ -58,16 +62,7 @@ def run_files(setup: RunSetup, place: RunPlace) -> list[tuple[str, str]]:
 
 def directives(setup: RunSetup, gpus: int) -> list[str]:
     """The site's ``#SBATCH`` options and the GPU request, sorted for stable diffs."""
-    slurm = setup.slurm
-    options = {
-        "account": slurm.account,
-        "partition": slurm.partition,
-        "qos": slurm.qos,
-        "constraint": slurm.constraint,
-        "mail-user": slurm.mail_user,
-        "mail-type": slurm.mail_type,
-        "gres": f"gpu:{gpus}" if gpus else None,
-    }
+    options = {**job_options(setup.slurm), "gres": f"gpu:{gpus}" if gpus else None}
     return sorted(f"--{name}={value}" for name, value in options.items() if value)
 
 
@@ -78,10 +73,17 @@ def finetune_command(setup: RunSetup) -> str:
     return f"tune run {setup.recipe} --config {config}"
 
 
+def _names() -> dict[str, str]:
+    """The names on disk that the job scripts mention in their comments."""
+    return {"setup_file": SETUP_FILE, "log_dir": LOG_DIR, "first_epochs": f"{epoch_dir(0)}/, {epoch_dir(1)}/"}
+
+
 def finetune_script(setup: RunSetup, place: RunPlace) -> str:
     return render(
         "finetune.slurm.j2",
         {
+            **_names(),
+            "step": FINETUNE_STEP,
             "job_name": job_name(place.set_name, setup.run, FINETUNE_STEP),
             "run": setup.run,
             "set_name": place.set_name,
@@ -102,6 +104,7 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
     return render(
         "evaluate.slurm.j2",
         {
+            **_names(),
             "job_name": job_name(place.set_name, setup.run, step),
             "run": setup.run,
             "set_name": place.set_name,
@@ -112,6 +115,7 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
             "output": f"{place.run_dir}/{step_output(step)}",
             "task_dir": task_dir(evaluation.name),
             "log_pattern": EVALUATION_LOG_PATTERN.replace("{epoch}", str(epoch)).replace("{job}", "${job}"),
+            "log_marker": evaluation_log_marker(epoch, "{job}"),
             "record": job_record(step, "${job}"),
             "resources": {"cpus": 1, "mem": setup.resources.mem, "time": EVALUATION_TIME},
             "directives": directives(setup, gpus),

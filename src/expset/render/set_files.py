@@ -12,11 +12,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from expset.core.layout import (
+    CONFIG_FILE,
     EVALUATIONS_DIR,
+    FINETUNE_SCRIPT,
+    LOG_DIR,
     PLAN_FILE,
     RUN_FILE,
+    SETUP_FILE,
     FileKind,
     SetLayout,
+    epoch_dir,
 )
 from expset.core.naming import ExperimentSet
 from expset.core.record import set_record
@@ -100,6 +105,11 @@ def set_context(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         "tasks": plan.task_names,
         "evaluations_dir": EVALUATIONS_DIR,
         "run_file": RUN_FILE,
+        "setup_file": SETUP_FILE,
+        "config_file": CONFIG_FILE,
+        "finetune_script": FINETUNE_SCRIPT,
+        "log_dir": LOG_DIR,
+        "epoch_dirs": [epoch_dir(0), epoch_dir(1)],
         "plan_file": PLAN_FILE,
         "varied": [
             {

@@ -11,15 +11,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from expset.core.values import format_value
-from expset.errors import ExpsetError
+from expset.errors import RenderError
 from expset.render.yaml_text import flow_text, scalar_text
 
 if TYPE_CHECKING:
     import jinja2
-
-
-class RenderError(ExpsetError):
-    """Raised when a template cannot be rendered (a bug in a template or in its context)."""
 
 
 def yaml_value(value: Any) -> str:

@@ -1,7 +1,4 @@
-"""The commands that take a set on: ``scaffold``, ``submit``, ``status``, and ``models``.
-
-Plain functions; ``cli.py`` registers them on the app.
-"""
+"""The commands that take a set on: ``scaffold``, ``submit``, ``status``; and ``models``."""
 
 from __future__ import annotations
 
@@ -11,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from expset.cli_support import RunsOption, SetDirArgument, reporting, run_names
+from expset.cli.support import RunsOption, SetDirArgument, reporting, run_names
 from expset.errors import ExitCode
 
 
@@ -29,10 +26,10 @@ def scaffold_command(
     import shlex
     from collections import Counter
 
-    from expset.io.profile import profile_path, read_profile
+    from expset.cli.console import status
     from expset.scaffold import Action, apply, scaffold_set
     from expset.sets import load_set
-    from expset.ui.console import status
+    from expset.site import profile_path, read_profile
 
     with reporting("each file is written whole; scaffold again to finish"):
         experiment_set = load_set(set_dir)
@@ -81,11 +78,11 @@ def submit_command(
     """
     import shlex
 
-    from expset.backends.runner import SubprocessRunner
-    from expset.backends.slurm import SlurmClient
+    from expset.cli.console import report_error, status
     from expset.sets import load_set
+    from expset.slurm.client import SlurmClient
+    from expset.slurm.runner import SubprocessRunner
     from expset.submit import submit_set
-    from expset.ui.console import report_error, status
 
     with reporting("jobs already queued are recorded; submit again to submit the rest"):
         experiment_set = load_set(set_dir)
@@ -134,11 +131,11 @@ def status_command(
     ] = None,
 ) -> None:
     """Show every run's fine-tune, epochs on disk and evaluations; exit 0 only when all are complete."""
-    from expset.backends.runner import SubprocessRunner
-    from expset.backends.slurm import SlurmClient
+    from expset.cli.console import show_status, watch_status
     from expset.sets import load_set
+    from expset.slurm.client import SlurmClient
+    from expset.slurm.runner import SubprocessRunner
     from expset.status import Progress, set_status, summary
-    from expset.ui.console import show_status, watch_status
 
     with reporting("the jobs go on; nothing was written"):
         experiment_set = load_set(set_dir)
@@ -169,8 +166,8 @@ def models_command() -> None:
 
     rows = [("MODEL", "LABEL", "TORCHTUNE BUILDER", "GPUS", "GPU MEMORY", "TIME")]
     rows += [
-        (model.name, model.label, model.builder, str(model.gpus), f"{model.gpu_memory_gb}G", model.time)
-        for model in MODELS
+        (name, str(model.label), model.builder, str(model.gpus), f"{model.gpu_memory_gb}G", model.time)
+        for name, model in MODELS.items()
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:

@@ -10,7 +10,7 @@ from typing import Any
 
 from expset.core.values import is_safe_name
 from expset.errors import PlanError, UsageError
-from expset.io.yaml import load_scalar, load_yaml
+from expset.render.yaml_read import load_scalar, load_yaml
 
 EXAMPLES_PACKAGE = "expset.examples"
 TASKS_FOLDER = "tasks"  # in the examples folder: one inspect task per file, named as the file

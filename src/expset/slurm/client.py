@@ -16,17 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from expset.backends.runner import Runner, ToolMissingError
-from expset.core.status import JobState, job_state
-from expset.errors import ExitCode, ExpsetError
+from expset.core.jobs import JobState, job_state
+from expset.errors import ExpsetError, SubmitError, ToolMissingError
+from expset.slurm.runner import Runner
 
 _JOB_ID = re.compile(r"^(\d+)(?:;\S+)?$")
-
-
-class SubmitError(ExpsetError):
-    """Raised when sbatch refuses a job script; carries SLURM's own message."""
-
-    exit_code = ExitCode.SUBMIT_FAILED
 
 
 COMMENT_PREFIX = "expset:"

@@ -6,30 +6,17 @@ import sys
 
 import typer
 
-from expset.cli_support import reporting
+from expset.cli.support import reporting
 
 profile_app = typer.Typer(no_args_is_help=True, help="This cluster's folders and SLURM settings.")
-
-
-def profile_meanings() -> dict[str, str]:
-    """Every key a profile takes, in the schema's order, with its meaning: the question ``profile init``
-    asks for it (a blank answer leaves it unset), else its description in the schema."""
-    from expset.core.sections import Site
-    from expset.ui.prompts import PROFILE_QUESTIONS
-
-    questions = dict(PROFILE_QUESTIONS)
-    return {
-        key: (questions.get(key) or field.description or key).replace("(blank: ", "(unset: ")
-        for key, field in Site.model_fields.items()
-    }
 
 
 @profile_app.command("show")
 def profile_show_command() -> None:
     """Print every profile setting with its meaning; the ones not set are commented out."""
-    from expset.core.sections import Site
-    from expset.errors import PlanError
-    from expset.io.profile import profile_path, read_profile, render_profile_reference
+    from expset.core.site_settings import Site
+    from expset.errors import ProfileError
+    from expset.site import profile_path, read_profile, render_profile_reference
 
     with reporting():
         path = profile_path()
@@ -37,20 +24,20 @@ def profile_show_command() -> None:
         sys.stderr.write(f"# {path}{'' if path.exists() else missing}\n")
         try:
             site = read_profile(path)
-        except PlanError:  # still show the keys a profile takes, then say what is wrong
-            sys.stdout.write(render_profile_reference(Site(), profile_meanings()))
+        except ProfileError:  # still show the keys a profile takes, then say what is wrong
+            sys.stdout.write(render_profile_reference(Site()))
             raise
-        sys.stdout.write(render_profile_reference(site, profile_meanings()))
+        sys.stdout.write(render_profile_reference(site))
 
 
 @profile_app.command("init")
 def profile_init_command() -> None:
     """Answer questions to write the profile (existing values are offered as defaults)."""
-    from expset.core.sections import Site
-    from expset.io.profile import profile_path, read_profile, render_profile
-    from expset.scaffold import write_atomically
-    from expset.ui import prompts
-    from expset.ui.console import status
+    from expset.cli import prompts
+    from expset.cli.console import status
+    from expset.core.site_settings import Site
+    from expset.fs.writer import write_atomically
+    from expset.site import profile_path, read_profile, render_profile
 
     with reporting():
         path = profile_path()

@@ -2,8 +2,8 @@
 
 ``expset --help`` and ``expset --version`` are answered here without importing Typer (about five
 times the start-up of Python itself): on a busy login node they are the commands people type most.
-The command summaries below are the ones the Typer app registers, and a test checks that this help
-is exactly the help Typer prints.
+The summaries come from the command table that the Typer app is built from, and a test checks that
+this help is exactly the help Typer prints.
 
 Interruptions end a command cleanly, with one line and no traceback: Ctrl-C (exit 130) and SIGTERM
 (exit 143, what a scheduler or ``kill`` sends) take the same path, so an unfinished set is removed
@@ -16,37 +16,8 @@ import os
 import signal
 import sys
 
+from expset.cli.commands import top_level_help
 from expset.errors import ExitCode, Terminated
-
-APP_HELP = (
-    "Experiment sets for fine-tuning sweeps: a naming convention, folders, README and runs plan, "
-    "approved before anything is written."
-)
-VERSION_HELP = "Print the version and exit."
-COMMANDS = {
-    "plan": "Preview the set a plan proposes; writes nothing.",
-    "create": "Create the set a plan proposes, after your approval.",
-    "new": "Write a plan file by answering questions.",
-    "which": "Print a run's parameters, decoded from its name.",
-    "scaffold": "Write each run's torchtune config and SLURM jobs.",
-    "submit": "Submit each run's fine-tune and evaluation jobs to SLURM.",
-    "status": "Show where every run of a set stands.",
-    "models": "List the models expset knows, with their torchtune builders.",
-    "schema": "Print the plan file's JSON Schema (for editors).",
-    "profile": "Show or set up this cluster's folders and SLURM settings.",  # groups come last in Typer's help
-}
-
-
-def top_level_help() -> str:
-    """The ``expset --help`` text, laid out as Typer lays it out."""
-    import textwrap
-
-    width = max(len(name) for name in COMMANDS)
-    lines = ["Usage: expset [OPTIONS] COMMAND [ARGS]...", ""]
-    lines += textwrap.wrap(APP_HELP, width=78, initial_indent="  ", subsequent_indent="  ")
-    lines += ["", "Options:", f"  --version  {VERSION_HELP}", "  --help     Show this message and exit.", ""]
-    lines += ["Commands:", *(f"  {name.ljust(width)}  {summary}" for name, summary in COMMANDS.items())]
-    return "\n".join(lines) + "\n"
 
 
 def build_models_without_plugin_scan() -> None:
@@ -77,6 +48,7 @@ def _ignore(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    """The console script: fast help and version, else the Typer app, with signals turned into exits."""
     arguments = sys.argv[1:]
     if arguments == ["--help"]:
         sys.stdout.write(top_level_help())
@@ -89,7 +61,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         build_models_without_plugin_scan()
-        from expset.cli import app
+        from expset.cli.app import app
     except KeyboardInterrupt:
         sys.stderr.write("interrupted while starting; nothing was done\n")
         sys.exit(ExitCode.INTERRUPTED)

@@ -12,9 +12,9 @@ import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from expset.cli.proposal import describe_token
 from expset.core.values import format_value
 from expset.errors import ExpsetError
-from expset.ui.proposal import describe_token
 
 if TYPE_CHECKING:
     from rich.console import Console

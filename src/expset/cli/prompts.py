@@ -15,7 +15,7 @@ from typing import Any
 from expset.core.plan import PARAMETER_KEY
 from expset.core.values import is_safe_name, value_identity
 from expset.errors import DeclinedError, UsageError
-from expset.io.yaml import load_scalar
+from expset.render.yaml_read import load_scalar
 
 
 class Choice(str, Enum):
@@ -211,25 +211,14 @@ def ask_plan_questions(
     return data
 
 
-PROFILE_QUESTIONS = (
-    ("root", "Folder where experiment sets are created"),
-    ("models_folder", "Folder holding model checkpoints (one sub-folder per model)"),
-    ("data_folder", "Folder holding training data"),
-    ("account", "SLURM account (blank: none)"),
-    ("partition", "SLURM partition (blank: the cluster's default)"),
-    ("qos", "SLURM QoS (blank: none)"),
-    ("constraint", "SLURM constraint, e.g. a GPU type (blank: none)"),
-    ("mail_user", "E-mail for job notices (blank: none)"),
-    ("mail_type", "When to mail, e.g. FAIL or END,FAIL (blank: never)"),
-    ("time", "Default time limit, e.g. 02:00:00 (blank: per model)"),
-)
-
-
 def ask_profile_questions(current: dict[str, Any]) -> dict[str, Any]:
     """Ask for each profile setting, offering the current value; blank answers leave a setting unset."""
+    from expset.core.site_settings import SITE_SETTINGS
+
     answers: dict[str, Any] = {}
-    for key, question in PROFILE_QUESTIONS:
-        answer = ask_text(f"{question}:", default=str(current.get(key, "")))
+    for setting in (setting for setting in SITE_SETTINGS if not setting.lines):
+        key = setting.field
+        answer = ask_text(f"{setting.question}:", default=str(current.get(key, "")))
         if answer:
             answers[key] = answer
     lines = list(current.get("environment", []))

@@ -2,7 +2,8 @@
 
 import pytest
 
-from expset.backends.slurm import (
+from expset.core.jobs import JobState, job_state
+from expset.slurm.client import (
     JobIdentity,
     job_comment,
     parse_job_comment,
@@ -13,7 +14,6 @@ from expset.backends.slurm import (
     sbatch_argv,
     squeue_argv,
 )
-from expset.core.status import JobState, job_state
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from expset.errors import ExitCode, ExpsetError
-
-
-class ToolMissingError(ExpsetError):
-    """Raised when a program expset needs (sbatch, squeue…) is not installed or not on PATH."""
-
-    exit_code = ExitCode.TOOL_MISSING
+from expset.errors import ToolMissingError
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""YAML 1.2 in and out: ``1e-4`` is a number, ``yes`` and ``no`` are text, duplicate keys are errors.
+"""Reading YAML 1.2: ``1e-4`` is a number, ``yes`` and ``no`` are text, duplicate keys are errors.
 
-Reading uses ruamel.yaml; writing uses expset's own emitter (``render.yaml_text``). Reading is safe on
+Reading uses ruamel.yaml; writing uses expset's own emitter (``render.yaml_text``), which needs no
+import of ruamel, so rendering a set stays quick. Reading is safe on
 hostile text: nesting depth and alias expansion are bounded before a tree is built, and every problem,
 down to an impossible date or a number too large, is one line naming the line of the file.
 """
@@ -16,7 +17,7 @@ from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 
-from expset.errors import PlanError
+from expset.errors import FileFormatError
 
 MAX_DEPTH = 50
 """Deepest nesting of lists and mappings read; plans need a handful of levels. Checked on the event
@@ -39,7 +40,7 @@ def _yaml() -> Any:
 
 
 def load_yaml(text: str, source: str) -> Any:
-    """Parse ``text``; raise ``PlanError`` naming ``source`` and the line of any problem, in one line."""
+    """Parse ``text``; raise ``FileFormatError`` naming ``source`` and the line of any problem, in one line."""
     try:
         _check_shape(text)
         return _yaml().load(text)
@@ -48,10 +49,10 @@ def load_yaml(text: str, source: str) -> Any:
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(error, "problem", None) or str(error).strip() or type(error).__name__
         hint = None if isinstance(error, _ReadError) else "check the indentation and quoting near that line (YAML)"
-        raise PlanError([f"{where}: {_one_line(problem)}"], hint=hint) from None
+        raise FileFormatError(f"{where}: {_one_line(problem)}", hint=hint) from None
     except Exception as error:  # a reader failure not foreseen above still gets one line, not a traceback
         problem = _one_line(str(error) or type(error).__name__)
-        raise PlanError([f"{source}: cannot be read as YAML — {problem}"]) from None
+        raise FileFormatError(f"{source}: cannot be read as YAML — {problem}") from None
 
 
 def _check_shape(text: str) -> None:
@@ -155,6 +156,6 @@ def load_scalar(text: str) -> Any:
         return text
     try:
         value = load_yaml(text, "value")
-    except PlanError:
+    except FileFormatError:
         return text
     return value if isinstance(value, (bool, int, float, str)) else text

@@ -14,69 +14,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from expset.core.models import ModelInfo, lookup_model
+from expset.core.models import ModelBuild, ModelSpec, lookup_model
 from expset.core.naming import ExperimentSet, Run
-from expset.core.sections import CustomModel, Site
-from expset.errors import ExitCode, ExpsetError
+from expset.core.parameters import BY_KEY, KNOWN_KEYS, TRAINING_KEYS, field_constraints
+from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
+from expset.errors import SetupError
 
 SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
 DISTRIBUTED_RECIPE = "lora_finetune_distributed"
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "lr": 3e-4,
-    "lora_rank": 8,
-    "lora_dropout": 0.0,
-    "epochs": 1,
-    "batch_size": 4,
-    "gradient_accumulation_steps": 1,
-    "max_seq_len": None,
-    "seed": 42,
-    "save_adapter_weights_only": False,
-    "max_steps_per_epoch": None,
-}
-COMPUTE_PARAMETERS = ("gpus", "mem", "time")
-KNOWN_PARAMETERS = frozenset(
-    {"model", "dataset", "learning_rate", "lora_alpha", *TRAINING_DEFAULTS, *COMPUTE_PARAMETERS}
-)
 
-_SBATCH_WORD = re.compile(r"[A-Za-z0-9_.,+-]+")
-_SBATCH_PATTERNS = {
-    "account": _SBATCH_WORD,
-    "partition": _SBATCH_WORD,
-    "qos": _SBATCH_WORD,
-    "constraint": re.compile(r"[A-Za-z0-9_.,&|()\[\]*:+-]+"),
-    "mail_user": re.compile(r"[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+|[A-Za-z0-9_.-]+"),
-    "mail_type": re.compile(r"[A-Z_]+(,[A-Z_]+)*"),
-    "time": re.compile(r"(\d+-)?\d+(:\d{2}){0,2}"),
-    "mem": re.compile(r"\d+[KMGT]?"),
-}
-"""What each value written into an ``#SBATCH`` line may look like: SLURM reads those lines itself,
-without a shell, so quoting cannot protect them; anything else is refused."""
 _UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\#,]")
-
-
-class SetupError(ExpsetError):
-    """Raised when a run cannot be set up: names the run, the field and the fix."""
-
-    exit_code = ExitCode.BAD_INPUT
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ModelSetup(_Strict):
-    name: str
-    folder: str
-    builder: str
-    builder_args: dict[str, Any] = Field(default_factory=dict)
-    tokenizer: str
-    tokenizer_files: dict[str, str]
-    checkpointer: str
-    checkpoint_files: list[str] | dict[str, str]
-    model_type: str
-    lora_attn_modules: list[str]
-    apply_lora_to_mlp: bool
-    apply_lora_to_output: bool | None = None
+class ModelSetup(ModelBuild):
+    """The run's model: how torchtune builds it (the fields of ``core.models.ModelBuild``) and where it is."""
+
+    name: str = Field(description="The model's name in the plan.")
+    folder: str = Field(description="The checkpoint folder, absolute.")
 
 
 class DataSetup(_Strict):
@@ -90,19 +48,21 @@ class DataSetup(_Strict):
 
 
 class TrainingSetup(_Strict):
-    lr: float = Field(gt=0)
-    lora_rank: int = Field(ge=1)
-    lora_alpha: int | float = Field(gt=0)
-    lora_dropout: float = Field(ge=0, lt=1)
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    gradient_accumulation_steps: int = Field(ge=1)
-    max_seq_len: int | None = Field(default=None, ge=1)
-    seed: int | None = Field(default=None, ge=0)
-    save_adapter_weights_only: bool = False
-    max_steps_per_epoch: int | None = Field(default=None, ge=1)
-    device: Literal["cuda", "cpu"] = "cuda"
-    dtype: Literal["bf16", "fp32", "fp16"] = "bf16"
+    """The fine-tune's hyperparameters; their ranges and meanings are those of ``core.parameters``."""
+
+    lr: float = Field(**field_constraints("lr"))
+    lora_rank: int = Field(**field_constraints("lora_rank"))
+    lora_alpha: int | float = Field(**field_constraints("lora_alpha"))
+    lora_dropout: float = Field(**field_constraints("lora_dropout"))
+    epochs: int = Field(**field_constraints("epochs"))
+    batch_size: int = Field(**field_constraints("batch_size"))
+    gradient_accumulation_steps: int = Field(**field_constraints("gradient_accumulation_steps"))
+    max_seq_len: int | None = Field(default=None, **field_constraints("max_seq_len"))
+    seed: int | None = Field(default=None, **field_constraints("seed"))
+    save_adapter_weights_only: bool = Field(default=False, **field_constraints("save_adapter_weights_only"))
+    max_steps_per_epoch: int | None = Field(default=None, **field_constraints("max_steps_per_epoch"))
+    device: Literal["cuda", "cpu"] = Field(default="cuda", description="where the fine-tune runs")
+    dtype: Literal["bf16", "fp32", "fp16"] = Field(default="bf16", description="the training precision")
 
 
 class ResourcesSetup(_Strict):
@@ -111,33 +71,15 @@ class ResourcesSetup(_Strict):
     mem: str
     time: str
 
-    @field_validator("mem", "time")
+    @field_validator("mem")
     @classmethod
-    def _sbatch_value(cls, value: str, info: Any) -> str:
-        return _check_sbatch(info.field_name, value)
+    def _memory(cls, value: str) -> str:
+        return check_sbatch_value(MEMORY, value)
 
-
-class SlurmSetup(_Strict):
-    account: str | None = None
-    partition: str | None = None
-    qos: str | None = None
-    constraint: str | None = None
-    mail_user: str | None = None
-    mail_type: str | None = None
-    environment: list[str] = Field(default_factory=list)
-
-    @field_validator("account", "partition", "qos", "constraint", "mail_user", "mail_type")
+    @field_validator("time")
     @classmethod
-    def _sbatch_value(cls, value: str | None, info: Any) -> str | None:
-        return None if value is None else _check_sbatch(info.field_name, value)
-
-    @field_validator("environment")
-    @classmethod
-    def _one_line_each(cls, lines: list[str]) -> list[str]:
-        for line in lines:
-            if "\n" in line or "\x00" in line:
-                raise ValueError(f"{line!r} spans lines — give each shell line as its own list entry")
-        return lines
+    def _time(cls, value: str) -> str:
+        return check_sbatch_value(TIME, value)
 
 
 class EvaluationSetup(_Strict):
@@ -186,12 +128,6 @@ class RunSetup(_Strict):
         return DISTRIBUTED_RECIPE if self.resources.gpus > 1 else SINGLE_DEVICE_RECIPE
 
 
-def _check_sbatch(field: str, value: str) -> str:
-    if not _SBATCH_PATTERNS[field].fullmatch(value):
-        raise ValueError(f"{value!r} cannot go in an #SBATCH line — SLURM reads it without a shell")
-    return value
-
-
 LOCATION_KEYS = ("set", "run_dir")
 """Keys that setups written by earlier versions held: where a run lives now follows from its folder."""
 
@@ -207,12 +143,7 @@ def check_set_path(set_dir: str) -> None:
         )
 
 
-def merge_site(profile: Site, plan: Site) -> Site:
-    """The profile's site settings with the plan's overrides on top (a plan value wins when set)."""
-    return profile.model_copy(update=plan.model_dump(exclude_none=True))
-
-
-def model_for(name: str, custom: dict[str, CustomModel]) -> ModelInfo | CustomModel | None:
+def model_for(name: str, custom: dict[str, ModelSpec]) -> ModelSpec | None:
     """The plan's own model called ``name``, else the table's, else None."""
     return custom.get(name) or lookup_model(name)
 
@@ -231,12 +162,12 @@ def derive_run_setup(
     to read)."""
     plan = experiment_set.plan
     parameters = {**run.varied, **plan.fixed}
-    unknown = sorted(set(parameters) - KNOWN_PARAMETERS)
+    unknown = sorted(set(parameters) - KNOWN_KEYS)
     if unknown:
         raise SetupError(
             f"run {run.name}: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a training input "
             "expset can apply",
-            hint=f"use only {', '.join(sorted(KNOWN_PARAMETERS))}; other settings go in setup_finetune.yaml",
+            hint=f"use only {', '.join(sorted(KNOWN_KEYS))}; other settings go in setup_finetune.yaml",
         )
     model_name = str(parameters.get("model", ""))
     model = model_for(model_name, plan.models)
@@ -247,12 +178,11 @@ def derive_run_setup(
             else f"run {run.name}: no model — add model to vary or fixed",
             hint="define it under models: in the plan (see `expset schema`), or use one of `expset models`",
         )
-    training = {key: parameters.get(key, default) for key, default in TRAINING_DEFAULTS.items()}
-    training["lr"] = parameters.get("lr", parameters.get("learning_rate", TRAINING_DEFAULTS["lr"]))
+    training = {key: parameters.get(key, BY_KEY[key].default) for key in TRAINING_KEYS}
+    training["lr"] = parameters.get("lr", parameters.get("learning_rate", BY_KEY["lr"].default))
     training["lora_alpha"] = parameters.get("lora_alpha", 2 * training["lora_rank"])
-    if isinstance(model, CustomModel):
-        training.update(device=model.device, dtype=model.dtype)
-    gpus = int(parameters.get("gpus", 0 if training.get("device") == "cpu" else model.gpus))
+    training.update(device=model.device, dtype=model.dtype)
+    gpus = int(parameters.get("gpus", 0 if model.device == "cpu" else model.gpus))
     setup = {
         "run": run.name,
         "model": _model_setup(model_name, model, site, expand_path),
@@ -295,15 +225,8 @@ def validate_setup(data: Any, where: str) -> RunSetup:
         ) from None
 
 
-def _model_setup(
-    name: str, model: ModelInfo | CustomModel, site: Site, expand_path: Callable[[str], str]
-) -> dict[str, Any]:
-    if isinstance(model, CustomModel):
-        folder = expand_path(model.folder)
-        files: list[str] | dict[str, str] = list(model.checkpoint_files)
-    else:
-        folder = name
-        files = list(model.checkpoint_files) if isinstance(model.checkpoint_files, tuple) else model.checkpoint_files
+def _model_setup(name: str, model: ModelSpec, site: Site, expand_path: Callable[[str], str]) -> dict[str, Any]:
+    folder = expand_path(model.folder) if model.folder else name
     if not folder.startswith("/"):
         if not site.models_folder:
             raise SetupError(
@@ -311,20 +234,7 @@ def _model_setup(
                 hint="run `expset profile init`, or set site.models_folder in the plan",
             )
         folder = f"{expand_path(site.models_folder).rstrip('/')}/{folder}"
-    return {
-        "name": name,
-        "folder": folder,
-        "builder": model.builder,
-        "builder_args": dict(model.builder_args),
-        "tokenizer": model.tokenizer,
-        "tokenizer_files": dict(model.tokenizer_files),
-        "checkpointer": model.checkpointer,
-        "checkpoint_files": files,
-        "model_type": model.model_type,
-        "lora_attn_modules": list(model.lora_attn_modules),
-        "apply_lora_to_mlp": model.apply_lora_to_mlp,
-        "apply_lora_to_output": model.apply_lora_to_output,
-    }
+    return {"name": name, "folder": folder, **model.model_dump(include=set(ModelBuild.model_fields))}
 
 
 def _epochs(wanted: list[int] | str, epochs: int) -> list[int]:

@@ -31,7 +31,7 @@ def reporting(interrupted: str = "nothing was written") -> Iterator[None]:
 
     ``interrupted`` says what an interrupted command leaves behind, for the commands that write as they go.
     """
-    from expset.ui.console import report_error
+    from expset.cli.console import report_error
 
     try:
         yield

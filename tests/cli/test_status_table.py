@@ -4,9 +4,9 @@ import io
 
 from rich.console import Console
 
-from expset.core.status import JobState
+from expset.cli import console
+from expset.core.jobs import JobState
 from expset.status import Progress, RunStatus, SetStatus
-from expset.ui import console
 
 
 def test_a_large_set_shows_failures_first_and_counts_the_rest(monkeypatch):

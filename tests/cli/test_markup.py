@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import expset
-from expset.ui import console
+from expset.cli import console
 
 SOURCE = Path(expset.__file__).parent
 HELPERS = ("status", "markup")  # the two functions that take a template; inside them it is a parameter
@@ -77,12 +77,12 @@ def test_markup_is_parsed_in_one_place_only():
         for path in sorted(SOURCE.rglob("*.py"))
         if any(word in path.read_text(encoding="utf-8") for word in ("from_markup", "rich.markup", "render_markup"))
     ]
-    assert readers == ["ui/console.py"]
+    assert readers == ["cli/console.py"]
 
 
 def test_control_characters_in_an_error_cannot_steer_the_terminal(capsys):
+    from expset.cli.console import report_error
     from expset.errors import UsageError
-    from expset.ui.console import report_error
 
     report_error(UsageError("key \x1b[31mRED\x07 is unknown", hint="remove \x1b]0;title\x07"))
     written = capsys.readouterr().err

@@ -1,34 +1,27 @@
-"""The ``expset`` command line: each command maps flags onto library calls, previews, asks, reports.
+"""The commands about plans and sets: ``plan``, ``create``, ``new``, ``which`` and ``schema``.
 
-The only importer of typer. Heavy libraries are imported inside the commands that need them.
+``plan`` and ``create`` take the same plan flags, declared once in ``PlanFlags``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from expset import __version__
-from expset.cli_support import SetDirArgument, reporting
-from expset.entry import APP_HELP, COMMANDS, VERSION_HELP
+from expset.cli.support import SetDirArgument, reporting
 from expset.errors import DeclinedError, ExpsetError, UsageError
 
 if TYPE_CHECKING:
     from expset.core.naming import ExperimentSet
-    from expset.io.environment import RootChoice
-
-app = typer.Typer(
-    name="expset",
-    help=APP_HELP,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+    from expset.site import RootChoice
 
 PlanArgument = Annotated[
     Path | None, typer.Argument(metavar="PLAN", help="Plan file (YAML). Omit to describe the plan with flags.")
@@ -75,38 +68,57 @@ MaxRunsOption = Annotated[
 ]
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"expset {__version__}")
-        raise typer.Exit()
+@dataclass(frozen=True)
+class PlanFlags:
+    """Where a plan comes from and what the command line changes in it: the flags of ``plan`` and ``create``.
+
+    Each field's annotation is its Typer option; ``takes_plan_flags`` puts them on a command.
+    """
+
+    plan_file: PlanArgument = None
+    example: ExampleOption = None
+    purpose: PurposeOption = None
+    name: NameOption = None
+    vary: VaryOption = None
+    fixed: FixedOption = None
+    evaluation: EvalOption = None
+    notes: NotesOption = None
+    author: AuthorOption = None
+    date: DateOption = None
+    template: TemplateOption = None
+    root: RootOption = None
+    max_runs: MaxRunsOption = None
 
 
-@app.callback()
-def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help=VERSION_HELP)] = False,
-) -> None:
-    """Experiment sets for fine-tuning sweeps."""
+def takes_plan_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with its ``flags: PlanFlags`` parameter spread into the plan flags on the command line."""
+    signature = inspect.signature(command, eval_str=True)
+    flag_parameters = [
+        inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hints[field.name])
+        for hints in [inspect.get_annotations(PlanFlags, eval_str=True)]
+        for field in fields(PlanFlags)
+    ]
+    own = [parameter for parameter in signature.parameters.values() if parameter.name != "flags"]
+    own = [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in own]
+
+    @functools.wraps(command)
+    def with_flags(**arguments: Any) -> None:
+        flags = PlanFlags(**{field.name: arguments.pop(field.name) for field in fields(PlanFlags)})
+        command(flags=flags, **arguments)
+
+    with_flags.__signature__ = signature.replace(parameters=flag_parameters + own)  # type: ignore[attr-defined]
+    with_flags.__annotations__ = {parameter.name: parameter.annotation for parameter in flag_parameters + own}
+    del with_flags.__wrapped__  # Typer must read the signature above, not the command's own
+    return with_flags
 
 
-def _plan_data(
-    plan_file: Path | None,
-    example: str | None,
-    purpose: str | None,
-    name: str | None,
-    vary: list[str] | None,
-    fixed: list[str] | None,
-    evaluations: list[str] | None,
-    notes: str | None,
-    author: str | None,
-    date: str | None,
-    template: str | None,
-) -> Any:
+def _plan_data(flags: PlanFlags) -> Any:
     """The plan from a file or a bundled example, with the plan flags applied on top.
 
     Relative paths are read from the folder of the file they are written in: the plan file's, the
     bundled examples' folder, or the current folder for flags.
     """
-    from expset.io.plan_file import (
+    from expset.plan_file import (
         examples_folder,
         overlay,
         plan_data_from_flags,
@@ -116,17 +128,18 @@ def _plan_data(
     )
 
     overrides = plan_data_from_flags(
-        purpose=purpose,
-        name=name,
-        vary=vary or [],
-        fixed=fixed or [],
-        evaluations=evaluations or [],
-        notes=notes,
-        author=author,
-        date=date,
-        template=template,
+        purpose=flags.purpose,
+        name=flags.name,
+        vary=flags.vary or [],
+        fixed=flags.fixed or [],
+        evaluations=flags.evaluation or [],
+        notes=flags.notes,
+        author=flags.author,
+        date=flags.date,
+        template=flags.template,
     )
     overrides = resolve_plan_paths(overrides, Path.cwd())
+    plan_file, example = flags.plan_file, flags.example
     if plan_file is not None and example is not None:
         raise UsageError("give a plan file or --example, not both")
     if plan_file is not None:
@@ -144,7 +157,7 @@ def _plan_data(
 def _design(data: Any, max_runs: int | None = None) -> ExperimentSet:
     from expset.core.naming import DEFAULT_MAX_RUNS, design_set
     from expset.core.plan import parse_plan
-    from expset.io.environment import default_author, today
+    from expset.site import default_author, today
 
     author = data.get("author") if isinstance(data, dict) else None
     plan = parse_plan(data, today=today(), default_author=author or default_author())
@@ -152,79 +165,54 @@ def _design(data: Any, max_runs: int | None = None) -> ExperimentSet:
 
 
 def _proposal(experiment_set: ExperimentSet, root: RootChoice) -> dict[str, Any]:
+    from expset.cli.proposal import proposal_data
     from expset.core.layout import plan_layout
-    from expset.ui.proposal import proposal_data
 
     return proposal_data(experiment_set, plan_layout(experiment_set), root.path, root.source)
 
 
-@app.command("plan", short_help=COMMANDS["plan"])
+@takes_plan_flags
 def plan_command(
-    plan_file: PlanArgument = None,
-    example: ExampleOption = None,
+    flags: PlanFlags,
     as_json: Annotated[bool, typer.Option("--json", help="Print the proposal as JSON.")] = False,
-    purpose: PurposeOption = None,
-    name: NameOption = None,
-    vary: VaryOption = None,
-    fixed: FixedOption = None,
-    evaluation: EvalOption = None,
-    notes: NotesOption = None,
-    author: AuthorOption = None,
-    date: DateOption = None,
-    template: TemplateOption = None,
-    root: RootOption = None,
-    max_runs: MaxRunsOption = None,
 ) -> None:
     """Preview the set a plan proposes; writes nothing.
 
     Shows the set's path, the naming convention token by token, the runs, the tree and the files.
     """
-    from expset.io.environment import choose_root
+    from expset.site import choose_root
 
     with reporting():
-        data = _plan_data(plan_file, example, purpose, name, vary, fixed, evaluation, notes, author, date, template)
-        experiment_set = _design(data, max_runs)
-        proposal = _proposal(experiment_set, choose_root(str(root) if root else None, experiment_set.plan.root))
+        experiment_set = _design(_plan_data(flags), flags.max_runs)
+        root = choose_root(str(flags.root) if flags.root else None, experiment_set.plan.root)
+        proposal = _proposal(experiment_set, root)
         if as_json:
             sys.stdout.write(json.dumps(proposal, indent=2, default=str) + "\n")
         else:
-            from expset.ui.console import show_proposal
+            from expset.cli.console import show_proposal
 
             show_proposal(proposal)
 
 
-@app.command("create", short_help=COMMANDS["create"])
+@takes_plan_flags
 def create_command(
-    plan_file: PlanArgument = None,
-    example: ExampleOption = None,
+    flags: PlanFlags,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the proposal without asking.")] = False,
-    purpose: PurposeOption = None,
-    name: NameOption = None,
-    vary: VaryOption = None,
-    fixed: FixedOption = None,
-    evaluation: EvalOption = None,
-    notes: NotesOption = None,
-    author: AuthorOption = None,
-    date: DateOption = None,
-    template: TemplateOption = None,
-    root: RootOption = None,
-    max_runs: MaxRunsOption = None,
 ) -> None:
     """Create the set a plan proposes, after your approval, in one atomic step.
 
     Asks to approve, rename the set, change the naming template, or cancel; --yes approves.
     """
     with reporting():
-        data = _plan_data(plan_file, example, purpose, name, vary, fixed, evaluation, notes, author, date, template)
-        _create_flow(data, root=root, yes=yes, max_runs=max_runs)
+        _create_flow(_plan_data(flags), root=flags.root, yes=yes, max_runs=flags.max_runs)
 
 
 def _create_flow(data: dict[str, Any], *, root: Path | None, yes: bool, max_runs: int | None = None) -> None:
     """Design, preview, ask (approve / rename / change template / cancel), then write."""
-    from expset.io.environment import CURRENT_FOLDER, check_root, choose_root
-    from expset.sets import Outcome, compare_existing, create_set
-    from expset.ui import prompts
-    from expset.ui.console import report_error, show_proposal, status
+    from expset.cli import prompts
+    from expset.cli.console import report_error, show_proposal, status
+    from expset.create import Outcome, compare_existing, create_set
+    from expset.site import CURRENT_FOLDER, check_root, choose_root
 
     experiment_set = _design(data, max_runs)
     while True:
@@ -273,9 +261,9 @@ def _say_next(experiment_set: ExperimentSet, set_dir: Path) -> None:
     """The steps from a set on disk to its jobs, each checked against this machine's settings."""
     import shlex
 
-    from expset.io.profile import profile_path, read_profile
+    from expset.cli.console import status
     from expset.next_steps import before_scaffold, tasks_missing
-    from expset.ui.console import status
+    from expset.site import profile_path, read_profile
 
     note = tasks_missing(experiment_set)
     if note:
@@ -293,7 +281,6 @@ def _say_next(experiment_set: ExperimentSet, set_dir: Path) -> None:
     )
 
 
-@app.command("new", short_help=COMMANDS["new"])
 def new_command(
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="Where to write the plan file.")
@@ -303,12 +290,11 @@ def new_command(
     """Write a plan file by answering questions, then offer to create the set."""
     import shlex
 
-    from expset.io.environment import default_author
-    from expset.io.plan_file import bundled_datasets, bundled_tasks, resolve_plan_paths
-    from expset.io.profile import profile_path, read_profile
+    from expset.cli import prompts
+    from expset.cli.console import status
+    from expset.plan_file import bundled_datasets, bundled_tasks, resolve_plan_paths
     from expset.render.yaml_text import to_yaml
-    from expset.ui import prompts
-    from expset.ui.console import status
+    from expset.site import default_author, profile_path, read_profile
 
     with reporting():
         if output.exists():
@@ -332,7 +318,6 @@ def new_command(
             status("create it later with [bold]expset create {}[/]", shlex.quote(str(output)))
 
 
-@app.command("which", short_help=COMMANDS["which"])
 def which_command(
     set_dir: SetDirArgument,
     run_name: Annotated[str, typer.Argument(metavar="RUN", help="A run folder name in that set.")],
@@ -363,19 +348,6 @@ def which_command(
             sys.stdout.write(f"{key.ljust(width)}  {shown}  ({kind})\n")
 
 
-from expset import cli_jobs  # noqa: E402  (registered here to keep the order of the help)
-
-app.command("scaffold", short_help=COMMANDS["scaffold"])(cli_jobs.scaffold_command)
-app.command("submit", short_help=COMMANDS["submit"])(cli_jobs.submit_command)
-app.command("status", short_help=COMMANDS["status"])(cli_jobs.status_command)
-app.command("models", short_help=COMMANDS["models"])(cli_jobs.models_command)
-
-from expset.cli_profile import profile_app  # noqa: E402  (registered after the commands, as Typer lists it)
-
-app.add_typer(profile_app, name="profile", short_help=COMMANDS["profile"])
-
-
-@app.command("schema", short_help=COMMANDS["schema"])
 def schema_command(
     setup: Annotated[
         bool, typer.Option("--setup", help="The schema of a run's setup_finetune.yaml instead of the plan's.")
@@ -383,7 +355,7 @@ def schema_command(
 ) -> None:
     """Print the plan file's JSON Schema (for editors)."""
     if setup:
-        from expset.core.setup import RunSetup
+        from expset.core.run_setup import RunSetup
 
         sys.stdout.write(json.dumps(RunSetup.model_json_schema(), indent=2) + "\n")
         return

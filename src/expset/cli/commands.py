@@ -1,0 +1,71 @@
+"""The command table: every ``expset`` command, its one-line summary and where it lives.
+
+One table feeds both the help printed without Typer (``expset --help``, answered by ``main``) and the
+Typer app (``app``), so the two cannot drift apart. A command's module is imported only when the app
+is built, never for the fast help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+APP_HELP = (
+    "Experiment sets for fine-tuning sweeps: a naming convention, folders, README and runs plan, "
+    "approved before anything is written."
+)
+VERSION_HELP = "Print the version and exit."
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``expset`` command: its name, its summary in the help, and ``module:attribute`` of its function
+    (or, for a group of commands such as ``profile``, of its Typer app)."""
+
+    name: str
+    summary: str
+    target: str
+    group: bool = False
+
+
+COMMANDS = (
+    Command("plan", "Preview the set a plan proposes; writes nothing.", "expset.cli.plan_commands:plan_command"),
+    Command(
+        "create", "Create the set a plan proposes, after your approval.", "expset.cli.plan_commands:create_command"
+    ),
+    Command("new", "Write a plan file by answering questions.", "expset.cli.plan_commands:new_command"),
+    Command("which", "Print a run's parameters, decoded from its name.", "expset.cli.plan_commands:which_command"),
+    Command(
+        "scaffold", "Write each run's torchtune config and SLURM jobs.", "expset.cli.job_commands:scaffold_command"
+    ),
+    Command(
+        "submit",
+        "Submit each run's fine-tune and evaluation jobs to SLURM.",
+        "expset.cli.job_commands:submit_command",
+    ),
+    Command("status", "Show where every run of a set stands.", "expset.cli.job_commands:status_command"),
+    Command(
+        "models",
+        "List the models expset knows, with their torchtune builders.",
+        "expset.cli.job_commands:models_command",
+    ),
+    Command("schema", "Print the plan file's JSON Schema (for editors).", "expset.cli.plan_commands:schema_command"),
+    Command(
+        "profile",
+        "Show or set up this cluster's folders and SLURM settings.",
+        "expset.cli.profile_commands:profile_app",
+        group=True,
+    ),
+)
+"""In the order of the help; groups last, where Typer lists them."""
+
+
+def top_level_help() -> str:
+    """The ``expset --help`` text, laid out as Typer lays it out."""
+    import textwrap
+
+    width = max(len(command.name) for command in COMMANDS)
+    lines = ["Usage: expset [OPTIONS] COMMAND [ARGS]...", ""]
+    lines += textwrap.wrap(APP_HELP, width=78, initial_indent="  ", subsequent_indent="  ")
+    lines += ["", "Options:", f"  --version  {VERSION_HELP}", "  --help     Show this message and exit.", ""]
+    lines += ["Commands:", *(f"  {command.name.ljust(width)}  {command.summary}" for command in COMMANDS)]
+    return "\n".join(lines) + "\n"

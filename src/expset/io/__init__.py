@@ -1,1 +1,0 @@
-"""io layer of expset."""
