@@ -25,6 +25,7 @@ class FakeSlurm:
     jobs: dict[str, FakeJob] = field(default_factory=dict)
     calls: list[list[str]] = field(default_factory=list)
     on_sbatch: Callable[[int, list[str]], Completed | None] | None = None  # nth sbatch → a different answer
+    on_squeue: Callable[[list[str]], Completed] | None = None  # a different answer from squeue
     next_id: int = 100
 
     def run(self, argv: list[str], *, cwd: Path | None = None, timeout: float = 60) -> Completed:
@@ -37,6 +38,8 @@ class FakeSlurm:
                 return answer
             return Completed(tuple(argv), 0, f"{self.accept(argv)}\n", "")
         if command == "squeue":
+            if self.on_squeue:
+                return self.on_squeue(argv)
             lines = "".join(f"{j.job_id}|{j.state}|{j.comment}\n" for j in self.jobs.values())
             return Completed(tuple(argv), 0, lines, "")
         if command == "sacct":

@@ -17,8 +17,11 @@ _EXPORTS = {
     "decode_run_name": "expset.core.naming",
     "ExperimentSet": "expset.core.naming",
     "plan_layout": "expset.core.layout",
-    "create_set": "expset.sets",
+    "create_set": "expset.create",
     "load_set": "expset.sets",
+    "scaffold_set": "expset.scaffold",
+    "submit_set": "expset.submit",
+    "set_status": "expset.status",
     "ExpsetError": "expset.errors",
 }
 

@@ -19,12 +19,16 @@ from expset.sets import load_set
 
 
 class Outcome(str, Enum):
+    """What ``create_set`` did: created the set, or found the same set already there."""
+
     CREATED = "created"
     UP_TO_DATE = "up to date"
 
 
 @dataclass(frozen=True)
 class CreateResult:
+    """The outcome of ``create_set`` and the set's folder."""
+
     outcome: Outcome
     path: Path
 

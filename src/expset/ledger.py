@@ -59,18 +59,22 @@ class Ledger:
         return [job for job in self.jobs if job.job_id is None]
 
     def known_job_ids(self) -> set[str]:
+        """Every SLURM job id the ledger holds."""
         return {job.job_id for job in self.jobs if job.job_id is not None}
 
 
 def new_token() -> str:
+    """A fresh token that names one submission attempt, in the ledger and in the job's comment."""
     return secrets.token_hex(8)
 
 
 def now() -> str:
+    """The current time, as the ledger writes it (UTC, ISO 8601)."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def intent(job: Job) -> dict[str, Any]:
+    """The line written before ``sbatch``: the job about to be submitted and its script's digest."""
     return {
         "event": "intent",
         "token": job.token,
@@ -96,10 +100,12 @@ def submitted(job: Job, job_id: str, after: str | None) -> dict[str, Any]:
 
 
 def abandoned(token: str, reason: str) -> dict[str, Any]:
+    """The line that withdraws an intent that never became a job (SLURM refused it)."""
     return {"event": "abandoned", "token": token, "reason": reason, "time": now()}
 
 
 def adopted(job: Job, source: str) -> dict[str, Any]:
+    """The line for a job found in SLURM or on disk whose submission line was lost."""
     return {
         "event": "adopted",
         "token": job.token,

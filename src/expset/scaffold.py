@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,6 +33,8 @@ from expset.sets import choose_runs, read_setup
 
 
 class Action(str, Enum):
+    """What scaffold does with one file."""
+
     CREATE = "create"
     UPDATE = "update"
     UNCHANGED = "unchanged"
@@ -41,8 +44,14 @@ class Action(str, Enum):
     REMOVE = "remove"  # generated before, untouched, and no longer generated (an evaluation dropped)
 
 
+WRITING_ACTIONS = frozenset({Action.CREATE, Action.UPDATE, Action.OVERWRITE, Action.REMOVE})
+"""The actions that change a file on disk."""
+
+
 @dataclass(frozen=True)
 class PlannedWrite:
+    """One file scaffold would write, keep or remove, with its new text."""
+
     path: Path
     text: str
     action: Action
@@ -57,7 +66,7 @@ def scaffold_set(
     force: bool = False,
 ) -> list[PlannedWrite]:
     """Plan every file of the chosen runs; raise ``ConflictError`` for edits unless ``force``."""
-    from expset.render.jobs import RunPlace, run_files
+    from expset.render.run_files import RunPlace, run_files
 
     set_dir = set_dir.absolute()
     check_set_path(str(set_dir))
@@ -109,8 +118,11 @@ def scaffold_set(
     return planned
 
 
-def apply(planned: list[PlannedWrite], set_dir: Path) -> None:
-    """Write the planned files (each atomically), create the log folders, update the record."""
+def apply(planned: list[PlannedWrite], set_dir: Path, on_written: Callable[[PlannedWrite], None] | None = None) -> None:
+    """Write the planned files (each atomically), create the log folders, update the record.
+
+    ``on_written`` hears of each file written or removed, so that an interruption can say how far it got.
+    """
     set_dir = set_dir.absolute()
     record = read_generated_record(set_dir)
     from expset.fs.inside import folder, remove_file, write_file
@@ -120,9 +132,13 @@ def apply(planned: list[PlannedWrite], set_dir: Path) -> None:
         if write.action is Action.REMOVE:
             remove_file(set_dir, relative)
             record.pop(relative, None)
+            if on_written:
+                on_written(write)
             continue
-        if write.action in (Action.CREATE, Action.UPDATE, Action.OVERWRITE):
+        if write.action in WRITING_ACTIONS:
             write_file(set_dir, relative, write.text)
+            if on_written:
+                on_written(write)
         if write.action is not Action.KEEP_EDITED:
             record[relative] = digest(write.text)
     for run_dir in {write.path.relative_to(set_dir).parts[0] for write in planned}:
@@ -133,6 +149,7 @@ def apply(planned: list[PlannedWrite], set_dir: Path) -> None:
 
 
 def render_setup(setup: RunSetup) -> str:
+    """The text of a run's ``setup_finetune.yaml``: a header saying how to edit it, then the setup."""
     from expset.render.yaml_text import to_yaml
 
     header = (
@@ -204,6 +221,7 @@ def read_generated_record(set_dir: Path) -> dict[str, str]:
 
 
 def digest(text: str) -> str:
+    """The SHA-256 of a text, as the generated-files record keeps it."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -25,6 +25,7 @@ PROFILE_FILE = "profile.toml"
 
 
 def today() -> dt.date:
+    """Today's date, for a plan that gives none."""
     return dt.date.today()
 
 

@@ -23,6 +23,8 @@ __all__ = ["EvaluationStatus", "Progress", "RunStatus", "SetStatus", "set_status
 
 @dataclass
 class EvaluationStatus:
+    """Where one evaluation of one epoch stands, with the log it chose and the ones it passed over."""
+
     task: str
     epoch: int
     job: JobState  # the newest attempt's job
@@ -34,6 +36,8 @@ class EvaluationStatus:
 
 @dataclass
 class RunStatus:
+    """Where one run stands: its progress, its fine-tune, the epochs on disk and its evaluations."""
+
     run: str
     progress: Progress
     finetune: JobState
@@ -42,6 +46,7 @@ class RunStatus:
     evaluations: list[EvaluationStatus] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
+        """The run's status as plain data, for ``status --json``."""
         data = asdict(self)
         data["progress"] = self.progress.value
         data["finetune"] = self.finetune.value
@@ -52,11 +57,14 @@ class RunStatus:
 
 @dataclass
 class SetStatus:
+    """Every run's status, and what could not be read or asked."""
+
     runs: list[RunStatus]
     notes: list[str]  # what could not be read or asked, one line each
 
 
 def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient) -> SetStatus:
+    """Where every run of the set stands, from its ledger, SLURM and the jobs' records."""
     names = [run.name for run in experiment_set.runs]
     tracked = track(set_dir, set(names), client)
     steps: dict[str, list[str]] = {}
@@ -97,6 +105,7 @@ def _evaluation_status(run: str, step: str, task: str, epoch: int, tracked: Trac
 
 
 def summary(statuses: list[RunStatus]) -> dict[str, int]:
+    """How many runs are at each stage of progress."""
     counts = {progress.value: 0 for progress in Progress}
     for status in statuses:
         counts[status.progress.value] += 1

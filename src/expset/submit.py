@@ -18,7 +18,7 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,12 +43,16 @@ from expset.tracking import set_key, track
 
 @dataclass(frozen=True)
 class Step:
+    """One job of a run: its ledger step name and its script."""
+
     name: str  # ledger step: "finetune" or "evaluate/<task>/epoch_<N>"
     script: Path
 
 
 @dataclass
 class SubmitReport:
+    """What a submission did: the jobs submitted per run, the runs skipped or left, and why."""
+
     submitted: dict[str, list[ledger.Job]] = field(default_factory=dict)  # run → its new jobs
     skipped: dict[str, str] = field(default_factory=dict)  # run → why
     left: list[str] = field(default_factory=list)  # runs kept for a later submit by --max-jobs
@@ -104,7 +108,15 @@ def submit_set(
     max_jobs: int | None = None,
     stagger: float = 0.0,
     resubmit: bool = False,
+    on_submitted: Callable[[str], None] | None = None,
 ) -> SubmitReport:
+    """Submit what each chosen run still needs, under the set's submit lock; see ``plan_submission``.
+
+    Every job is recorded in the ledger as an intent before ``sbatch`` and as submitted after it, so
+    nothing is lost or queued twice whatever stops the command. ``on_submitted`` hears of each run whose
+    jobs all went through. A refusal by SLURM ends the submission: the refused run's other jobs are
+    cancelled, and the error is in the report beside what went through before it.
+    """
     set_dir = set_dir.absolute()
     chosen = choose_runs(experiment_set, runs)
     steps = {run.name: run_steps(set_dir / run.name) for run in chosen}
@@ -147,6 +159,8 @@ def submit_set(
             except SubmitError as error:
                 report.error = error
                 break
+            if on_submitted:
+                on_submitted(run.name)
             active += len(todo)
     return report
 

@@ -61,10 +61,12 @@ class Tracked:
     slurm: SlurmView = field(default_factory=SlurmView)
 
     def current(self, run: str, step: str) -> ledger.Job | None:
+        """The newest job of ``run``'s ``step``, if any was submitted."""
         jobs = self.history.get((run, step))
         return jobs[-1] if jobs else None
 
     def state(self, run: str, step: str) -> JobState:
+        """The settled state of ``run``'s ``step``: not submitted when no job was."""
         if (run, step) in self.unresolved:
             return JobState.UNKNOWN
         job = self.current(run, step)

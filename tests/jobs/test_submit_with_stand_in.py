@@ -1,11 +1,12 @@
-"""``submit`` against a stand-in for SLURM's commands: a refusal half-way through a run, Ctrl-C between
-two ``sbatch`` calls, a job cap. Every job the stand-in accepted is accounted for exactly once."""
+"""``submit`` against a stand-in for SLURM's commands: refusals half-way through a run and of a later run,
+Ctrl-C between two ``sbatch`` calls, a job cap, resubmission, a controller that cannot be reached.
+Every job the stand-in accepted is accounted for exactly once."""
 
 from __future__ import annotations
 
 import pytest
 
-from expset.errors import SubmitError
+from expset.errors import ExpsetError, SubmitError
 from expset.sets import load_set
 from expset.slurm.client import SlurmClient
 from expset.slurm.runner import Completed
@@ -146,3 +147,73 @@ def test_a_job_recovered_from_its_record_after_damage_is_not_taken_for_the_newes
     ledger_file.write_text("\n".join(kept) + '\n{"torn')
     [run] = [r for r in set_status(load_set(set_dir), set_dir, SlurmClient(slurm)).runs if r.run == "1B_rank8"]
     assert run.progress.value == "pending" and run.job_id != "101"
+
+
+def test_a_refusal_of_a_later_run_keeps_the_runs_that_went_through(set_dir):
+    slurm = FakeSlurm(on_sbatch=lambda n, argv: refusal(argv) if n == 5 else None)  # the second run's fine-tune
+    report = submit(set_dir, slurm)
+    assert list(report.submitted) == ["1B_rank8"] and isinstance(report.error, SubmitError)
+    assert len(slurm.live_scripts()) == 4
+    statuses = {s.run: s.progress.value for s in set_status(load_set(set_dir), set_dir, SlurmClient(slurm)).runs}
+    assert statuses == {"1B_rank8": "pending", "1B_rank16": "not submitted", "3B_rank8": "not submitted"} | {
+        "3B_rank16": "not submitted"
+    }
+
+
+def test_a_failed_evaluation_goes_again_only_with_resubmit_and_alone(set_dir):
+    slurm = FakeSlurm()
+    submit(set_dir, slurm)
+    finish_every_job(set_dir, slurm)
+    [failed] = [job for job in slurm.jobs.values() if job.comment.endswith(":evaluate/arithmetic/epoch_1:1B_rank8")]
+    failed.state = "FAILED"
+    plain = submit(set_dir, slurm)
+    assert plain.submitted == {} and "--resubmit" in plain.skipped["1B_rank8"]
+    again = submit(set_dir, slurm, resubmit=True)
+    [(run, [job])] = again.submitted.items()
+    assert (run, job.step, job.after) == ("1B_rank8", "evaluate/arithmetic/epoch_1", None)
+    sbatch = slurm.calls[-1]
+    assert sbatch[0] == "sbatch" and not any(a.startswith("--dependency") for a in sbatch)
+
+
+def test_while_slurm_cannot_be_asked_nothing_is_submitted_and_nothing_is_guessed(set_dir):
+    slurm = FakeSlurm()
+    submit(set_dir, slurm)
+    calls = len(slurm.calls)
+    unreachable = Completed(("squeue",), 1, "", "slurm_load_jobs error: Unable to contact slurm controller")
+    slurm.on_squeue = lambda argv: unreachable
+    with pytest.raises(ExpsetError) as refused:
+        submit(set_dir, slurm)
+    assert "Unable to contact slurm controller" in refused.value.message
+    dry = submit(set_dir, slurm, dry_run=True, resubmit=True)
+    assert dry.commands == [] and all("unknown" in reason for reason in dry.skipped.values())
+    assert not [call for call in slurm.calls[calls:] if call[0] == "sbatch"]
+
+
+def test_ctrl_c_during_submit_says_how_many_runs_went_through(set_dir, monkeypatch):
+    slurm = FakeSlurm(on_sbatch=lambda n, argv: (_ for _ in ()).throw(KeyboardInterrupt) if n == 6 else None)
+    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", lambda: slurm)
+    result = expset("submit", str(set_dir))
+    assert result.exit_code == 130
+    assert result.stderr == (
+        "interrupted; the jobs of 1 run(s) were submitted; every job that went through is recorded, "
+        "so submit again to submit the rest\n"
+    )
+
+
+def test_ctrl_c_during_scaffold_says_how_many_file_changes_were_made(site, monkeypatch):
+    from expset.fs import inside
+
+    set_dir = site.create()
+    real_write = inside.write_file
+    writes = []
+
+    def write_then_stop(*args):
+        if len(writes) == 3:
+            raise KeyboardInterrupt
+        writes.append(args)
+        real_write(*args)
+
+    monkeypatch.setattr(inside, "write_file", write_then_stop)
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 130
+    assert result.stderr.startswith("interrupted; 3 of the 24 file changes were made, each file whole"), result.stderr

@@ -30,6 +30,7 @@ FIELD = 0xE000
 
 @lru_cache(maxsize=1)
 def stdout() -> Console:
+    """The console for results: no markup is read from values, colour only on a terminal."""
     from rich.console import Console
 
     return Console(highlight=False, markup=False, emoji=False)
@@ -37,6 +38,7 @@ def stdout() -> Console:
 
 @lru_cache(maxsize=1)
 def stderr() -> Console:
+    """The console for progress and messages, kept apart from results so they can be piped."""
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, markup=False, emoji=False)

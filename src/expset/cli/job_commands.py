@@ -27,11 +27,20 @@ def scaffold_command(
     from collections import Counter
 
     from expset.cli.console import status
-    from expset.scaffold import Action, apply, scaffold_set
+    from expset.scaffold import WRITING_ACTIONS, Action, PlannedWrite, apply, scaffold_set
     from expset.sets import load_set
     from expset.site import profile_path, read_profile
 
-    with reporting("each file is written whole; scaffold again to finish"):
+    planned: list[PlannedWrite] = []
+    written: list[PlannedWrite] = []
+
+    def interrupted() -> str:
+        if not written:
+            return "nothing was written"
+        changes = sum(1 for write in planned if write.action in WRITING_ACTIONS)
+        return f"{len(written)} of the {changes} file changes were made, each file whole; scaffold again to finish"
+
+    with reporting(interrupted):
         experiment_set = load_set(set_dir)
         planned = scaffold_set(
             experiment_set, set_dir, profile=read_profile(profile_path()), runs=run_names(runs), force=force
@@ -41,7 +50,7 @@ def scaffold_command(
                 sys.stdout.write(f"{write.action.value:>11}  {write.path}\n")
             status("dry run: nothing was written")
             return
-        apply(planned, set_dir)
+        apply(planned, set_dir, written.append)
         counts = Counter(write.action for write in planned)
         summary = ", ".join(f"{counts[action]} {action.value}" for action in Action if counts[action])
         status(
@@ -84,7 +93,13 @@ def submit_command(
     from expset.slurm.runner import SubprocessRunner
     from expset.submit import submit_set
 
-    with reporting("jobs already queued are recorded; submit again to submit the rest"):
+    submitted: list[str] = []
+
+    def interrupted() -> str:
+        whole = f"the jobs of {len(submitted)} run(s) were submitted" if submitted else "no run was submitted whole"
+        return f"{whole}; every job that went through is recorded, so submit again to submit the rest"
+
+    with reporting(interrupted):
         experiment_set = load_set(set_dir)
         report = submit_set(
             experiment_set,
@@ -95,6 +110,7 @@ def submit_command(
             max_jobs=max_jobs,
             stagger=stagger,
             resubmit=resubmit,
+            on_submitted=submitted.append,
         )
         for note in report.notes:
             status("[yellow]note:[/] {}", note)

@@ -19,6 +19,8 @@ from expset.render.yaml_read import load_scalar
 
 
 class Choice(str, Enum):
+    """The answers to the approval question."""
+
     APPROVE = "Approve: create the set"
     RENAME = "Rename the set"
     TEMPLATE = "Change the naming template"
@@ -40,6 +42,7 @@ def _answer(question: Any) -> Any:
 
 
 def ask_approval() -> Choice:
+    """Ask whether to create the set as proposed, rename it, change the template or cancel."""
     import questionary
 
     answer = _answer(questionary.select("Create this experiment set?", choices=[c.value for c in Choice]))
@@ -47,12 +50,14 @@ def ask_approval() -> Choice:
 
 
 def ask_text(message: str, default: str = "", validate: Callable[[str], bool | str] | None = None) -> str:
+    """Ask for one line of text, offering ``default``; ``validate`` refuses an answer with a reason."""
     import questionary
 
     return str(_answer(questionary.text(message, default=default, validate=validate or (lambda _: True)))).strip()
 
 
 def ask_confirm(message: str, default: bool = True) -> bool:
+    """Ask a yes/no question."""
     import questionary
 
     return bool(_answer(questionary.confirm(message, default=default)))

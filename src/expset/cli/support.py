@@ -4,7 +4,7 @@ errors and Ctrl-C into a message and an exit code (library code never raises ``t
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -26,10 +26,11 @@ def run_names(runs: list[str] | None) -> list[str] | None:
 
 
 @contextmanager
-def reporting(interrupted: str = "nothing was written") -> Iterator[None]:
+def reporting(interrupted: str | Callable[[], str] = "nothing was written") -> Iterator[None]:
     """Turn expset errors, Ctrl-C and SIGTERM into one message on stderr and the right exit code.
 
-    ``interrupted`` says what an interrupted command leaves behind, for the commands that write as they go.
+    ``interrupted`` says what an interrupted command had done and leaves behind; the commands that write
+    as they go give a function, asked at the moment of the interruption.
     """
     from expset.cli.console import report_error
 
@@ -39,8 +40,12 @@ def reporting(interrupted: str = "nothing was written") -> Iterator[None]:
         report_error(error)
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        sys.stderr.write(f"interrupted; {interrupted}\n")
+        sys.stderr.write(f"interrupted; {_said(interrupted)}\n")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except Terminated:
-        sys.stderr.write(f"terminated; {interrupted}\n")
+        sys.stderr.write(f"terminated; {_said(interrupted)}\n")
         raise typer.Exit(ExitCode.TERMINATED) from None
+
+
+def _said(interrupted: str | Callable[[], str]) -> str:
+    return interrupted if isinstance(interrupted, str) else interrupted()

@@ -7,6 +7,8 @@ from enum import Enum
 
 
 class JobState(str, Enum):
+    """Where one job stands, as expset settles it from SLURM's word and the job's own record."""
+
     NOT_SUBMITTED = "not submitted"
     PENDING = "pending"
     RUNNING = "running"

@@ -46,6 +46,7 @@ def epoch_dir(epoch: int) -> str:
 
 
 def parse_epoch_dir(name: str) -> int | None:
+    """``epoch_<N>`` → N; None for any other name."""
     match = _EPOCH_DIR.fullmatch(name)
     return int(match.group(1)) if match else None
 
@@ -62,10 +63,12 @@ def parse_evaluation_step(step: str) -> tuple[str, int] | None:
 
 
 def is_step(step: str) -> bool:
+    """Whether ``step`` is a step name expset writes: the fine-tune or an evaluation of an epoch."""
     return step == FINETUNE_STEP or parse_evaluation_step(step) is not None
 
 
 def task_dir(task: str) -> str:
+    """A task's folder in a run: ``evaluations/<task>``."""
     return f"{EVALUATIONS_DIR}/{task}"
 
 

@@ -69,6 +69,7 @@ class ParameterNaming:
         return (self.prefix if not convention.custom_template else "") + self.text_of(value)
 
     def text_of(self, value: Scalar) -> str:
+        """The text that stands for ``value`` in run names, without the prefix."""
         return self._text_by_identity[value_identity(value)]
 
     @cached_property

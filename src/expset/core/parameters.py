@@ -26,6 +26,7 @@ class Bounds:
     high_included: bool = True
 
     def allows(self, value: float) -> bool:
+        """Whether ``value`` lies within the bounds."""
         if self.low is not None and (value < self.low or (value == self.low and not self.low_included)):
             return False
         return self.high is None or value < self.high or (value == self.high and self.high_included)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from expset.core.models import ModelBuild, ModelSpec, lookup_model
 from expset.core.naming import ExperimentSet, Run
 from expset.core.parameters import BY_KEY, KNOWN_KEYS, TRAINING_KEYS, field_constraints
+from expset.core.sections import DataFormat
 from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
 
@@ -37,14 +38,10 @@ class ModelSetup(ModelBuild):
     folder: str = Field(description="The checkpoint folder, absolute.")
 
 
-class DataSetup(_Strict):
-    path: str
-    format: Literal["instruct", "chat", "text"]
-    fields: dict[str, str] = Field(default_factory=dict)
-    conversation_style: Literal["openai", "sharegpt"] = "openai"
-    train_on_input: bool = False
-    packed: bool = False
-    split: str = "train"
+class DataSetup(DataFormat):
+    """The run's training data: the plan's data format (``core.sections.DataFormat``) and the file."""
+
+    path: str = Field(description="The training data file, absolute.")
 
 
 class TrainingSetup(_Strict):
@@ -66,10 +63,12 @@ class TrainingSetup(_Strict):
 
 
 class ResourcesSetup(_Strict):
-    gpus: int = Field(ge=0)
-    cpus: int = Field(ge=1)
-    mem: str
-    time: str
+    """What the fine-tune asks SLURM for."""
+
+    gpus: int = Field(ge=0, description="GPUs of the fine-tune; more than one runs the distributed recipe.")
+    cpus: int = Field(ge=1, description="CPU cores per task.")
+    mem: str = Field(description="Host memory, as SLURM writes it: 64G.")
+    time: str = Field(description="Time limit, as SLURM writes it: 04:00:00 or 1-00:00:00.")
 
     @field_validator("mem")
     @classmethod
@@ -83,10 +82,12 @@ class ResourcesSetup(_Strict):
 
 
 class EvaluationSetup(_Strict):
-    name: str
-    task: str
-    args: dict[str, Any] = Field(default_factory=dict)
-    epochs: list[int]
+    """One inspect-ai evaluation of the run: the task, its arguments and the epochs it evaluates."""
+
+    name: str = Field(description="The task's folder under evaluations/.")
+    task: str = Field(description="The inspect task, as /absolute/path/task.py@task_name.")
+    args: dict[str, Any] = Field(default_factory=dict, description="The task's arguments (-T), with their types.")
+    epochs: list[int] = Field(description="The epochs evaluated, numbered from 0; one job each.")
 
 
 class RunSetup(_Strict):
@@ -96,14 +97,14 @@ class RunSetup(_Strict):
     copied or moved, edited setups included, is scaffolded for its new place.
     """
 
-    run: str
+    run: str = Field(description="The run's name: its folder's name.")
     model: ModelSetup
     data: DataSetup
     training: TrainingSetup
     resources: ResourcesSetup
     slurm: SlurmSetup
     parameters: dict[str, Any] = Field(description="The run's plan parameters, for evaluation metadata.")
-    evaluations: list[EvaluationSetup] = Field(default_factory=list)
+    evaluations: list[EvaluationSetup] = Field(default_factory=list, description="One entry per evaluation task.")
 
     @model_validator(mode="after")
     def _evaluations_fit_the_training(self) -> RunSetup:
@@ -125,6 +126,7 @@ class RunSetup(_Strict):
 
     @property
     def recipe(self) -> str:
+        """The torchtune recipe: distributed on more than one GPU, else single device."""
         return DISTRIBUTED_RECIPE if self.resources.gpus > 1 else SINGLE_DEVICE_RECIPE
 
 

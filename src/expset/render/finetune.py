@@ -168,6 +168,7 @@ def dataset_section(setup: RunSetup) -> dict[str, Any]:
 
 
 def render_finetune_config(setup: RunSetup, run_dir: str) -> str:
+    """The text of a run's ``finetune.yaml``: its torchtune config, escaped for OmegaConf."""
     header = (
         f"# torchtune LoRA config of run {setup.run}, written by expset from\n"
         "# setup_finetune.yaml: edit that file and re-run `expset scaffold`, not this one.\n"

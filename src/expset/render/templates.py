@@ -41,6 +41,7 @@ def markdown_cell(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
+    """The one Jinja environment: StrictUndefined, templates from the package, expset's filters."""
     import jinja2
 
     env = jinja2.Environment(

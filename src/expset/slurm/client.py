@@ -33,6 +33,8 @@ def job_comment(set_key: str, token: str, step: str, run: str) -> str:
 
 @dataclass(frozen=True)
 class JobIdentity:
+    """What a job's SLURM comment says: which set, attempt, step and run it belongs to."""
+
     set_key: str
     token: str
     step: str
@@ -40,6 +42,7 @@ class JobIdentity:
 
 
 def parse_job_comment(comment: str) -> JobIdentity | None:
+    """The identity in an expset job's comment; None for any other job."""
     if not comment.startswith(COMMENT_PREFIX):
         return None
     parts = comment[len(COMMENT_PREFIX) :].split(":", 3)
@@ -119,6 +122,7 @@ class SlurmClient:
         self.runner = runner
 
     def submit(self, script: Path, *, after: str | None = None, comment: str | None = None) -> str:
+        """Submit ``script`` (after ``after`` succeeds, if given); its job id, or ``SubmitError`` in SLURM's words."""
         done = self.runner.run(sbatch_argv(script, after, comment=comment), cwd=script.parent, timeout=120)
         job_id = parse_job_id(done.stdout) if done.returncode == 0 else None
         if job_id is None:

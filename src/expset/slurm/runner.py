@@ -17,6 +17,8 @@ from expset.errors import ToolMissingError
 
 @dataclass(frozen=True)
 class Completed:
+    """A finished command: its arguments, exit status and output."""
+
     argv: tuple[str, ...]
     returncode: int
     stdout: str
@@ -30,13 +32,18 @@ class Completed:
 
 
 class Runner(Protocol):
-    def run(self, argv: list[str], *, cwd: Path | None = None, timeout: float = 60) -> Completed: ...
+    """Runs a command and returns how it ended: the seam between expset and the programs it drives."""
+
+    def run(self, argv: list[str], *, cwd: Path | None = None, timeout: float = 60) -> Completed:
+        """Run ``argv``, waiting at most ``timeout`` seconds; ``ToolMissingError`` when it is not installed."""
+        ...
 
 
 class SubprocessRunner:
     """Runs real programs."""
 
     def run(self, argv: list[str], *, cwd: Path | None = None, timeout: float = 60) -> Completed:
+        """Run ``argv``; a program that does not answer within ``timeout`` seconds ends with status 124."""
         program = shutil.which(argv[0])
         if program is None:
             raise ToolMissingError(

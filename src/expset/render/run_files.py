@@ -67,6 +67,7 @@ def directives(setup: RunSetup, gpus: int) -> list[str]:
 
 
 def finetune_command(setup: RunSetup) -> str:
+    """The ``tune run`` command line: the distributed recipe under torchrun when the run has several GPUs."""
     config = f'"${{run_dir}}/{CONFIG_FILE}"'
     if setup.recipe == DISTRIBUTED_RECIPE:
         return f"tune run --nproc_per_node {setup.resources.gpus} {DISTRIBUTED_RECIPE} --config {config}"
@@ -79,6 +80,7 @@ def _names() -> dict[str, str]:
 
 
 def finetune_script(setup: RunSetup, place: RunPlace) -> str:
+    """The text of a run's ``finetune.slurm``."""
     return render(
         "finetune.slurm.j2",
         {
@@ -99,6 +101,7 @@ def finetune_script(setup: RunSetup, place: RunPlace) -> str:
 
 
 def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup, epoch: int) -> str:
+    """The text of the job that evaluates ``epoch`` of a run on one task."""
     gpus = 1 if setup.training.device == "cuda" else 0
     step = evaluation_step(evaluation.name, epoch)
     return render(
