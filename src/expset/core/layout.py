@@ -83,22 +83,26 @@ def run_dir_assignment(run_dir: str) -> str:
     return f"run_dir={shlex.quote(run_dir)}"
 
 
-def step_output(step: str) -> str:
-    """Where SLURM writes a step's output (``%j`` is the job id), relative to the run folder."""
+def _step_files(step: str) -> tuple[str, str, str]:
+    """Where a step's files go, relative to the run folder: (folder, stem of SLURM's output, stem of
+    the job records). The fine-tune's go in ``logs/``, an evaluation's beside its logs."""
     evaluation = parse_evaluation_step(step)
     if evaluation is None:
-        return f"{LOG_DIR}/finetune-%j.out"
+        return LOG_DIR, FINETUNE_STEP, FINETUNE_STEP
     task, epoch = evaluation
-    return f"{task_dir(task)}/epoch_{epoch}-%j.out"
+    return task_dir(task), epoch_dir(epoch), f"result_{epoch_dir(epoch)}"
+
+
+def step_output(step: str) -> str:
+    """Where SLURM writes a step's output (``%j`` is the job id), relative to the run folder."""
+    folder, output, _ = _step_files(step)
+    return f"{folder}/{output}-%j.out"
 
 
 def job_record_prefix(step: str) -> str:
     """Every job record of ``step`` starts with this (relative to the run folder)."""
-    evaluation = parse_evaluation_step(step)
-    if evaluation is None:
-        return f"{LOG_DIR}/finetune."
-    task, epoch = evaluation
-    return f"{task_dir(task)}/result_epoch_{epoch}."
+    folder, _, record = _step_files(step)
+    return f"{folder}/{record}."
 
 
 def job_record(step: str, job_id: str) -> str:
