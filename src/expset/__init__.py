@@ -5,8 +5,6 @@ The public library is re-exported lazily (PEP 562) so that ``expset --help`` sta
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -28,7 +26,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _EXPORTS:
         import importlib
 

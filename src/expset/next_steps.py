@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from expset.core.models import lookup_model
+from expset.core.models import checkpoint_folder, find_model
 from expset.core.naming import ExperimentSet
 from expset.core.plan import Plan
 from expset.core.site_settings import Site, merge_site
-from expset.plan_file import ANCHORED
+from expset.core.values import ANCHORED
 
 
 def before_scaffold(experiment_set: ExperimentSet, profile: Site, profile_file: Path) -> list[str]:
@@ -68,12 +68,7 @@ def _values(experiment_set: ExperimentSet, key: str, runs: list[str] | None = No
 
 
 def _model_folder(plan: Plan, site: Site, name: str) -> str | None:
-    """Where model ``name``'s checkpoint is: an absolute folder of the plan's own, else under the models
-    folder; None when that takes a models folder and none is set; empty for a model expset does not know."""
-    custom = plan.models.get(name)
-    if custom is None and lookup_model(name) is None:
-        return ""  # scaffold names the unknown model itself
-    folder = custom.folder if custom is not None else name
-    if folder.startswith(ANCHORED):
-        return folder
-    return f"{site.models_folder.rstrip('/')}/{folder}" if site.models_folder else None
+    """Where model ``name``'s checkpoint is; None when that takes a models folder and none is set; empty
+    for a model expset does not know (scaffold names it)."""
+    model = find_model(name, plan.models)
+    return "" if model is None else checkpoint_folder(name, model, site.models_folder)

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from expset.core.values import is_safe_name
+from expset.core.values import ANCHORED, is_safe_name
 from expset.errors import PlanError, UsageError
 from expset.render.yaml_read import load_scalar, load_yaml
 
@@ -175,7 +175,6 @@ def resolve_task_path(task: str, base: Path) -> str:
     return f"{os.path.normpath(base / file)}@{name}"
 
 
-ANCHORED = ("/", "~", "$")
 """Paths read from no folder: absolute, or made absolute at scaffold time (home, environment variable)."""
 _PLAN_RELATIVE = ("./", "../")
 

@@ -17,16 +17,11 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from expset.core.layout import GENERATED_RECORD, LOG_DIR, SETUP_FILE
+from expset.core.layout import CONFIG_FILE, GENERATED_RECORD, LOG_DIR, SETUP_FILE
 from expset.core.naming import ExperimentSet
-from expset.core.run_setup import (
-    RunSetup,
-    SetupError,
-    check_set_path,
-    derive_run_setup,
-)
+from expset.core.run_setup import RunSetup, check_set_path, derive_run_setup
 from expset.core.site_settings import Site, merge_site
-from expset.errors import ConflictError, WriteError
+from expset.errors import ConflictError, SetupError, WriteError
 from expset.fs.inside import refuse_links
 from expset.plan_file import DATA_SUFFIXES
 from expset.sets import choose_runs, read_setup
@@ -148,6 +143,10 @@ def apply(planned: list[PlannedWrite], set_dir: Path, on_written: Callable[[Plan
     write_file(set_dir, GENERATED_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
+LEADING_FIELDS = {"model": ("name", "folder"), "data": ("path",)}
+"""Fields written first in their section of ``setup_finetune.yaml``: what a reader looks for first."""
+
+
 def render_setup(setup: RunSetup) -> str:
     """The text of a run's ``setup_finetune.yaml``: a header saying how to edit it, then the setup."""
     from expset.render.yaml_text import to_yaml
@@ -155,9 +154,12 @@ def render_setup(setup: RunSetup) -> str:
     header = (
         f"# Inputs of run {setup.run}, written by expset scaffold from the set's plan.\n"
         "# This file is the run's source: edit it and re-run `expset scaffold` to regenerate\n"
-        "# finetune.yaml and the job scripts from it. An edited file is kept; delete it to start over.\n"
+        f"# {CONFIG_FILE} and the job scripts from it. An edited file is kept; delete it to start over.\n"
     )
-    return header + to_yaml(setup.model_dump(mode="json"))
+    data = setup.model_dump(mode="json")
+    for section, leading in LEADING_FIELDS.items():
+        data[section] = {**{key: data[section][key] for key in leading}, **data[section]}
+    return header + to_yaml(data)
 
 
 def expand_path(path: str) -> str:

@@ -112,18 +112,24 @@ def read_profile_data(path: Path) -> dict[str, Any]:
 
 
 def read_profile(path: Path) -> Any:
-    """The profile as validated site settings (``expset.core.plan.Site``)."""
+    """The profile as validated site settings (``expset.core.site_settings.Site``)."""
+    return validate_profile(read_profile_data(path), path)
+
+
+def validate_profile(data: Any, path: Path) -> Any:
+    """``data`` as site settings, or a ``ProfileError`` naming the file, the key and the problem."""
     from pydantic import ValidationError
 
     from expset.core.site_settings import Site
 
     try:
-        return Site.model_validate(read_profile_data(path))
+        return Site.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
         raise ProfileError(
-            f"{path}: {field}: {first['msg']}", hint="see `expset profile show` for the keys a profile takes"
+            f"{path}: {field}: {message}", hint="fix it there (see `expset profile show` for the keys a profile takes)"
         ) from None
 
 

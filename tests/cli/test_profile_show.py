@@ -59,3 +59,21 @@ def test_a_profile_with_an_unknown_key_is_named_and_the_keys_are_still_shown(iso
     assert result.returncode == 2
     assert f"error: {profile}: partion:" in result.stderr
     assert "# partition = " in result.stdout
+
+
+def test_profile_init_refuses_at_the_question_a_value_slurm_cannot_read():
+    from expset.cli.prompts import _sbatch_value
+    from expset.core.site_settings import BY_FIELD
+
+    check = _sbatch_value(BY_FIELD["time"].pattern)
+    assert check("02:00:00") is True and check("") is True
+    assert "#SBATCH" in str(check("2h"))
+
+
+def test_a_profile_with_a_value_slurm_cannot_read_is_named_by_file_and_key(isolated_environment, monkeypatch):
+    profile = isolated_environment / "profile.toml"
+    monkeypatch.setenv("EXPSET_PROFILE", str(profile))
+    profile.write_text('time = "2h"\n', encoding="utf-8")
+    result = run_expset("plan", "--purpose", "p", "--vary", "lr=1,2")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {profile}: time: '2h' cannot go in an #SBATCH line"), result.stderr

@@ -255,9 +255,9 @@ def test_profile_init_asks_for_the_site_settings_and_writes_them(terminal, isola
     }
     for prompt, answer in answers.items():
         term.answer(prompt, answer)
-    term.answer("Shell line that sets up jobs", "module load anaconda3")
-    term.answer("Shell line that sets up jobs", "conda activate tune")
-    term.answer("Shell line that sets up jobs", "")
+    term.answer("Shell lines that set up the job environment", "module load anaconda3")
+    term.answer("Shell lines that set up the job environment", "conda activate tune")
+    term.answer("Shell lines that set up the job environment", "")
     assert term.exit_code() == 0
     assert profile.read_text().splitlines()[2:] == [
         'root = "/scratch/me/sets"',

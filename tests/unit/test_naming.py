@@ -185,3 +185,17 @@ def test_any_valid_plan_gets_unique_safe_reversible_names(data):
         assert is_safe_name(run.name)
         assert len(run.name.encode()) <= MAX_NAME_LENGTH
         assert decode_run_name(experiment_set.convention, run.name) == run.varied
+
+
+def test_models_a_plan_defines_with_family_and_size_are_named_by_size_like_the_tables():
+    spec = {"builder": "b", "tokenizer": "t", "tokenizer_files": {"path": "x"}, "checkpoint_files": ["m"]}
+    spec["model_type"] = "LLAMA2"
+    models = {"alpha": {**spec, "family": "mine", "size": "1B"}, "beta": {**spec, "family": "mine", "size": "3B"}}
+    plan = parse_plan(
+        {"purpose": "p", "vary": {"model": ["alpha", "beta"]}, "models": models, "date": "2026-01-01"},
+        today=TODAY,
+        default_author="a",
+    )
+    experiment_set = design_set(plan)
+    assert [run.name for run in experiment_set.runs] == ["1B", "3B"]
+    assert experiment_set.set_name == "mine-size_2026-01-01"

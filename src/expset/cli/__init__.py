@@ -1,1 +1,1 @@
-"""ui layer of expset."""
+"""The command line: the command table, the Typer app, and the console and prompts it speaks through."""

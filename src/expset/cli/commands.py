@@ -2,12 +2,12 @@
 
 One table feeds both the help printed without Typer (``expset --help``, answered by ``main``) and the
 Typer app (``app``), so the two cannot drift apart. A command's module is imported only when the app
-is built, never for the fast help.
+is built, never for the fast help, which imports nothing heavier than ``typing``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 APP_HELP = (
     "Experiment sets for fine-tuning sweeps: a naming convention, folders, README and runs plan, "
@@ -16,8 +16,7 @@ APP_HELP = (
 VERSION_HELP = "Print the version and exit."
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """One ``expset`` command: its name, its summary in the help, and ``module:attribute`` of its function
     (or, for a group of commands such as ``profile``, of its Typer app)."""
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from expset.cli.proposal import describe_token
+from expset.core.layout import EVALUATIONS_DIR, RUN_FILE, epoch_dir
 from expset.core.values import format_value
 from expset.errors import ExpsetError
 
@@ -149,8 +150,8 @@ def show_proposal(proposal: dict[str, Any]) -> None:
     shown = runs if len(runs) <= 4 else runs[:3]
     for run in shown:
         branch = tree.add(markup("[cyan]{}/[/]", run["name"]))
-        branch.add(Text("run.yaml"))
-        evaluations = branch.add(Text("evaluations/"))
+        branch.add(Text(RUN_FILE))
+        evaluations = branch.add(Text(f"{EVALUATIONS_DIR}/"))
         for task in proposal["evaluations"]:
             evaluations.add(Text(f"{task}/"))
     if len(runs) > len(shown):
@@ -237,7 +238,7 @@ def _status_view(current: Any, *, refreshed: bool = False) -> Any:
             Text(status.run),
             Text(status.progress.value, style=colour),
             Text(f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else "")),
-            Text(" ".join(f"epoch_{n}" for n in status.epochs_on_disk) or "-"),
+            Text(" ".join(epoch_dir(n) for n in status.epochs_on_disk) or "-"),
             Text(evaluations or "-"),
         )
     if len(statuses) > STATUS_ROWS:

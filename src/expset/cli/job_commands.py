@@ -27,6 +27,7 @@ def scaffold_command(
     from collections import Counter
 
     from expset.cli.console import status
+    from expset.core.layout import CONFIG_FILE
     from expset.scaffold import WRITING_ACTIONS, Action, PlannedWrite, apply, scaffold_set
     from expset.sets import load_set
     from expset.site import profile_path, read_profile
@@ -55,7 +56,7 @@ def scaffold_command(
         summary = ", ".join(f"{counts[action]} {action.value}" for action in Action if counts[action])
         status(
             "[green]scaffolded[/] {} runs: {}",
-            len({w.path.parent for w in planned if w.path.name == "finetune.yaml"}),
+            len({w.path.parent for w in planned if w.path.name == CONFIG_FILE}),
             summary,
         )
         from expset.next_steps import before_submit

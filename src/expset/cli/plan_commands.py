@@ -91,15 +91,23 @@ class PlanFlags:
 
 
 def takes_plan_flags(command: Callable[..., None]) -> Callable[..., None]:
-    """``command`` with its ``flags: PlanFlags`` parameter spread into the plan flags on the command line."""
+    """``command`` with its ``flags: PlanFlags`` parameter spread into the plan flags on the command line.
+
+    Typer reads a command's options from its signature: the one given here lists the plan flags (with
+    their defaults) where ``flags`` stood, then the command's own options.
+    """
     signature = inspect.signature(command, eval_str=True)
+    own = [parameter for name, parameter in signature.parameters.items() if name != "flags"]
+    hints = inspect.get_annotations(PlanFlags, eval_str=True)
+    keyword = inspect.Parameter.KEYWORD_ONLY
     flag_parameters = [
-        inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hints[field.name])
-        for hints in [inspect.get_annotations(PlanFlags, eval_str=True)]
+        inspect.Parameter(field.name, keyword, default=field.default, annotation=hints[field.name])
         for field in fields(PlanFlags)
     ]
-    own = [parameter for parameter in signature.parameters.values() if parameter.name != "flags"]
-    own = [parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY) for parameter in own]
+    clashes = {parameter.name for parameter in own} & {parameter.name for parameter in flag_parameters}
+    if "flags" not in signature.parameters or clashes:
+        raise TypeError(f"{command.__name__}: needs a flags parameter and no option named as a plan flag {clashes}")
+    own = [parameter.replace(kind=keyword) for parameter in own]
 
     @functools.wraps(command)
     def with_flags(**arguments: Any) -> None:

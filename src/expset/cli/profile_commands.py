@@ -35,13 +35,12 @@ def profile_init_command() -> None:
     """Answer questions to write the profile (existing values are offered as defaults)."""
     from expset.cli import prompts
     from expset.cli.console import status
-    from expset.core.site_settings import Site
     from expset.fs.writer import write_atomically
-    from expset.site import profile_path, read_profile, render_profile
+    from expset.site import profile_path, read_profile_data, render_profile, validate_profile
 
     with reporting():
         path = profile_path()
         prompts.require_terminal("the profile questions", hint=f"write {path} by hand (see `expset profile show`)")
-        answers = prompts.ask_profile_questions(read_profile(path).model_dump(exclude_none=True))
-        write_atomically(path, render_profile(Site.model_validate(answers)))
+        answers = prompts.ask_profile_questions(read_profile_data(path))  # as written: a bad value can be mended
+        write_atomically(path, render_profile(validate_profile(answers, path)))
         status("[green]wrote[/] {}", path)

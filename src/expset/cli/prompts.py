@@ -6,6 +6,7 @@ raises ``UsageError`` instead of hanging when there is no terminal to ask in.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -217,25 +218,41 @@ def ask_plan_questions(
 
 
 def ask_profile_questions(current: dict[str, Any]) -> dict[str, Any]:
-    """Ask for each profile setting, offering the current value; blank answers leave a setting unset."""
+    """Ask for each profile setting, offering the current value; blank answers leave a setting unset.
+    A value SLURM could not read in an ``#SBATCH`` line is refused at once, with the reason."""
     from expset.core.site_settings import SITE_SETTINGS
 
     answers: dict[str, Any] = {}
-    for setting in (setting for setting in SITE_SETTINGS if not setting.lines):
-        key = setting.field
-        answer = ask_text(f"{setting.question}:", default=str(current.get(key, "")))
+    for setting in SITE_SETTINGS:
+        if setting.lines:
+            lines = _ask_lines(setting.question, [str(line) for line in current.get(setting.field) or []])
+            if lines:
+                answers[setting.field] = lines
+            continue
+        answer = ask_text(
+            f"{setting.question}:", default=str(current.get(setting.field, "")), validate=_sbatch_value(setting.pattern)
+        )
         if answer:
-            answers[key] = answer
-    lines = list(current.get("environment", []))
-    if lines and ask_confirm(f"Keep the environment lines ({'; '.join(lines)})?"):
-        answers["environment"] = lines
-        return answers
+            answers[setting.field] = answer
+    return answers
+
+
+def _sbatch_value(pattern: re.Pattern[str] | None) -> Callable[[str], bool | str]:
+    def check(text: str) -> bool | str:
+        if not text or pattern is None or pattern.fullmatch(text):
+            return True
+        return "SLURM cannot read this in an #SBATCH line: letters, digits and . _ - , + only"
+
+    return check
+
+
+def _ask_lines(question: str, current: list[str]) -> list[str]:
+    """Shell lines, one answer each; the current ones can be kept as they are."""
+    if current and ask_confirm(f"Keep these lines ({'; '.join(current)})?"):
+        return current
     lines = []
     while True:
-        line = ask_text("Shell line that sets up jobs (e.g. module load …, conda activate …; blank when done):")
+        line = ask_text(f"{question}, one line at a time (blank when done):")
         if not line:
-            break
+            return lines
         lines.append(line)
-    if lines:
-        answers["environment"] = lines
-    return answers

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from expset.core.layout import FILE_PURPOSES, SET_FILES, SetLayout
+from expset.core.layout import FILE_PURPOSES, RUN_FILE, SET_FILES, SetLayout
 from expset.core.naming import MAX_NAME_LENGTH, ExperimentSet
 from expset.core.values import format_value
 
@@ -45,7 +45,7 @@ def proposal_data(experiment_set: ExperimentSet, layout: SetLayout, root: Path, 
         "runs": [{"name": run.name, "parameters": run.varied} for run in experiment_set.runs],
         "folders": len(layout.directories),
         "files": [{"path": path, "purpose": FILE_PURPOSES[kind]} for path, kind in SET_FILES]
-        + [{"path": "<run>/run.yaml", "purpose": f"one per run ({len(experiment_set.runs)})"}],
+        + [{"path": f"<run>/{RUN_FILE}", "purpose": f"one per run ({len(experiment_set.runs)})"}],
     }
 
 

@@ -8,11 +8,13 @@ resources. Entries follow torchtune 0.6.1's own LoRA configs. Pure data, no impo
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from expset.core.sections import ConstantValue
+from expset.core.values import ANCHORED
 
 HF_CHECKPOINTER = "torchtune.training.FullModelHFCheckpointer"
 LLAMA3_TOKENIZER = "torchtune.models.llama3.llama3_tokenizer"
@@ -37,9 +39,8 @@ class ModelBuild(BaseModel):
     tokenizer: str = Field(description="torchtune tokenizer component.")
     tokenizer_files: dict[str, str] = Field(description="Tokenizer argument → file in the model folder.")
     checkpointer: str = Field(default=HF_CHECKPOINTER, description="torchtune checkpointer component.")
-    checkpoint_files: list[str] | dict[str, str] = Field(
-        min_length=1,
-        description="Checkpoint files in the model folder, or torchtune's {filename_format, max_filename}.",
+    checkpoint_files: Annotated[list[str], Field(min_length=1)] | Annotated[dict[str, str], Field(min_length=1)] = (
+        Field(description="Checkpoint files in the model folder, or torchtune's {filename_format, max_filename}.")
     )
     model_type: str = Field(description="torchtune model_type, e.g. LLAMA3_2, QWEN2.")
     lora_attn_modules: list[str] = Field(
@@ -339,6 +340,21 @@ def lookup_model(identifier: str) -> ModelSpec | None:
     """The table entry for ``identifier`` (a name, or a hub id such as ``meta-llama/Llama-3.2-1B``)."""
     key = identifier.strip().rstrip("/").rsplit("/", 1)[-1].lower()
     return _BY_KEY.get(key)
+
+
+def find_model(name: str, plan_models: Mapping[str, ModelSpec]) -> ModelSpec | None:
+    """The plan's own model called ``name``, else the built-in table's, else None."""
+    return plan_models.get(name) or lookup_model(name)
+
+
+def checkpoint_folder(name: str, model: ModelSpec, models_folder: str | None) -> str | None:
+    """Where model ``name``'s checkpoint is, before ``~`` and ``$VAR`` are expanded: its folder when that is
+    anchored (absolute, home, a variable), else under ``models_folder`` (the model's name when it gives no
+    folder); None when it takes a models folder and none is set."""
+    folder = model.folder or name
+    if folder.startswith(ANCHORED):
+        return folder
+    return f"{models_folder.rstrip('/')}/{folder}" if models_folder else None
 
 
 def guess_size(identifier: str) -> str | None:

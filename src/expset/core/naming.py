@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from expset.core.models import guess_size, lookup_model
+from expset.core.models import ModelSpec, find_model, guess_size
 from expset.core.parameters import parameter
 from expset.core.plan import Plan, alias_for
 from expset.core.values import (
@@ -228,18 +228,18 @@ def decode_run_name(convention: Convention, name: str) -> dict[str, Scalar] | No
 
 def derive_set_name(plan: Plan, convention: Convention) -> str:
     """``<slug>_<YYYY-MM-DD>``: the slug from the plan's ``name``, else from what varies."""
-    slug = slugify(plan.name) if plan.name else _slug_from_vary(convention)
+    slug = slugify(plan.name) if plan.name else _slug_from_vary(convention, plan.models)
     slug = slug[:80].rstrip("-._") or "experiments"
     assert plan.date is not None, "parse_plan fills the date"
     return f"{slug}_{plan.date.isoformat()}"
 
 
-def _slug_from_vary(convention: Convention) -> str:
+def _slug_from_vary(convention: Convention, models: dict[str, ModelSpec]) -> str:
     words = []
     for naming in convention.parameters:
-        if naming.key == "model" and _model_sizes(list(naming.values)) is not None:
-            family = lookup_model(str(naming.values[0]))
-            words.append(f"{family.family}-size" if family else "size")
+        if naming.key == "model" and _model_sizes(list(naming.values), models) is not None:
+            known = find_model(str(naming.values[0]), models)
+            words.append(f"{known.family}-size" if known and known.family else "size")
         else:
             known = parameter(naming.key)
             words.append(known.set_word if known and known.set_word else slugify(naming.key))
@@ -248,7 +248,7 @@ def _slug_from_vary(convention: Convention) -> str:
 
 def _parameter_naming(plan: Plan, key: str, values: list[Scalar]) -> ParameterNaming:
     if key == "model":
-        texts, rule = _model_texts(values)
+        texts, rule = _model_texts(values, plan.models)
     elif key == "dataset":
         texts, rule = _dataset_texts(values)
     elif (known := parameter(key)) is not None and known.scientific:
@@ -278,9 +278,9 @@ def _prefix(key: str, texts: list[str]) -> str:
     return slugify(key) + separator
 
 
-def _model_sizes(values: list[Scalar]) -> list[str] | None:
+def _model_sizes(values: list[Scalar], models: dict[str, ModelSpec]) -> list[str] | None:
     """The models' sizes (``1B``, ``3B``) when they differ only in size, else None."""
-    described = [_describe_model(str(v)) for v in values]
+    described = [_describe_model(str(v), models) for v in values]
     families = {(family, variant) for family, _, variant in described}
     sizes = [size for _, size, _ in described]
     if len(families) == 1 and None not in sizes and len(set(sizes)) == len(sizes) and len(values) > 1:
@@ -288,16 +288,16 @@ def _model_sizes(values: list[Scalar]) -> list[str] | None:
     return None
 
 
-def _model_texts(values: list[Scalar]) -> tuple[list[str], str]:
-    sizes = _model_sizes(values)
+def _model_texts(values: list[Scalar], models: dict[str, ModelSpec]) -> tuple[list[str], str]:
+    sizes = _model_sizes(values, models)
     if sizes is not None:
         return sizes, "the model size (the models differ only in size)"
-    described = [_describe_model(str(v)) for v in values]
+    described = [_describe_model(str(v), models) for v in values]
     texts = []
     mixed_variants = len({variant for _, _, variant in described}) > 1
     for value in values:
-        info = lookup_model(str(value))
-        if info is None:
+        info = find_model(str(value), models)
+        if info is None or info.label is None:
             texts.append(slugify(str(value).rstrip("/").rsplit("/", 1)[-1]))
         else:
             texts.append(info.label + ("-it" if mixed_variants and info.variant == "instruct" else ""))
@@ -305,10 +305,11 @@ def _model_texts(values: list[Scalar]) -> tuple[list[str], str]:
     return texts, rule
 
 
-def _describe_model(identifier: str) -> tuple[str, str | None, str]:
-    info = lookup_model(identifier)
-    if info is not None:
-        return info.family, info.size, info.variant
+def _describe_model(identifier: str, models: dict[str, ModelSpec]) -> tuple[str, str | None, str]:
+    """(family, size, variant) of a model: as its entry says, else read from its name."""
+    info = find_model(identifier, models)
+    if info is not None and info.family and info.size:
+        return info.family, info.size, info.variant or ""
     size = guess_size(identifier)
     base = identifier.rstrip("/").rsplit("/", 1)[-1]
     if size is not None:

@@ -34,11 +34,12 @@ class Bounds:
     def describe(self, kind: Kind) -> str:
         """``a whole number of at least 1``, ``a number above 0``, ``a number from 0 up to (not including) 1``."""
         noun = "a whole number" if kind == "integer" else "a number"
-        low = _shown(self.low)
+        up_to = f"up to{'' if self.high_included else ' (not including)'} {_shown(self.high)}"
+        if self.low is None:
+            return f"{noun} {up_to}" if self.high is not None else noun
         if self.high is not None:
-            end = "" if self.high_included else " (not including)"
-            return f"{noun} from {low} up to{end} {_shown(self.high)}"
-        return f"{noun} of at least {low}" if self.low_included else f"{noun} above {low}"
+            return f"{noun} from {_shown(self.low)} {up_to}"
+        return f"{noun} of at least {_shown(self.low)}" if self.low_included else f"{noun} above {_shown(self.low)}"
 
     def field_constraints(self) -> dict[str, float]:
         """The same bounds as pydantic ``Field`` arguments (``ge``, ``gt``, ``le``, ``lt``)."""

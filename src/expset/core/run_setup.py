@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from expset.core.models import ModelBuild, ModelSpec, lookup_model
+from expset.core.models import ModelBuild, ModelSpec, checkpoint_folder, find_model
 from expset.core.naming import ExperimentSet, Run
 from expset.core.parameters import BY_KEY, KNOWN_KEYS, TRAINING_KEYS, field_constraints
 from expset.core.sections import DataFormat
@@ -32,20 +32,20 @@ class _Strict(BaseModel):
 
 
 class ModelSetup(ModelBuild):
-    """The run's model: how torchtune builds it (the fields of ``core.models.ModelBuild``) and where it is."""
+    """The run's model: how torchtune builds it, and where its checkpoint is."""
 
     name: str = Field(description="The model's name in the plan.")
     folder: str = Field(description="The checkpoint folder, absolute.")
 
 
 class DataSetup(DataFormat):
-    """The run's training data: the plan's data format (``core.sections.DataFormat``) and the file."""
+    """The run's training data: its format, as the plan's data: section gives it, and the file."""
 
     path: str = Field(description="The training data file, absolute.")
 
 
 class TrainingSetup(_Strict):
-    """The fine-tune's hyperparameters; their ranges and meanings are those of ``core.parameters``."""
+    """The fine-tune's hyperparameters, held to the same ranges as in a plan."""
 
     lr: float = Field(**field_constraints("lr"))
     lora_rank: int = Field(**field_constraints("lora_rank"))
@@ -65,7 +65,7 @@ class TrainingSetup(_Strict):
 class ResourcesSetup(_Strict):
     """What the fine-tune asks SLURM for."""
 
-    gpus: int = Field(ge=0, description="GPUs of the fine-tune; more than one runs the distributed recipe.")
+    gpus: int = Field(**field_constraints("gpus"))
     cpus: int = Field(ge=1, description="CPU cores per task.")
     mem: str = Field(description="Host memory, as SLURM writes it: 64G.")
     time: str = Field(description="Time limit, as SLURM writes it: 04:00:00 or 1-00:00:00.")
@@ -145,11 +145,6 @@ def check_set_path(set_dir: str) -> None:
         )
 
 
-def model_for(name: str, custom: dict[str, ModelSpec]) -> ModelSpec | None:
-    """The plan's own model called ``name``, else the table's, else None."""
-    return custom.get(name) or lookup_model(name)
-
-
 def derive_run_setup(
     experiment_set: ExperimentSet,
     run: Run,
@@ -172,7 +167,7 @@ def derive_run_setup(
             hint=f"use only {', '.join(sorted(KNOWN_KEYS))}; other settings go in setup_finetune.yaml",
         )
     model_name = str(parameters.get("model", ""))
-    model = model_for(model_name, plan.models)
+    model = find_model(model_name, plan.models)
     if model is None:
         raise SetupError(
             f"run {run.name}: model {model_name!r} is not in expset's model table"
@@ -228,15 +223,13 @@ def validate_setup(data: Any, where: str) -> RunSetup:
 
 
 def _model_setup(name: str, model: ModelSpec, site: Site, expand_path: Callable[[str], str]) -> dict[str, Any]:
-    folder = expand_path(model.folder) if model.folder else name
-    if not folder.startswith("/"):
-        if not site.models_folder:
-            raise SetupError(
-                f"model {name}: its folder {folder!r} is relative and no models folder is set",
-                hint="run `expset profile init`, or set site.models_folder in the plan",
-            )
-        folder = f"{expand_path(site.models_folder).rstrip('/')}/{folder}"
-    return {"name": name, "folder": folder, **model.model_dump(include=set(ModelBuild.model_fields))}
+    folder = checkpoint_folder(name, model, site.models_folder)
+    if folder is None:
+        raise SetupError(
+            f"model {name}: its folder {model.folder or name!r} is relative and no models folder is set",
+            hint="run `expset profile init`, or set site.models_folder in the plan",
+        )
+    return {"name": name, "folder": expand_path(folder), **model.model_dump(include=set(ModelBuild.model_fields))}
 
 
 def _epochs(wanted: list[int] | str, epochs: int) -> list[int]:

@@ -26,7 +26,7 @@ class SiteSetting:
     """One setting of the profile and of a plan's ``site:``.
 
     ``question`` is what ``expset profile init`` asks and what ``expset profile show`` prints above it,
-    with ``example`` as the value to replace.
+    with ``example`` as the value to replace (visibly a placeholder where a real value is the site's own).
     A setting with a ``flag`` is passed to every job as ``#SBATCH --flag=value`` and is copied into each
     run's ``slurm:`` section (``per_run``), where it can be edited; ``pattern`` is what its value may look
     like. ``lines`` settings hold a list of shell lines instead of one value.
@@ -42,23 +42,23 @@ class SiteSetting:
 
 
 SITE_SETTINGS: tuple[SiteSetting, ...] = (
-    SiteSetting("root", "Folder where experiment sets are created", "/scratch/me/experiments"),
-    SiteSetting("models_folder", "Folder holding model checkpoints (one sub-folder per model)", "/scratch/me/models"),
-    SiteSetting("data_folder", "Folder holding training data", "/scratch/me/data"),
-    SiteSetting("account", "SLURM account (blank: none)", "my-project", flag="account", pattern=_WORD, per_run=True),
+    SiteSetting("root", "Folder where experiment sets are created", "/path/to/experiments"),
+    SiteSetting("models_folder", "Folder holding model checkpoints (one sub-folder per model)", "/path/to/models"),
+    SiteSetting("data_folder", "Folder holding training data", "/path/to/data"),
+    SiteSetting("account", "SLURM account (blank: none)", "YOUR-ACCOUNT", flag="account", pattern=_WORD, per_run=True),
     SiteSetting(
         "partition",
         "SLURM partition (blank: the cluster's default)",
-        "gpu",
+        "YOUR-PARTITION",
         flag="partition",
         pattern=_WORD,
         per_run=True,
     ),
-    SiteSetting("qos", "SLURM QoS (blank: none)", "normal", flag="qos", pattern=_WORD, per_run=True),
+    SiteSetting("qos", "SLURM QoS (blank: none)", "YOUR-QOS", flag="qos", pattern=_WORD, per_run=True),
     SiteSetting(
         "constraint",
         "SLURM constraint, e.g. a GPU type (blank: none)",
-        "a100",
+        "YOUR-GPU-TYPE",
         flag="constraint",
         pattern=re.compile(r"[A-Za-z0-9_.,&|()\[\]*:+-]+"),
         per_run=True,
@@ -66,7 +66,7 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
     SiteSetting(
         "mail_user",
         "E-mail for job notices (blank: none)",
-        "me@example.org",
+        "you@example.org",
         flag="mail-user",
         pattern=re.compile(r"[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+|[A-Za-z0-9_.-]+"),
         per_run=True,
@@ -83,7 +83,7 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
     SiteSetting(
         "environment",
         "Shell lines that set up the job environment (module load, conda activate…)",
-        ["module load cuda", "source /scratch/me/venv/bin/activate"],
+        ["module load YOUR-MODULES", "source /path/to/venv/bin/activate"],
         per_run=True,
         lines=True,
     ),

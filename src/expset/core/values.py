@@ -14,6 +14,9 @@ Scalar = str | int | float | bool
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 """What every set, run and task folder name must match: no separators, no leading dot or dash."""
 
+ANCHORED = ("/", "~", "$")
+"""How a path that does not depend on the folder it is read from starts: absolute, home, a variable."""
+
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 _REPEATED_SEPARATORS = re.compile(r"([-_.])[-_.]+")
 

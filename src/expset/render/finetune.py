@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from expset.core.layout import CONFIG_FILE, LOG_DIR, SETUP_FILE
 from expset.core.run_setup import RunSetup
 from expset.render.yaml_text import to_yaml
 
@@ -132,7 +133,7 @@ def finetune_config(setup: RunSetup, run_dir: str) -> dict[str, Any]:
         "compile": False,
         "metric_logger": {
             "_component_": "torchtune.training.metric_logging.DiskLogger",
-            "log_dir": Reference("${output_dir}/logs"),
+            "log_dir": Reference(f"${{output_dir}}/{LOG_DIR}"),
         },
         "log_every_n_steps": 1,
         "log_peak_memory_stats": on_gpu,
@@ -171,7 +172,7 @@ def render_finetune_config(setup: RunSetup, run_dir: str) -> str:
     """The text of a run's ``finetune.yaml``: its torchtune config, escaped for OmegaConf."""
     header = (
         f"# torchtune LoRA config of run {setup.run}, written by expset from\n"
-        "# setup_finetune.yaml: edit that file and re-run `expset scaffold`, not this one.\n"
-        f"# Run: tune run {setup.recipe} --config finetune.yaml\n"
+        f"# {SETUP_FILE}: edit that file and re-run `expset scaffold`, not this one.\n"
+        f"# Run: tune run {setup.recipe} --config {CONFIG_FILE}\n"
     )
     return header + to_yaml(for_omegaconf(finetune_config(setup, run_dir)))

@@ -1,1 +1,1 @@
-"""Backends: the external programs expset drives (SLURM), behind argv builders, parsers and a runner."""
+"""SLURM's commands, as expset runs them: command lines, parsers of their answers, and the runner seam."""
