@@ -38,6 +38,7 @@ SLOW_MODULES = (
     "fs/test_stale_staging.py",  # real processes killed mid-write
     "cli/test_interruptions.py",  # real processes interrupted
     "test_packaging.py",  # builds and installs a wheel
+    "report/",  # the real command reads real inspect logs and draws with matplotlib, seconds a run
 )
 
 

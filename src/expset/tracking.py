@@ -46,6 +46,8 @@ class JobRecord:
     exit_code: int | None
     status: str | None = None  # the inspect log's status ("success", "error"…), or why there is none
     log: str | None = None  # relative to the run folder
+    started: int | None = None  # seconds since the epoch; jobs written by older versions did not say
+    ended: int | None = None
 
 
 @dataclass
@@ -89,7 +91,7 @@ def track(set_dir: Path, run_names: set[str], client: SlurmClient) -> Tracked:
         if job.job_id is not None:
             tracked.history.setdefault((job.run, job.step), []).append(job)
     for history in tracked.history.values():  # SLURM numbers jobs in order: a job recovered late is not the newest
-        history.sort(key=lambda job: _numeric(job.job_id or ""))
+        history.sort(key=lambda job: numeric_job_id(job.job_id or ""))
     set_folder = str(set_dir)
     foreign = 0
     for (run, step), history in tracked.history.items():
@@ -128,7 +130,8 @@ def _place_intents(
         job_id = by_token.get(job.token)
         source = "squeue"
         if job_id is None and view.answered:
-            job_id = next(iter(sorted(set(_records_of(set_dir / job.run, job.step)) - known, key=_numeric)), None)
+            recorded = set(job_ids_with_records(set_dir / job.run, job.step)) - known
+            job_id = next(iter(sorted(recorded, key=numeric_job_id)), None)
             source = "job record"
         if job_id is not None:
             known.add(job_id)
@@ -148,7 +151,7 @@ def _adopt_strays(
     """Jobs SLURM holds for this set that the ledger does not know (their lines were lost or torn)."""
     known = book.known_job_ids()
     strays = []
-    for job_id, identity in sorted(view.identities.items(), key=lambda item: _numeric(item[0])):
+    for job_id, identity in sorted(view.identities.items(), key=lambda item: numeric_job_id(item[0])):
         if identity.set_key != key or job_id in known or identity.token in book.tokens or identity.run not in run_names:
             continue
         if not is_step(identity.step):
@@ -174,7 +177,7 @@ def _adopt_records(set_dir: Path, runs: list[str], known: set[str | None], track
                 if place is not None and place[1] not in known:
                     found.append((run, evaluation_step(task, place[0]), place[1]))
     jobs = []
-    for run, step, job_id in sorted(found, key=lambda item: _numeric(item[2])):
+    for run, step, job_id in sorted(found, key=lambda item: numeric_job_id(item[2])):
         job = ledger.Job(run=run, step=step, token=f"record-{job_id}", job_id=job_id, time=ledger.now())
         tracked.events.append(ledger.adopted(job, "job record"))
         jobs.append(job)
@@ -189,7 +192,8 @@ def list_folder(path: Path) -> list[str]:
         return []
 
 
-def _numeric(job_id: str) -> tuple[int, str]:
+def numeric_job_id(job_id: str) -> tuple[int, str]:
+    """A job id as a sort key: SLURM numbers its jobs in the order they were submitted."""
     return (int(job_id), "") if job_id.isdigit() else (0, job_id)
 
 
@@ -202,17 +206,22 @@ def read_record(run_dir: Path | str, step: str, job_id: str) -> JobRecord | None
         return None
     if not isinstance(data, dict):
         return None
-    exit_code = data.get("exit_code")
     status, log = data.get("status"), data.get("log")
     return JobRecord(
         job_id=job_id,
-        exit_code=exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+        exit_code=_whole_number(data.get("exit_code")),
         status=status if isinstance(status, str) else None,
         log=log if isinstance(log, str) else None,
+        started=_whole_number(data.get("started")),
+        ended=_whole_number(data.get("ended")),
     )
 
 
-def _records_of(run_dir: Path, step: str) -> list[str]:
+def _whole_number(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def job_ids_with_records(run_dir: Path, step: str) -> list[str]:
     """The job ids of every record of ``step`` in ``run_dir``."""
     prefix = job_record_prefix(step)
     folder, _, name_prefix = prefix.rpartition("/")

@@ -200,6 +200,64 @@ def test_a_failing_squeue_is_named_above_the_table(finished_set, tmp_path, monke
     assert "2 complete" in result.stdout  # every job of this set left its record
 
 
+def test_the_report_has_a_row_per_expected_cell_the_loss_of_every_run_and_the_cost_of_every_job(finished_set):
+    import csv
+
+    result = expset("report", str(finished_set))
+    assert result.exit_code == 0, result.stderr
+    report = finished_set / "report"
+    assert f"2 of 2 runs complete; report: {report / 'report.html'}" in result.stderr
+    with (report / "results.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    cells = sorted((row["run"], row["task"], row["epoch"]) for row in rows if row["metric"] == "accuracy")
+    assert cells == sorted(
+        (run, task, epoch) for run in ("lr1e-4", "lr1e-3") for task in ("echo", "shout") for epoch in "01"
+    )
+    for row in rows:
+        assert all(row[key] != "" for key in ("lr", "model", "dataset", "epochs", "lora_rank", "kind", "log")), row
+        assert (
+            row["lr"] == {"lr1e-4": "0.0001", "lr1e-3": "0.001"}[row["run"]] and (finished_set / row["log"]).is_file()
+        )
+    with (report / "training.csv").open() as file:
+        losses = {row["run"] for row in csv.DictReader(file) if row["loss"]}
+    assert losses == {"lr1e-4", "lr1e-3"}
+    with (report / "cost.csv").open() as file:
+        costs = list(csv.DictReader(file))
+    assert len(costs) == 2 + 8 and all(int(row["elapsed_s"]) >= 0 for row in costs)
+    for name in ("report.md", "report.html", "loss.png", "echo.accuracy.png", "shout.accuracy.by-epoch.png"):
+        assert (report / name).stat().st_size > 0, name
+
+
+def test_a_deleted_or_corrupt_log_is_named_in_the_report_not_a_traceback(finished_set, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_set, copy, symlinks=True)
+    logs = sorted((copy / "lr1e-3" / "evaluations" / "echo").glob("*.eval"))
+    logs[0].unlink()
+    logs[1].write_bytes(b"not a zip")
+    result = expset("report", str(copy))
+    assert result.exit_code == 7, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"missing lr1e-3 echo epoch 0: its log lr1e-3/evaluations/echo/{logs[0].name} is gone" in result.stderr
+    assert (
+        f"missing lr1e-3 echo epoch 1: its log lr1e-3/evaluations/echo/{logs[1].name} cannot be read" in result.stderr
+    )
+    assert "1 of 2 runs complete" in result.stderr
+    assert "lr1e-3</code> echo epoch 0" in (copy / "report" / "report.html").read_text()
+
+
+def test_the_report_page_shows_every_figure_and_the_table_of_every_run_in_a_real_browser(finished_set, tmp_path):
+    from browser import render_page
+
+    assert expset("report", str(finished_set)).exit_code == 0
+    page = render_page(finished_set / "report" / "report.html", tmp_path / "report.png")
+    assert page.images_loaded == page.images == 5, page  # a table figure and a by-epoch figure per task, the loss
+    assert page.table_rows == 2 * 3, page  # per task: the header, and a row per learning rate
+    assert "echo: accuracy" in page.text and "0.0001" in page.text.split() and "0.001" in page.text.split()
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
 def test_a_set_is_created_scaffolded_submitted_trained_and_evaluated(cluster_site, tiny):
     from inspect_ai.log import list_eval_logs, read_eval_log
 

@@ -43,6 +43,11 @@ COMMANDS = (
     ),
     Command("status", "Show where every run of a set stands.", "expset.cli.job_commands:status_command"),
     Command(
+        "report",
+        "Write the set's results: tables, figures, report.html.",
+        "expset.cli.report_commands:report_command",
+    ),
+    Command(
         "models",
         "List the models expset knows, with their torchtune builders.",
         "expset.cli.job_commands:models_command",

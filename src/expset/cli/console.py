@@ -261,3 +261,40 @@ def _compare_runs(set_dir: Any) -> Text:
         set_dir,
         set_dir,
     )
+
+
+def show_report(pivots: list[Any], gathered: Any, page: Any) -> None:
+    """One table per task, the best cell marked, then what is missing and where the page is."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = stdout()
+    for table in pivots:
+        view = Table(title=f"{table.task}: {table.metric}", title_justify="left")
+        view.add_column(table.row_key + (f" \\ {table.column_key}" if table.column_key else ""))
+        for column in table.columns:
+            view.add_column(format_value(column) if table.column_key else table.metric, justify="right")
+        for row in table.rows:
+            cells = []
+            for column in table.columns:
+                cell = table.cells.get((row, column))
+                text = "—" if cell is None else f"{cell.mean:.3f}" + ("" if cell.single else f" ± {cell.std:.3f}")
+                cells.append(
+                    Text(
+                        text + (" ★" if (row, column) == table.best else ""),
+                        style="bold green" if (row, column) == table.best else "",
+                    )
+                )
+            view.add_row(Text(format_value(row) if row is not None else ""), *cells)
+        out.print(view)
+    for missing in gathered.missing[:STATUS_ROWS]:
+        status(
+            "[yellow]missing[/] {} {} epoch {}: {}",
+            missing.cell.run,
+            missing.cell.task,
+            missing.cell.epoch,
+            missing.reason,
+        )
+    if len(gathered.missing) > STATUS_ROWS:
+        status("[yellow]… and {} more missing[/] (all in report.md)", len(gathered.missing) - STATUS_ROWS)
+    status("{} of {} runs complete; report: {}", gathered.complete_runs, len(gathered.runs), page)

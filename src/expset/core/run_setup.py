@@ -200,7 +200,7 @@ def derive_run_setup(
                 "name": evaluation.name,
                 "task": task_paths[evaluation.name],
                 "args": dict(evaluation.args),
-                "epochs": _epochs(evaluation.epochs, training["epochs"]),
+                "epochs": evaluated_epochs(evaluation.epochs, training["epochs"]),
             }
             for evaluation in plan.evaluations
         ],
@@ -232,7 +232,7 @@ def _model_setup(name: str, model: ModelSpec, site: Site, expand_path: Callable[
     return {"name": name, "folder": expand_path(folder), **model.model_dump(include=set(ModelBuild.model_fields))}
 
 
-def _epochs(wanted: list[int] | str, epochs: int) -> list[int]:
+def evaluated_epochs(wanted: list[int] | str, epochs: int) -> list[int]:
     """``last`` and ``all`` as epoch numbers (from 0); a list is checked by ``RunSetup``."""
     if wanted == "last":
         return [epochs - 1]

@@ -48,7 +48,7 @@ def environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("expset", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=lambda name: bool(name) and name.endswith(".html.j2"),  # HTML pages escape every value
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -1,0 +1,123 @@
+"""The report's figures, drawn with matplotlib without a display and returned as PNG bytes.
+
+matplotlib is imported inside each function: only ``expset report`` needs it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from expset.core.report import Pivot, Score
+from expset.core.values import format_value
+
+DPI = 110
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    _pyplot().close(figure)
+    return buffer.getvalue()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def score_figure(table: Pivot) -> bytes:
+    """The score by the varied parameters: a heat-map for two, a line for one numeric, bars otherwise.
+    Replicates show their mean with the 95% interval."""
+    plt = _pyplot()
+    if table.column_key is not None:
+        figure, axes = plt.subplots(figsize=(1.2 + 1.1 * len(table.columns), 0.9 + 0.6 * len(table.rows)))
+        grid = [
+            [
+                table.cells[(row, column)].mean if (row, column) in table.cells else float("nan")
+                for column in table.columns
+            ]
+            for row in table.rows
+        ]
+        image = axes.imshow(grid, cmap="viridis", aspect="auto")
+        axes.set_xticks(range(len(table.columns)), [format_value(c) for c in table.columns])
+        axes.set_yticks(range(len(table.rows)), [format_value(r) for r in table.rows])
+        axes.set_xlabel(table.column_key)
+        axes.set_ylabel(table.row_key)
+        for i, row in enumerate(grid):
+            for j, value in enumerate(row):
+                if value == value:  # not NaN
+                    axes.text(j, i, f"{value:.3f}", ha="center", va="center", color="white", fontsize=9)
+        figure.colorbar(image, ax=axes, label=table.metric)
+    else:
+        figure, axes = plt.subplots(figsize=(max(4.0, 0.8 * len(table.rows) + 2), 3.2))
+        means = [table.cells[(row, None)].mean for row in table.rows]
+        errors = [_half_interval(table, row) for row in table.rows]
+        if table.row_key != "run" and all(_is_number(row) for row in table.rows) and len(table.rows) > 1:
+            axes.errorbar(table.rows, means, yerr=errors, marker="o", capsize=3)
+            if all(row > 0 for row in table.rows) and max(table.rows) / min(table.rows) >= 10:
+                axes.set_xscale("log")
+        else:
+            axes.bar(range(len(table.rows)), means, yerr=errors, capsize=3, color="#4C72B0")
+            axes.set_xticks(range(len(table.rows)), [format_value(r) for r in table.rows], rotation=30, ha="right")
+        axes.set_xlabel(table.row_key)
+        axes.set_ylabel(table.metric)
+    axes.set_title(f"{table.task}: {table.metric}")
+    return _png(figure)
+
+
+def _half_interval(table: Pivot, row: Any) -> float:
+    cell = table.cells[(row, None)]
+    return 0.0 if cell.high is None else cell.high - cell.mean
+
+
+def epoch_figure(task: str, metric: str, scores: list[Score], label: Callable[[str], str]) -> bytes | None:
+    """The score of every run after each evaluated epoch; None when no run was evaluated after two epochs."""
+    by_run: dict[str, list[tuple[int, float]]] = {}
+    for score in scores:
+        if score.cell.task == task and score.metric == metric:
+            by_run.setdefault(score.cell.run, []).append((score.cell.epoch, score.value))
+    if not any(len(points) > 1 for points in by_run.values()):
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(5.5, 3.2))
+    for run, points in by_run.items():
+        points.sort()
+        axes.plot([e for e, _ in points], [v for _, v in points], marker="o", label=label(run))
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("epoch (from 0)")
+    axes.set_ylabel(metric)
+    axes.set_title(f"{task}: {metric} by epoch")
+    axes.legend(fontsize=7, loc="best")
+    return _png(figure)
+
+
+def loss_figure(training: dict[str, list[dict[str, float]]], colour: dict[str, Any], key: str | None) -> bytes | None:
+    """The training loss of every run, coloured by the varied parameter ``key``; None without a loss."""
+    curves = {run: [(row["step"], row["loss"]) for row in rows if "loss" in row] for run, rows in training.items()}
+    curves = {run: points for run, points in curves.items() if points}
+    if not curves:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6.0, 3.4))
+    values = list(dict.fromkeys(colour.get(run) for run in curves))
+    palette = plt.get_cmap("viridis", max(2, len(values)))
+    for run, points in curves.items():
+        shade = palette(values.index(colour.get(run)))
+        axes.plot([s for s, _ in points], [v for _, v in points], color=shade, linewidth=1.2, label=run)
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss")
+    axes.set_title("training loss" + (f", coloured by {key}" if key else ""))
+    axes.legend(fontsize=7, loc="best")
+    return _png(figure)

@@ -1,0 +1,182 @@
+"""The files of ``report/``: the CSV tables, the figures, ``report.md`` and a self-contained ``report.html``.
+
+The pages are Jinja templates over plain data; the HTML carries its figures inline (``data:`` URLs),
+so it opens offline from a cluster's file system, and the Markdown links the PNGs beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from typing import Any
+
+from expset.core.naming import ExperimentSet
+from expset.core.report import EpochChoice, Pivot, Score, choose_epochs, pivot, primary_metric, result_rows
+from expset.core.values import format_value
+
+RESULTS_FILE = "results.csv"
+TRAINING_FILE = "training.csv"
+COST_FILE = "cost.csv"
+MARKDOWN_FILE = "report.md"
+HTML_FILE = "report.html"
+LOSS_FIGURE = "loss.png"
+
+
+def csv_text(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """Rows as CSV, every row with the same columns (the union, in order of first appearance)."""
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if row.get(key) is None else row[key] for key in columns})
+    return buffer.getvalue()
+
+
+def training_rows(training: dict[str, list[dict[str, float]]]) -> list[dict[str, Any]]:
+    """``training.csv``: one row per run × step."""
+    return [
+        {"run": run, **{k: (int(v) if k == "step" else v) for k, v in row.items()}}
+        for run, rows in training.items()
+        for row in rows
+    ]
+
+
+def tables(gathered: Any, by: list[str], metric: str | None, epoch: EpochChoice) -> list[Pivot]:
+    """One table per task: its metric (``metric``, else the task's first) at the chosen epoch, by ``by``."""
+    varied = list(dict.fromkeys(key for info in gathered.runs.values() for key in info.varied))
+    chosen = choose_epochs(gathered.scores, epoch)
+    found = []
+    for task in dict.fromkeys(cell.task for cell in gathered.expected):
+        name = metric or primary_metric(gathered.scores, task)
+        if name is not None:
+            found.append(pivot(chosen, gathered.runs, task, name, by, varied))
+    return found
+
+
+def render_report(
+    experiment_set: ExperimentSet, gathered: Any, pivots: list[Pivot], epoch: EpochChoice
+) -> dict[str, bytes]:
+    """Every file of ``report/``, by name."""
+    from expset.render import figures
+    from expset.render.templates import render
+
+    files: dict[str, bytes] = {
+        RESULTS_FILE: csv_text(result_rows(gathered.scores, gathered.runs)).encode(),
+        TRAINING_FILE: csv_text(training_rows(gathered.training)).encode(),
+        COST_FILE: csv_text(
+            gathered.costs, ["run", "step", "job", "exit_code", "elapsed_s", "gpus", "gpu_hours"]
+        ).encode(),
+    }
+    first_varied = next(iter(experiment_set.convention.parameters), None)
+    colour_key = first_varied.key if first_varied else None
+    sections = []
+    for table in pivots:
+        score_png = f"{table.task}.{table.metric}.png"
+        files[score_png] = figures.score_figure(table)
+        epoch_png = None
+        by_epoch = figures.epoch_figure(table.task, table.metric, gathered.scores, str)
+        if by_epoch is not None:
+            epoch_png = f"{table.task}.{table.metric}.by-epoch.png"
+            files[epoch_png] = by_epoch
+        sections.append(_section(table, gathered, score_png, epoch_png))
+    loss = figures.loss_figure(
+        gathered.training, {run: gathered.runs[run].varied.get(colour_key) for run in gathered.training}, colour_key
+    )
+    if loss is not None:
+        files[LOSS_FIGURE] = loss
+    context = _context(experiment_set, gathered, sections, LOSS_FIGURE if loss else None, epoch)
+    files[MARKDOWN_FILE] = render("report.md.j2", context).encode()
+    inline = {
+        name: "data:image/png;base64," + base64.b64encode(data).decode()
+        for name, data in files.items()
+        if name.endswith(".png")
+    }
+    files[HTML_FILE] = render("report.html.j2", {**context, "images": inline}).encode()
+    return files
+
+
+def _section(table: Pivot, gathered: Any, score_png: str, epoch_png: str | None) -> dict[str, Any]:
+    best_cell = table.cells.get(table.best) if table.best else None
+    rows = []
+    for row in table.rows:
+        cells = []
+        for column in table.columns:
+            cell = table.cells.get((row, column))
+            if cell is None:
+                cells.append({"text": "—", "best": False, "overlaps_best": False})
+                continue
+            text = f"{cell.mean:.3f}" if cell.single else f"{cell.mean:.3f} ± {cell.std:.3f} (n={cell.n})"
+            is_best = (row, column) == table.best
+            overlaps = bool(best_cell and not is_best and cell.overlaps(best_cell))
+            cells.append({"text": text, "best": is_best, "overlaps_best": overlaps})
+        rows.append({"label": format_value(row) if row is not None else "", "cells": cells})
+    best = None
+    if best_cell is not None:
+        names = list(best_cell.runs)
+        parameters = gathered.runs[names[0]].varied
+        best = {
+            "runs": names,
+            "value": f"{best_cell.mean:.3f}",
+            "parameters": ", ".join(f"{k}={format_value(v)}" for k, v in parameters.items() if k != "seed"),
+            "single": best_cell.single,
+        }
+    return {
+        "task": table.task,
+        "metric": table.metric,
+        "row_key": table.row_key,
+        "column_key": table.column_key,
+        "columns": [format_value(c) for c in table.columns] if table.column_key else [table.metric],
+        "rows": rows,
+        "best": best,
+        "replicated": any(not cell.single for cell in table.cells.values()),
+        "figure": score_png,
+        "epoch_figure": epoch_png,
+    }
+
+
+def _context(
+    experiment_set: ExperimentSet, gathered: Any, sections: list[dict[str, Any]], loss: str | None, epoch: EpochChoice
+) -> dict[str, Any]:
+    plan = experiment_set.plan
+    total_hours = sum(row["elapsed_s"] for row in gathered.costs) / 3600
+    gpu_hours = sum(row["gpu_hours"] or 0 for row in gathered.costs)
+    return {
+        "set_name": experiment_set.set_name,
+        "purpose": plan.purpose.strip(),
+        "date": plan.date.isoformat() if plan.date else "",
+        "author": plan.author or "",
+        "run_count": len(gathered.runs),
+        "complete_runs": gathered.complete_runs,
+        "expected": len(gathered.expected),
+        "scored": len({score.cell for score in gathered.scores}),
+        "epoch": str(epoch),
+        "sections": sections,
+        "loss_figure": loss,
+        "cost": {"jobs": len(gathered.costs), "hours": f"{total_hours:.2f}", "gpu_hours": f"{gpu_hours:.2f}"},
+        "missing": [
+            {"run": m.cell.run, "task": m.cell.task, "epoch": m.cell.epoch, "reason": m.reason}
+            for m in gathered.missing
+        ],
+        "notes": gathered.notes,
+        "files": [RESULTS_FILE, TRAINING_FILE, COST_FILE],
+    }
+
+
+def scores_for_json(scores: list[Score]) -> list[dict[str, Any]]:
+    """Scores as plain records, for ``report --json``."""
+    return [
+        {
+            "run": s.cell.run,
+            "task": s.cell.task,
+            "epoch": s.cell.epoch,
+            "scorer": s.scorer,
+            "metric": s.metric,
+            "value": s.value,
+            "stderr": s.stderr,
+            "samples": s.samples,
+            "log": s.log,
+        }
+        for s in scores
+    ]

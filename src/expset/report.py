@@ -1,0 +1,243 @@
+"""Stage five, ``expset report``: the set's answer, from its evaluation logs and training logs.
+
+Reads every evaluation the set expects through inspect-ai's own log reader (the header only: scores,
+metadata, status) and every fine-tune's torchtune training log, joins them with the runs' parameters,
+and writes ``report/`` in the set: ``results.csv``, ``training.csv``, ``cost.csv``, ``report.md``,
+a self-contained ``report.html`` and the figures. The folder is replaced whole; nothing else in the
+set is touched. Needs inspect-ai and matplotlib (the ``report`` extra), never torch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from expset.core.layout import (
+    EVALUATIONS_DIR,
+    FINETUNE_STEP,
+    LOG_DIR,
+    SETUP_FILE,
+    evaluation_step,
+)
+from expset.core.naming import ExperimentSet
+from expset.core.report import Cell, Missing, RunInfo, Score, expected_cells, missing_cells, parse_training_log
+from expset.core.run_setup import RunSetup, evaluated_epochs
+from expset.errors import FileFormatError, SetupError, ToolMissingError, WriteError
+from expset.sets import read_setup
+from expset.tracking import JobRecord, job_ids_with_records, list_folder, numeric_job_id, read_record
+
+FINE_TUNED = "fine-tuned"
+TRAINING_LOG = re.compile(r"log_(\d+)\.txt")
+"""torchtune's ``DiskLogger`` file in a run's ``logs/``: one per attempt, named after its start time."""
+
+
+@dataclass
+class Gathered:
+    """Everything the report is made of, read from the set."""
+
+    runs: dict[str, RunInfo]
+    expected: list[Cell]
+    scores: list[Score]
+    missing: list[Missing]
+    training: dict[str, list[dict[str, float]]]  # run → one row per step
+    costs: list[dict[str, Any]]  # one row per job that recorded its start and end
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def complete_runs(self) -> int:
+        """Runs with every expected cell scored."""
+        lacking = {missing.cell.run for missing in self.missing}
+        return sum(1 for run in self.runs if run not in lacking)
+
+
+def require_report_libraries() -> None:
+    """Raise ``ToolMissingError`` in one line when inspect-ai or matplotlib is not installed."""
+    import importlib.util
+
+    absent = [name for name in ("inspect_ai", "matplotlib") if importlib.util.find_spec(name) is None]
+    if absent:
+        raise ToolMissingError(
+            f"expset report reads logs with inspect-ai and draws with matplotlib; {' and '.join(absent)} "
+            f"{'is' if len(absent) == 1 else 'are'} not installed",
+            hint="pip install 'expset[report]'",
+        )
+
+
+def gather(experiment_set: ExperimentSet, set_dir: Path) -> Gathered:
+    """Read the set's setups, job records, evaluation logs and training logs."""
+    set_dir = set_dir.absolute()
+    plan = experiment_set.plan
+    runs: dict[str, RunInfo] = {}
+    epochs_by_run: dict[str, dict[str, list[int]]] = {}
+    setups: dict[str, RunSetup | None] = {}
+    notes: list[str] = []
+    for run in experiment_set.runs:
+        runs[run.name] = RunInfo(run.name, FINE_TUNED, {**run.varied, **plan.fixed}, dict(run.varied))
+        setup = _setup(set_dir / run.name, notes)
+        setups[run.name] = setup
+        if setup is not None:
+            epochs_by_run[run.name] = {e.name: list(e.epochs) for e in setup.evaluations}
+        else:
+            trained = int(runs[run.name].parameters.get("epochs", 1))
+            epochs_by_run[run.name] = {e.name: evaluated_epochs(e.epochs, trained) for e in plan.evaluations}
+    expected = expected_cells(epochs_by_run)
+    scores: list[Score] = []
+    failures: dict[Cell, str] = {}
+    for cell in expected:
+        found, failure = _scores_of(set_dir, cell)
+        scores.extend(found)
+        if failure:
+            failures[cell] = failure
+    scored = {score.cell for score in scores}
+    training = {name: rows for name in runs if (rows := _training(set_dir / name))}
+    return Gathered(
+        runs=runs,
+        expected=expected,
+        scores=scores,
+        missing=missing_cells(expected, scored, failures),
+        training=training,
+        costs=_costs(set_dir, expected, setups),
+        notes=notes,
+    )
+
+
+def _setup(run_dir: Path, notes: list[str]) -> RunSetup | None:
+    if not (run_dir / SETUP_FILE).is_file():
+        return None
+    try:
+        return read_setup(run_dir / SETUP_FILE)
+    except (SetupError, FileFormatError) as error:
+        notes.append(f"{error.message}: its evaluations are taken from the plan")
+        return None
+
+
+def _newest_first(run_dir: Path, step: str) -> list[JobRecord]:
+    ids = sorted(job_ids_with_records(run_dir, step), key=numeric_job_id, reverse=True)
+    return [record for job in ids if (record := read_record(run_dir, step, job)) is not None]
+
+
+def _scores_of(set_dir: Path, cell: Cell) -> tuple[list[Score], str | None]:
+    """The scores of the newest successful evaluation of ``cell``, or why there are none."""
+    from inspect_ai.log import read_eval_log
+
+    run_dir = set_dir / cell.run
+    records = _newest_first(run_dir, evaluation_step(cell.task, cell.epoch))
+    succeeded = [record for record in records if record.exit_code == 0 and record.log]
+    if not succeeded:
+        if records:
+            latest = records[0]
+            why = latest.status or f"exit status {latest.exit_code}"
+            return [], f"evaluation failed (job {latest.job_id}: {why})"
+        return [], None
+    record = succeeded[0]
+    relative = f"{cell.run}/{record.log}"
+    try:
+        log = read_eval_log(str(run_dir / record.log), header_only=True)
+    except FileNotFoundError:
+        return [], f"its log {relative} is gone"
+    except Exception as error:  # any reader failure is named with the log, never a traceback
+        return [], f"its log {relative} cannot be read ({type(error).__name__}: {str(error)[:120]})"
+    return _header_scores(log, cell, relative), None
+
+
+def _header_scores(log: Any, cell: Cell, relative: str) -> list[Score]:
+    results = log.results
+    if results is None:
+        return []
+    samples = results.completed_samples
+    found = []
+    for score in results.scores:
+        stderr = score.metrics.get("stderr")
+        for name, metric in score.metrics.items():
+            if name == "stderr" or not isinstance(metric.value, (int, float)):
+                continue
+            found.append(
+                Score(
+                    cell=cell,
+                    scorer=score.name,
+                    metric=name,
+                    value=float(metric.value),
+                    stderr=float(stderr.value) if stderr is not None else None,
+                    samples=samples,
+                    log=relative,
+                )
+            )
+    return found
+
+
+def _training(run_dir: Path) -> list[dict[str, float]]:
+    """The loss, learning rate and throughput of each step, from the newest training log of the run."""
+    logs = [(int(m.group(1)), name) for name in list_folder(run_dir / LOG_DIR) if (m := TRAINING_LOG.fullmatch(name))]
+    if not logs:
+        return []
+    _, newest = max(logs)
+    try:
+        text = (run_dir / LOG_DIR / newest).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return parse_training_log(text)
+
+
+def _costs(set_dir: Path, expected: list[Cell], setups: dict[str, RunSetup | None]) -> list[dict[str, Any]]:
+    """Elapsed time and GPU-hours of every job that recorded when it started and ended."""
+    steps = [(run, FINETUNE_STEP) for run in setups]
+    steps += [(cell.run, evaluation_step(cell.task, cell.epoch)) for cell in expected]
+    rows = []
+    for run, step in steps:
+        setup = setups.get(run)
+        if step == FINETUNE_STEP:
+            gpus = setup.resources.gpus if setup else None
+        else:
+            gpus = 1 if setup and setup.training.device == "cuda" else 0
+        for record in _newest_first(set_dir / run, step):
+            if record.started is None or record.ended is None:
+                continue
+            elapsed = max(0, record.ended - record.started)
+            rows.append(
+                {
+                    "run": run,
+                    "step": step,
+                    "job": record.job_id,
+                    "exit_code": record.exit_code,
+                    "elapsed_s": elapsed,
+                    "gpus": gpus,
+                    "gpu_hours": None if gpus is None else round(elapsed * gpus / 3600, 4),
+                }
+            )
+    return rows
+
+
+def evaluation_folders(set_dir: Path, run: str) -> list[str]:
+    """The task folders of a run on disk (for naming what a report could not expect)."""
+    return sorted(list_folder(set_dir / run / EVALUATIONS_DIR))
+
+
+def replace_folder(set_dir: Path, name: str, files: dict[str, bytes]) -> Path:
+    """Write ``files`` into ``set_dir/name`` as a whole: built beside it, then swapped in; the old folder
+    is removed only once the new one is in place. Refuses a link in its place."""
+    import secrets
+    import shutil
+
+    from expset.fs.inside import refuse_links
+
+    refuse_links(set_dir, name)
+    target = set_dir / name
+    stage = set_dir / f".{name}.{secrets.token_hex(4)}.tmp"
+    old = set_dir / f".{name}.{secrets.token_hex(4)}.old"
+    try:
+        stage.mkdir()
+        for relative, content in files.items():
+            (stage / relative).write_bytes(content)
+        if target.exists():
+            os.rename(target, old)
+        os.rename(stage, target)
+    except OSError as error:
+        shutil.rmtree(stage, ignore_errors=True)
+        if old.exists() and not target.exists():
+            os.rename(old, target)
+        raise WriteError(f"cannot write {target}: {error.strerror}") from None
+    shutil.rmtree(old, ignore_errors=True)
+    return target

@@ -1,0 +1,114 @@
+"""The report's pure core: training logs parsed, cells expected and missing, epochs chosen, scores laid
+out by the varied parameters, replicates taken together. Log parsing runs on captured real outputs."""
+
+from pathlib import Path
+
+import pytest
+
+from expset.core.report import (
+    Cell,
+    RunInfo,
+    Score,
+    aggregate,
+    choose_epochs,
+    expected_cells,
+    missing_cells,
+    parse_training_log,
+    pivot,
+    result_rows,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def score(run: str, value: float, epoch: int = 0, task: str = "t") -> Score:
+    return Score(Cell(run, task, epoch), "s", "accuracy", value, None, 10, f"{run}/x.eval")
+
+
+def runs(**varied_by_run: dict) -> dict[str, RunInfo]:
+    return {name: RunInfo(name, "fine-tuned", {**varied, "lr": 1e-4}, varied) for name, varied in varied_by_run.items()}
+
+
+def test_a_real_torchtune_training_log_gives_one_row_per_step_with_its_numbers():
+    rows = parse_training_log((FIXTURES / "torchtune_disklogger_log.txt").read_text())
+    assert [row["step"] for row in rows] == [1, 2, 3, 4]
+    assert set(rows[0]) == {"step", "loss", "lr", "tokens_per_second_per_gpu"}
+    assert rows[0]["loss"] == pytest.approx(5.897738933563232)
+
+
+def test_lines_logged_one_metric_at_a_time_join_their_step_and_other_lines_are_skipped():
+    rows = parse_training_log("Step 1 | loss:2.0\nStep 1 | lr:0.1\nwarning: something\nStep 2 | loss:nan loss2:x\n")
+    assert rows == [{"step": 1.0, "loss": 2.0, "lr": 0.1}, {"step": 2.0}]
+
+
+def test_a_real_inspect_log_header_gives_its_scores():
+    from inspect_ai.log import read_eval_log
+
+    from expset.report import _header_scores
+
+    log = read_eval_log(str(FIXTURES / "inspect_shout_epoch1.eval"), header_only=True)
+    [found] = _header_scores(log, Cell("lr1e-4", "shout", 1), "lr1e-4/x.eval")
+    assert (found.scorer, found.metric, found.value, found.stderr, found.samples) == (
+        "includes",
+        "accuracy",
+        0.0,
+        0.0,
+        1,
+    )
+    assert log.eval.metadata["expset_epoch"] == 1 and log.eval.metadata["expset_run"] == "lr1e-4"
+
+
+def test_every_expected_cell_without_a_score_is_named_with_its_reason():
+    expected = expected_cells({"a": {"t": [0, 1]}, "b": {"t": [1]}})
+    assert expected == [Cell("a", "t", 0), Cell("a", "t", 1), Cell("b", "t", 1)]
+    missing = missing_cells(expected, {Cell("a", "t", 1)}, {Cell("b", "t", 1): "evaluation failed (job 7: error)"})
+    assert [(m.cell.run, m.cell.epoch, m.reason) for m in missing] == [
+        ("a", 0, "no evaluation log yet"),
+        ("b", 1, "evaluation failed (job 7: error)"),
+    ]
+
+
+@pytest.mark.parametrize(("choice", "epochs"), [("last", [2]), ("best", [1]), ("all", [0, 1, 2]), (0, [0])])
+def test_the_epoch_of_each_run_is_chosen_as_asked(choice, epochs):
+    scores = [score("a", 0.1, 0), score("a", 0.9, 1), score("a", 0.5, 2)]
+    assert [s.cell.epoch for s in choose_epochs(scores, choice)] == epochs
+
+
+def test_two_varied_parameters_make_a_grid_with_the_best_cell_named():
+    info = runs(
+        r8_1B={"model": "1B", "lora_rank": 8},
+        r16_1B={"model": "1B", "lora_rank": 16},
+        r8_3B={"model": "3B", "lora_rank": 8},
+        r16_3B={"model": "3B", "lora_rank": 16},
+    )
+    scores = [score("r8_1B", 0.2), score("r16_1B", 0.4), score("r8_3B", 0.6), score("r16_3B", 0.5)]
+    table = pivot(scores, info, "t", "accuracy", [], ["model", "lora_rank"])
+    assert (table.row_key, table.column_key, table.rows, table.columns) == ("model", "lora_rank", ["1B", "3B"], [8, 16])
+    assert table.best == ("3B", 8) and table.cells[("1B", 16)].mean == 0.4
+
+
+def test_runs_that_differ_only_by_seed_share_a_cell_with_mean_spread_and_interval():
+    info = runs(
+        a1={"lora_rank": 8, "seed": 1},
+        a2={"lora_rank": 8, "seed": 2},
+        a3={"lora_rank": 8, "seed": 3},
+        b1={"lora_rank": 16, "seed": 1},
+        b2={"lora_rank": 16, "seed": 2},
+        b3={"lora_rank": 16, "seed": 3},
+    )
+    values = {"a1": 0.50, "a2": 0.52, "a3": 0.54, "b1": 0.51, "b2": 0.56, "b3": 0.58}
+    table = pivot([score(run, v) for run, v in values.items()], info, "t", "accuracy", [], ["lora_rank", "seed"])
+    rank8, rank16 = table.cells[(8, None)], table.cells[(16, None)]
+    assert (rank8.n, rank8.mean, rank8.runs) == (3, pytest.approx(0.52), ("a1", "a2", "a3"))
+    assert rank8.low < rank8.mean < rank8.high and rank8.overlaps(rank16)
+
+
+def test_a_single_run_has_no_interval_and_overlaps_nothing():
+    single = aggregate([0.5], ["a"])
+    assert single.single and single.low is None and not single.overlaps(aggregate([0.4, 0.6], ["b", "c"]))
+
+
+def test_results_rows_carry_every_plan_parameter_and_the_runs_kind():
+    info = runs(r8={"lora_rank": 8})
+    [row] = result_rows([score("r8", 0.3)], info)
+    assert row["lora_rank"] == 8 and row["lr"] == 1e-4 and row["kind"] == "fine-tuned" and row["log"] == "r8/x.eval"
