@@ -27,6 +27,7 @@ from expset.core.report import Cell, Missing, RunInfo, Score, expected_cells, mi
 from expset.core.run_setup import RunSetup, evaluated_epochs
 from expset.errors import FileFormatError, SetupError, ToolMissingError, WriteError
 from expset.sets import read_setup
+from expset.slurm.client import SlurmClient
 from expset.tracking import JobRecord, job_ids_with_records, list_folder, numeric_job_id, read_record
 
 FINE_TUNED = "fine-tuned"
@@ -66,8 +67,9 @@ def require_report_libraries() -> None:
         )
 
 
-def gather(experiment_set: ExperimentSet, set_dir: Path) -> Gathered:
-    """Read the set's setups, job records, evaluation logs and training logs."""
+def gather(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient | None = None) -> Gathered:
+    """Read the set's setups, job records, evaluation logs and training logs; ``client`` asks SLURM's
+    accounting how long the jobs ran."""
     set_dir = set_dir.absolute()
     plan = experiment_set.plan
     runs: dict[str, RunInfo] = {}
@@ -99,7 +101,7 @@ def gather(experiment_set: ExperimentSet, set_dir: Path) -> Gathered:
         scores=scores,
         missing=missing_cells(expected, scored, failures),
         training=training,
-        costs=_costs(set_dir, expected, setups),
+        costs=_costs(set_dir, expected, setups, client),
         notes=notes,
     )
 
@@ -181,32 +183,41 @@ def _training(run_dir: Path) -> list[dict[str, float]]:
     return parse_training_log(text)
 
 
-def _costs(set_dir: Path, expected: list[Cell], setups: dict[str, RunSetup | None]) -> list[dict[str, Any]]:
-    """Elapsed time and GPU-hours of every job that recorded when it started and ended."""
+def _costs(
+    set_dir: Path, expected: list[Cell], setups: dict[str, RunSetup | None], client: SlurmClient | None
+) -> list[dict[str, Any]]:
+    """Elapsed time and GPU-hours of every job that left a record: from SLURM's accounting where the
+    cluster keeps it, else from the start and end the job recorded."""
     steps = [(run, FINETUNE_STEP) for run in setups]
     steps += [(cell.run, evaluation_step(cell.task, cell.epoch)) for cell in expected]
+    jobs = [(run, step, record) for run, step in steps for record in _newest_first(set_dir / run, step)]
+    accounted = client.elapsed([record.job_id for _, _, record in jobs]) if client and jobs else {}
     rows = []
-    for run, step in steps:
+    for run, step, record in jobs:
         setup = setups.get(run)
         if step == FINETUNE_STEP:
             gpus = setup.resources.gpus if setup else None
         else:
             gpus = 1 if setup and setup.training.device == "cuda" else 0
-        for record in _newest_first(set_dir / run, step):
-            if record.started is None or record.ended is None:
-                continue
-            elapsed = max(0, record.ended - record.started)
-            rows.append(
-                {
-                    "run": run,
-                    "step": step,
-                    "job": record.job_id,
-                    "exit_code": record.exit_code,
-                    "elapsed_s": elapsed,
-                    "gpus": gpus,
-                    "gpu_hours": None if gpus is None else round(elapsed * gpus / 3600, 4),
-                }
-            )
+        if record.job_id in accounted:
+            elapsed, slurm_gpus = accounted[record.job_id]
+            gpus, source = (slurm_gpus if slurm_gpus is not None else gpus), "slurm"
+        elif record.started is not None and record.ended is not None:
+            elapsed, source = max(0, record.ended - record.started), "job record"
+        else:
+            continue
+        rows.append(
+            {
+                "run": run,
+                "step": step,
+                "job": record.job_id,
+                "exit_code": record.exit_code,
+                "elapsed_s": elapsed,
+                "gpus": gpus,
+                "gpu_hours": None if gpus is None else round(elapsed * gpus / 3600, 4),
+                "source": source,
+            }
+        )
     return rows
 
 

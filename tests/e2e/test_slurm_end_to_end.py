@@ -233,7 +233,8 @@ def test_a_deleted_or_corrupt_log_is_named_in_the_report_not_a_traceback(finishe
 
     copy = tmp_path / "copy"
     shutil.copytree(finished_set, copy, symlinks=True)
-    logs = sorted((copy / "lr1e-3" / "evaluations" / "echo").glob("*.eval"))
+    folder = copy / "lr1e-3" / "evaluations" / "echo"
+    logs = [next(folder.glob(f"*_echo_epoch{epoch}_*.eval")) for epoch in (0, 1)]
     logs[0].unlink()
     logs[1].write_bytes(b"not a zip")
     result = expset("report", str(copy))

@@ -118,3 +118,29 @@ def test_without_the_report_libraries_it_says_what_to_install(finished, monkeypa
     result = CliRunner().invoke(app, ["report", str(finished)])
     assert result.exit_code == 5
     assert "matplotlib is not installed" in result.stderr and "pip install 'expset[report]'" in result.stderr
+
+
+class AccountingStandIn:
+    """Answers ``sacct`` as a cluster with accounting does (format recorded from slurm-wlm 22.05)."""
+
+    def __init__(self, lines: str) -> None:
+        self.lines = lines
+
+    def run(self, argv, *, cwd=None, timeout=60):
+        from expset.slurm.runner import Completed
+
+        assert argv[0] == "sacct" and "--format=JobID,ElapsedRaw,AllocTRES" in argv
+        return Completed(tuple(argv), 0, self.lines, "")
+
+
+def test_the_cost_comes_from_slurms_accounting_where_it_keeps_it_else_from_the_jobs_records(finished):
+    from expset.report import gather
+    from expset.sets import load_set
+    from expset.slurm.client import SlurmClient
+
+    accounting = "11|3600|billing=1,cpu=1,gres/gpu=2,mem=8G,node=1\n11.batch|3600|cpu=1,mem=8G,node=1\n"
+    costs = gather(load_set(finished), finished, SlurmClient(AccountingStandIn(accounting))).costs
+    by_job = {row["job"]: row for row in costs}
+    assert (by_job["11"]["elapsed_s"], by_job["11"]["gpus"], by_job["11"]["gpu_hours"]) == (3600, 2, 2.0)
+    assert by_job["11"]["source"] == "slurm"
+    assert (by_job["12"]["elapsed_s"], by_job["12"]["source"]) == (60, "job record")

@@ -42,6 +42,8 @@ def report_command(
     from expset.render.report_files import HTML_FILE, render_report, scores_for_json, tables
     from expset.report import gather, replace_folder, require_report_libraries
     from expset.sets import load_set
+    from expset.slurm.client import SlurmClient
+    from expset.slurm.runner import SubprocessRunner
 
     with reporting():
         choice = _epoch_choice(epoch)
@@ -53,7 +55,7 @@ def report_command(
         if unknown:
             raise UsageError(f"--by {', '.join(unknown)}: not varied in this set", hint=f"varied: {', '.join(varied)}")
         status("reading the logs of {} runs…", len(experiment_set.runs))
-        gathered = gather(experiment_set, set_dir)
+        gathered = gather(experiment_set, set_dir, SlurmClient(SubprocessRunner()))
         pivots = tables(gathered, keys, metric, choice)
         if metric and not pivots[0:1]:
             raise UsageError(f"--metric {metric}: no task has it")

@@ -66,7 +66,7 @@ def render_report(
         RESULTS_FILE: csv_text(result_rows(gathered.scores, gathered.runs)).encode(),
         TRAINING_FILE: csv_text(training_rows(gathered.training)).encode(),
         COST_FILE: csv_text(
-            gathered.costs, ["run", "step", "job", "exit_code", "elapsed_s", "gpus", "gpu_hours"]
+            gathered.costs, ["run", "step", "job", "exit_code", "elapsed_s", "gpus", "gpu_hours", "source"]
         ).encode(),
     }
     first_varied = next(iter(experiment_set.convention.parameters), None)

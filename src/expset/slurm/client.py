@@ -83,6 +83,33 @@ def sacct_argv(job_ids: Iterable[str], *, completion_log: bool = False) -> list[
     ]
 
 
+def elapsed_argv(job_ids: Iterable[str], *, completion_log: bool = False) -> list[str]:
+    """``sacct`` asked how long each job ran, in seconds, and on how many GPUs."""
+    return [
+        "sacct",
+        *(["--completion"] if completion_log else []),
+        "--noheader",
+        "--parsable2",
+        "--format=JobID,ElapsedRaw,AllocTRES",
+        f"--jobs={','.join(job_ids)}",
+    ]
+
+
+_GPUS = re.compile(r"gres/gpu=(\d+)")
+
+
+def parse_elapsed(stdout: str) -> dict[str, tuple[int, int | None]]:
+    """``id|seconds|tres`` lines → (seconds, GPUs or None when SLURM does not say) by job id; steps skipped."""
+    found = {}
+    for line in stdout.splitlines():
+        job_id, _, rest = line.strip().partition("|")
+        seconds, _, tres = rest.partition("|")
+        if job_id and "." not in job_id and seconds.isdigit():
+            gpus = _GPUS.search(tres)
+            found[job_id] = (int(seconds), int(gpus.group(1)) if gpus else None)
+    return found
+
+
 def parse_states(stdout: str) -> dict[str, JobState]:
     """``id|STATE`` lines (squeue or sacct) → states; job steps (``12.batch``) are skipped."""
     return {job_id: state for job_id, (state, _comment) in parse_queue(stdout).items()}
@@ -166,6 +193,21 @@ class SlurmClient:
         if missing:
             self._ask_accounting(missing, view)
         return view
+
+    def elapsed(self, job_ids: list[str]) -> dict[str, tuple[int, int | None]]:
+        """How long each job ran (seconds) and on how many GPUs, where SLURM's accounting still knows it:
+        the accounting database, then the job-completion file; empty where SLURM keeps neither."""
+        found: dict[str, tuple[int, int | None]] = {}
+        for completion_log in (False, True):
+            for chunk in _chunks([job_id for job_id in job_ids if job_id not in found], 500):
+                try:
+                    done = self.runner.run(elapsed_argv(chunk, completion_log=completion_log), timeout=60)
+                except ToolMissingError:
+                    return found
+                if done.returncode != 0:
+                    break
+                found.update(parse_elapsed(done.stdout))
+        return found
 
     def _ask_accounting(self, missing: list[str], view: SlurmView) -> None:
         """How jobs ``squeue`` no longer lists ended: the accounting database, then the job-completion file."""
