@@ -27,10 +27,11 @@ def load_set(set_dir: Path) -> ExperimentSet:
 
 
 def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[Run]:
-    """The runs called ``names`` (``--runs``), in the order given; every run when ``names`` is None."""
+    """The runs called ``names`` (``--runs``), in the order given; every run, controls included, when
+    ``names`` is None."""
     if not names:
-        return list(experiment_set.runs)
-    by_name = {run.name: run for run in experiment_set.runs}
+        return list(experiment_set.all_runs)
+    by_name = {run.name: run for run in experiment_set.all_runs}
     missing = [name for name in names if name not in by_name]
     if missing:
         examples = ", ".join(run.name for run in experiment_set.runs[:3])

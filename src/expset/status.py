@@ -40,7 +40,7 @@ class RunStatus:
 
     run: str
     progress: Progress
-    finetune: JobState
+    finetune: JobState | None  # None for a control run, which fine-tunes nothing
     job_id: str | None
     epochs_on_disk: list[int]
     evaluations: list[EvaluationStatus] = field(default_factory=list)
@@ -49,7 +49,8 @@ class RunStatus:
         """The run's status as plain data, for ``status --json``."""
         data = asdict(self)
         data["progress"] = self.progress.value
-        data["finetune"] = self.finetune.value
+        data["kind"] = "fine-tuned" if self.finetune is not None else "control"
+        data["finetune"] = self.finetune.value if self.finetune is not None else None
         for evaluation in data["evaluations"]:
             evaluation["job"] = evaluation["job"].value
         return data
@@ -65,17 +66,20 @@ class SetStatus:
 
 def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient) -> SetStatus:
     """Where every run of the set stands, from its ledger, SLURM and the jobs' records."""
-    names = [run.name for run in experiment_set.runs]
-    tracked = track(set_dir, set(names), client)
+    runs = experiment_set.all_runs
+    tracked = track(set_dir, {run.name for run in runs}, client)
     steps: dict[str, list[str]] = {}
     for run, step in tracked.history.keys() | tracked.unresolved:
         steps.setdefault(run, []).append(step)
-    return SetStatus([_run_status(name, set_dir / name, steps.get(name, []), tracked) for name in names], tracked.notes)
+    statuses = [
+        _run_status(run.name, set_dir / run.name, steps.get(run.name, []), tracked, run.control) for run in runs
+    ]
+    return SetStatus(statuses, tracked.notes)
 
 
-def _run_status(run: str, run_dir: Path, steps: list[str], tracked: Tracked) -> RunStatus:
-    finetune = tracked.state(run, FINETUNE_STEP)
-    finetune_job = tracked.current(run, FINETUNE_STEP)
+def _run_status(run: str, run_dir: Path, steps: list[str], tracked: Tracked, control: bool) -> RunStatus:
+    finetune = None if control else tracked.state(run, FINETUNE_STEP)
+    finetune_job = None if control else tracked.current(run, FINETUNE_STEP)
     epochs = sorted(epoch for name in list_folder(run_dir) if (epoch := parse_epoch_dir(name)) is not None)
     evaluations = []
     for step in steps:

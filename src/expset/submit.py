@@ -62,7 +62,8 @@ class SubmitReport:
 
 
 def run_steps(run_dir: Path) -> list[Step]:
-    """A scaffolded run's jobs, as its setup asks for them: the fine-tune, then each evaluation of each epoch.
+    """A scaffolded run's jobs, as its setup asks for them: the fine-tune (none for a control run), then
+    each evaluation of each epoch.
 
     Refuses a run whose scripts are missing (never scaffolded, or its setup changed since) or were written
     for another folder: a set copied or moved must be scaffolded again before its jobs run, or they would
@@ -72,7 +73,7 @@ def run_steps(run_dir: Path) -> list[Step]:
     if not (run_dir / SETUP_FILE).is_file():
         raise SetupError(f"run {run_dir.name} has no {SETUP_FILE}: it was never scaffolded", hint=scaffold_again)
     setup = read_setup(run_dir / SETUP_FILE)
-    steps = [Step(FINETUNE_STEP, run_dir / FINETUNE_SCRIPT)]
+    steps = [] if setup.control else [Step(FINETUNE_STEP, run_dir / FINETUNE_SCRIPT)]
     for evaluation in setup.evaluations:
         for epoch in evaluation.epochs:
             steps.append(
@@ -122,7 +123,7 @@ def submit_set(
     steps = {run.name: run_steps(set_dir / run.name) for run in chosen}
     report = SubmitReport()
     with nullcontext() if dry_run else submit_lock(set_dir):
-        tracked = track(set_dir, {run.name for run in experiment_set.runs}, client)
+        tracked = track(set_dir, {run.name for run in experiment_set.all_runs}, client)
         if not dry_run:
             tracked.slurm.require_answer()
         report.notes = tracked.notes + [_describe(event) for event in tracked.events if event["event"] == "adopted"]
@@ -139,6 +140,7 @@ def submit_set(
                 {name: tracked.state(run.name, name) for name in by_name},
                 finetune_job.job_id if finetune_job else None,
                 resubmit=resubmit,
+                fine_tuned=FINETUNE_STEP in by_name,
             )
             todo = [by_name[name] for name in todo_names]
             if not todo:

@@ -44,6 +44,8 @@ def test_create_with_yes_writes_the_whole_set(plan_file, isolated_environment):
     assert sorted(p.name for p in (isolated_environment / SET).iterdir()) == [
         *RUNS,
         "README.md",
+        "base_1B",  # the control runs: each base model, evaluated untuned
+        "base_3B",
         "expset.yaml",
         "runs.csv",
         "runs_plan.md",
@@ -145,7 +147,11 @@ def test_plan_json_gives_the_proposal_as_data(plan_file, isolated_environment):
     assert proposal["convention"]["template"] == "{model}_rank{lora_rank}"
     assert [run["name"] for run in proposal["runs"]] == ["1B_rank8", "1B_rank16", "3B_rank8", "3B_rank16"]
     assert proposal["runs"][0]["parameters"] == {"model": "Llama-3.2-1B-Instruct", "lora_rank": 8}
-    assert proposal["folders"] == 16
+    assert proposal["controls"] == [
+        {"name": "base_1B", "model": "Llama-3.2-1B-Instruct"},
+        {"name": "base_3B", "model": "Llama-3.2-3B-Instruct"},
+    ]
+    assert proposal["folders"] == 6 * 4
 
 
 def test_the_bundled_example_plans(isolated_environment):

@@ -40,6 +40,7 @@ def test_which_accepts_a_run_folder_path(set_dir):
     result = expset("which", str(set_dir), f"{set_dir}/1B_rank16/", "--json")
     assert json.loads(result.stdout) == {
         "run": "1B_rank16",
+        "kind": "fine-tuned",
         "varied": {"model": "Llama-3.2-1B-Instruct", "lora_rank": 16},
         "fixed": {"lr": 0.0001, "epochs": 2},
     }
@@ -48,9 +49,12 @@ def test_which_accepts_a_run_folder_path(set_dir):
 def test_which_decodes_every_run_back_to_its_row_in_runs_csv(set_dir):
     import csv
 
-    for row in csv.DictReader((set_dir / "runs.csv").open()):
-        decoded = json.loads(expset("which", str(set_dir), row["run"], "--json").stdout)["varied"]
-        assert {k: str(v) for k, v in decoded.items()} == {"model": row["model"], "lora_rank": row["lora_rank"]}
+    rows = list(csv.DictReader((set_dir / "runs.csv").open()))
+    for row in rows:
+        decoded = json.loads(expset("which", str(set_dir), row["run"], "--json").stdout)
+        columns = {key: row[key] for key in ("model", "lora_rank") if row[key]}
+        assert {k: str(v) for k, v in decoded["varied"].items()} == columns and decoded["kind"] == row["kind"]
+    assert [row["kind"] for row in rows].count("control") == 2
 
 
 def test_which_names_an_unknown_run_and_shows_what_runs_look_like(set_dir):

@@ -97,13 +97,19 @@ def test_run_file_reads_back_as_the_runs_parameters_whatever_the_text(value):
 
 def test_runs_table_has_a_row_per_run_with_every_parameter():
     rows = list(csv.DictReader(io.StringIO(rendered()["runs.csv"])))
-    assert [row["run"] for row in rows] == ["1B_rank8", "1B_rank16", "3B_rank8", "3B_rank16"]
+    assert [row["run"] for row in rows] == ["1B_rank8", "1B_rank16", "3B_rank8", "3B_rank16", "base_1B", "base_3B"]
     assert rows[3] == {
         "run": "3B_rank16",
+        "kind": "fine-tuned",
         "model": "Llama-3.2-3B-Instruct",
         "lora_rank": "16",
         "lr": "0.0001",
         "epochs": "2",
+    }
+    assert rows[5] == {"run": "base_3B", "kind": "control", "model": "Llama-3.2-3B-Instruct"} | {
+        "lora_rank": "",
+        "lr": "",
+        "epochs": "",
     }
 
 

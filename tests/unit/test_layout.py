@@ -23,7 +23,13 @@ def test_every_run_gets_its_folder_and_one_evaluation_folder_per_task():
         "1B_rank8/evaluations/capitalization",
         "1B_rank8/evaluations/arithmetic",
     )
-    assert len(directories) == 4 * 4
+    assert len(directories) == (4 + 2) * 4  # four fine-tunes and the two base models' controls
+    assert directories[-4:] == (
+        "base_3B",
+        "base_3B/evaluations",
+        "base_3B/evaluations/capitalization",
+        "base_3B/evaluations/arithmetic",
+    )
 
 
 def test_parents_always_come_before_children():

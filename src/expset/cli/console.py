@@ -142,6 +142,15 @@ def show_proposal(proposal: dict[str, Any]) -> None:
     if len(runs) > PREVIEW_RUNS:
         table.add_row(Text(f"… {len(runs) - PREVIEW_RUNS} more"), *(Text() for _ in keys))
     out.print(table)
+    controls = proposal["controls"]
+    if controls:
+        out.print(
+            markup(
+                "[bold]{} control run(s)[/], the untuned base models, evaluated only: {}",
+                len(controls),
+                ", ".join(f"{control['name']} ({format_value(control['model'])})" for control in controls),
+            )
+        )
     out.print()
 
     tree = Tree(markup("[bold]{}/[/]", proposal["set_name"]))
@@ -154,14 +163,15 @@ def show_proposal(proposal: dict[str, Any]) -> None:
         evaluations = branch.add(Text(f"{EVALUATIONS_DIR}/"))
         for task in proposal["evaluations"]:
             evaluations.add(Text(f"{task}/"))
-    if len(runs) > len(shown):
-        tree.add(markup("[dim]… {} more run folders of the same shape[/]", len(runs) - len(shown)))
+    hidden = len(runs) - len(shown) + len(controls)
+    if hidden:
+        tree.add(markup("[dim]… {} more run folders of the same shape (controls included)[/]", hidden))
     out.print(tree)
     out.print(
         markup(
             "[dim]{} folders and {} files will be written, all at once.[/]",
             proposal["folders"] + 1,
-            len(proposal["files"]) - 1 + len(runs),
+            len(proposal["files"]) - 1 + len(runs) + len(controls),
         )
     )
 
@@ -237,7 +247,11 @@ def _status_view(current: Any, *, refreshed: bool = False) -> Any:
         table.add_row(
             Text(status.run),
             Text(status.progress.value, style=colour),
-            Text(f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else "")),
+            Text(
+                "control: no fine-tune"
+                if status.finetune is None
+                else f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else "")
+            ),
             Text(" ".join(epoch_dir(n) for n in status.epochs_on_disk) or "-"),
             Text(evaluations or "-"),
         )

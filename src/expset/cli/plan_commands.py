@@ -163,7 +163,8 @@ def _plan_data(flags: PlanFlags) -> Any:
 
 
 def _design(data: Any, max_runs: int | None = None) -> ExperimentSet:
-    from expset.core.naming import DEFAULT_MAX_RUNS, design_set
+    from expset.core.limits import DEFAULT_MAX_RUNS
+    from expset.core.naming import design_set
     from expset.core.plan import parse_plan
     from expset.site import default_author, today
 
@@ -339,6 +340,14 @@ def which_command(
     with reporting():
         experiment_set = load_set(set_dir)
         run_name = run_name.rstrip("/").rsplit("/", 1)[-1]
+        control = next((run for run in experiment_set.controls if run.name == run_name), None)
+        if control is not None:
+            model = format_value(control.varied["model"])
+            if as_json:
+                sys.stdout.write(json.dumps({"run": run_name, "kind": "control", "varied": control.varied}) + "\n")
+            else:
+                sys.stdout.write(f"model  {model}  (control: the untuned base model, evaluated only)\n")
+            return
         varied = decode_run_name(experiment_set.convention, run_name)
         if varied is None:
             examples = ", ".join(run.name for run in experiment_set.runs[:3])
@@ -347,7 +356,8 @@ def which_command(
             )
         parameters = {**varied, **experiment_set.plan.fixed}
         if as_json:
-            sys.stdout.write(json.dumps({"run": run_name, "varied": varied, "fixed": experiment_set.plan.fixed}) + "\n")
+            document = {"run": run_name, "kind": "fine-tuned", "varied": varied, "fixed": experiment_set.plan.fixed}
+            sys.stdout.write(json.dumps(document) + "\n")
             return
         width = max(len(key) for key in parameters)
         for key, value in parameters.items():

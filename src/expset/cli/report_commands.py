@@ -39,7 +39,7 @@ def report_command(
     that is missing or failed. Exits 0 only when every expected evaluation is scored.
     """
     from expset.cli.console import show_report, status
-    from expset.render.report_files import HTML_FILE, render_report, scores_for_json, tables
+    from expset.render.report_files import HTML_FILE, difference_tables, render_report, scores_for_json, tables
     from expset.report import gather, replace_folder, require_report_libraries
     from expset.sets import load_set
     from expset.slurm.client import SlurmClient
@@ -59,7 +59,9 @@ def report_command(
         pivots = tables(gathered, keys, metric, choice)
         if metric and not pivots[0:1]:
             raise UsageError(f"--metric {metric}: no task has it")
-        folder = replace_folder(set_dir.absolute(), "report", render_report(experiment_set, gathered, pivots, choice))
+        differences = difference_tables(gathered, keys, metric, choice)
+        files = render_report(experiment_set, gathered, pivots, choice, differences)
+        folder = replace_folder(set_dir.absolute(), "report", files)
         if as_json:
             document = {
                 "set": experiment_set.set_name,
@@ -73,6 +75,6 @@ def report_command(
             }
             sys.stdout.write(json.dumps(document, indent=1) + "\n")
         else:
-            show_report(pivots, gathered, folder / HTML_FILE)
+            show_report(pivots + differences, gathered, folder / HTML_FILE)
         if gathered.missing:
             raise typer.Exit(ExitCode.NOT_COMPLETE)

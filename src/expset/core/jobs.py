@@ -85,12 +85,16 @@ class Progress(str, Enum):
     UNKNOWN = "unknown"
 
 
-def run_progress(finetune: JobState, evaluations: list[tuple[JobState, bool]]) -> Progress:
+def run_progress(finetune: JobState | None, evaluations: list[tuple[JobState, bool]]) -> Progress:
     """A run's progress from its fine-tune and, per evaluation, its current job and whether a log succeeded.
 
     A job still queued or running keeps its run so; otherwise an evaluation with a successful log is
-    done, whatever became of a later attempt.
+    done, whatever became of a later attempt. A control run (``finetune`` None) fine-tunes nothing: it
+    stands where its evaluations stand.
     """
+    if finetune is None:
+        submitted = any(job is not JobState.NOT_SUBMITTED for job, _ in evaluations)
+        finetune = JobState.COMPLETED if submitted else JobState.NOT_SUBMITTED
     if finetune is JobState.NOT_SUBMITTED:
         return Progress.NOT_SUBMITTED
     current = [finetune, *(job for job, _ in evaluations)]
@@ -109,22 +113,34 @@ def run_progress(finetune: JobState, evaluations: list[tuple[JobState, bool]]) -
 
 
 def plan_submission(
-    steps: list[str], states: dict[str, JobState], finetune_job: str | None, *, resubmit: bool
+    steps: list[str],
+    states: dict[str, JobState],
+    finetune_job: str | None,
+    *,
+    resubmit: bool,
+    fine_tuned: bool = True,
 ) -> tuple[list[str], str, str | None]:
     """What of one run to submit: (steps, why nothing when empty, the fine-tune job new evaluations wait for).
 
-    ``steps`` starts with the fine-tune; ``states`` holds each step's current job state. Nothing
-    queued, running or done is submitted again; what failed, was cancelled or got lost goes again
-    only with ``resubmit``; a fine-tune whose state nobody knows blocks its run.
+    ``steps`` starts with the fine-tune, unless the run is a control (``fine_tuned`` false), whose
+    evaluations stand alone; ``states`` holds each step's current job state. Nothing queued, running or
+    done is submitted again; what failed, was cancelled or got lost goes again only with ``resubmit``; a
+    fine-tune whose state nobody knows blocks its run.
     """
     retry = (JobState.FAILED, JobState.CANCELLED, JobState.LOST)
+    again = [step for step in steps if states[step] in retry]
+    if not fine_tuned:
+        new = [step for step in steps if states[step] is JobState.NOT_SUBMITTED]
+        if again and not resubmit:
+            return [], f"{len(again)} job(s) failed, were cancelled or lost: submit again with --resubmit", None
+        todo = [step for step in steps if step in again or step in new]
+        return todo, "" if todo else "every evaluation is submitted", None
     finetune = states[steps[0]]
     if finetune is JobState.NOT_SUBMITTED:
         return steps, "", None
     if finetune is JobState.UNKNOWN:
         return [], "fine-tune state unknown to SLURM; check with squeue/sacct before resubmitting", None
     new = [step for step in steps[1:] if states[step] is JobState.NOT_SUBMITTED]
-    again = [step for step in steps if states[step] in retry]
     if again and not resubmit:
         return [], f"{len(again)} job(s) failed, were cancelled or lost: submit again with --resubmit", None
     if finetune in retry:

@@ -189,7 +189,7 @@ SET_FILES = (
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """A file to write: where, which renderer, and for per-run files the index of its run."""
+    """A file to write: where, which renderer, and for per-run files the index of its run (in ``all_runs``)."""
 
     path: str
     kind: FileKind
@@ -215,7 +215,7 @@ def plan_layout(experiment_set: ExperimentSet) -> SetLayout:
     tasks = experiment_set.plan.task_names
     directories: list[str] = []
     files = [PlannedFile(path, kind) for path, kind in SET_FILES]
-    for index, run in enumerate(experiment_set.runs):
+    for index, run in enumerate(experiment_set.all_runs):
         directories.extend(run_directories(run.name, tasks))
         files.append(PlannedFile(f"{run.name}/{RUN_FILE}", FileKind.RUN, index))
     return SetLayout(directories=tuple(directories), files=tuple(files))

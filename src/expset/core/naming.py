@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from expset.core.limits import check_run_count
 from expset.core.models import ModelSpec, find_model, guess_size
 from expset.core.parameters import parameter
 from expset.core.plan import Plan, alias_for
@@ -31,24 +31,18 @@ from expset.core.values import (
     slugify,
     value_identity,
 )
-from expset.errors import NamingError, PlanError
+from expset.errors import NamingError
 
 MAX_NAME_LENGTH = 120
 """Longer run names are cut and given a hash suffix: far below the 255-byte file-name limit,
 so a set path, a run name and ``evaluations/<task>/<log file>`` still fit comfortably."""
 HASH_LENGTH = 8
 
-DEFAULT_MAX_RUNS = 10_000
-"""The most runs ``plan`` and ``create`` build unless told otherwise (``--max-runs``): a plan whose
-values multiply to millions of runs is refused in a moment instead of filling memory and disk."""
-
-MAX_SET_TEXT = 100_000_000
-"""At most this many characters of parameter values across all runs: every run's ``run.yaml`` and row
-of ``runs.csv`` repeat its parameters, so a 100,000-character value in a plan of 10,000 runs would
-otherwise write gigabytes."""
-
 SINGLE_RUN_NAME = "run"
 """The name of the one run of a set where nothing varies."""
+
+CONTROL_PREFIX = "base"
+"""Control runs are named ``base`` (one model) or ``base_<model text>`` (``base_1B``): the untuned model."""
 
 _DATA_SUFFIX = re.compile(r"\.(jsonl|json|csv|parquet|txt|arrow)$", re.IGNORECASE)
 _FORMATTER = string.Formatter()
@@ -92,11 +86,20 @@ class Convention:
 
 @dataclass(frozen=True)
 class Run:
-    """One run of the set: its folder name and the varied values that define it."""
+    """One run of the set: its folder name and the varied values that define it.
+
+    A control run (``control``) fine-tunes nothing: it evaluates the untuned base model named in
+    ``varied["model"]``, so that every fine-tune's score has its baseline beside it.
+    """
 
     name: str
     varied: dict[str, Scalar]
     shortened: bool = False
+    control: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "control" if self.control else "fine-tuned"
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,13 @@ class ExperimentSet:
     plan: Plan
     set_name: str
     convention: Convention
-    runs: tuple[Run, ...]
+    runs: tuple[Run, ...]  # the fine-tunes
+    controls: tuple[Run, ...] = ()  # the base models, evaluated only
+
+    @property
+    def all_runs(self) -> tuple[Run, ...]:
+        """Every run folder of the set: the fine-tunes, then the controls."""
+        return self.runs + self.controls
 
 
 def design_set(plan: Plan, *, max_runs: int | None = None) -> ExperimentSet:
@@ -117,51 +126,14 @@ def design_set(plan: Plan, *, max_runs: int | None = None) -> ExperimentSet:
     if max_runs is not None:
         check_run_count(plan, max_runs)
     convention = derive_convention(plan)
+    runs = derive_runs(convention)
     return ExperimentSet(
-        plan=plan, set_name=derive_set_name(plan, convention), convention=convention, runs=derive_runs(convention)
+        plan=plan,
+        set_name=derive_set_name(plan, convention),
+        convention=convention,
+        runs=runs,
+        controls=derive_controls(plan, convention, runs),
     )
-
-
-def count_runs(plan: Plan) -> int:
-    """How many runs ``plan`` makes: the product of the number of values of each varied parameter."""
-    return math.prod(len(values) for values in plan.vary.values())
-
-
-def check_run_count(plan: Plan, max_runs: int) -> None:
-    """Raise ``PlanError`` when ``plan`` makes more than ``max_runs`` runs, or runs whose files would repeat
-    more than ``MAX_SET_TEXT`` characters of parameter values; counts, never builds them."""
-    count = count_runs(plan)
-    if count > max_runs:
-        sizes = [f"{len(values):,} {key}" for key, values in plan.vary.items() if len(values) > 1]
-        shown = " × ".join(sizes[:8]) + (f" × … ({len(sizes) - 8} more)" if len(sizes) > 8 else "")
-        raise PlanError(
-            [f"vary: {shown} make {_amount(count)} runs, more than the limit of {max_runs:,}"],
-            hint=f"vary fewer values, or raise the limit with --max-runs {count}"
-            if count < 10**15
-            else "vary fewer values",
-        )
-    lengths = {f"fixed.{key}": _text_length(value) for key, value in plan.fixed.items()}
-    lengths |= {f"vary.{key}": max(map(_text_length, values), default=0) for key, values in plan.vary.items()}
-    if count * sum(lengths.values()) > MAX_SET_TEXT:
-        longest = max(lengths, key=lengths.__getitem__)
-        raise PlanError(
-            [
-                f"{longest}: {lengths[longest]:,} characters, written into each of the {count:,} runs' files, "
-                f"make the set too large ({_amount(count * sum(lengths.values()))} characters of parameter values, "
-                f"at most {MAX_SET_TEXT:,})"
-            ],
-            hint="shorten the longest values (a parameter value is a name, a number or a path), or make fewer runs",
-        )
-
-
-def _text_length(value: Scalar | list[Scalar]) -> int:
-    items = value if isinstance(value, list) else [value]
-    return sum(len(item) if isinstance(item, str) else 24 for item in items)
-
-
-def _amount(count: int) -> str:
-    """``1,000,000``, or ``about 10^4000`` for counts too long to print."""
-    return f"{count:,}" if count < 10**15 else f"about 10^{int(math.log10(count))}"
 
 
 def derive_convention(plan: Plan) -> Convention:
@@ -199,6 +171,30 @@ def derive_runs(convention: Convention) -> tuple[Run, ...]:
         taken[name] = run
         runs.append(run)
     return tuple(runs)
+
+
+def derive_controls(plan: Plan, convention: Convention, runs: tuple[Run, ...]) -> tuple[Run, ...]:
+    """One control run per distinct model when the plan asks for controls: ``base`` for a fixed model,
+    ``base_<the model's text in run names>`` for each varied one (``base_1B``)."""
+    if not plan.controls:
+        return ()
+    if "model" not in plan.vary:
+        models: list[tuple[str, Scalar]] = [(CONTROL_PREFIX, plan.fixed["model"])]  # type: ignore[list-item]
+    else:
+        naming = next(p for p in convention.parameters if p.key == "model")
+        models = [(f"{CONTROL_PREFIX}_{naming.text_of(value)}", value) for value in naming.values]
+    taken = {run.name for run in runs}
+    controls = []
+    for name, model in models:
+        if name in taken or not is_safe_name(name):
+            raise NamingError(
+                f"naming: the control run of model {format_value(model)} would be named {name!r}, "
+                + ("which a fine-tune already is" if name in taken else "which is not a safe folder name"),
+                hint="change naming.template or naming.aliases.model, or set controls: false",
+            )
+        taken.add(name)
+        controls.append(Run(name=name, varied={"model": model}, control=True))
+    return tuple(controls)
 
 
 def shorten(name: str) -> tuple[str, bool]:

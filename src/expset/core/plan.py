@@ -54,6 +54,11 @@ class Plan(BaseModel):
     evaluations: list[EvaluationEntry] = Field(
         default_factory=list, description="inspect-ai evaluations: a task name, or a definition; one folder each."
     )
+    controls: bool | None = Field(
+        default=None,
+        description="One control run per distinct model: the untuned base model, evaluated like the fine-tunes "
+        "so that every score has its baseline (default: on when the set has evaluations and a model).",
+    )
     notes: str | None = Field(default=None, description="Other context for whoever opens the set later.")
     naming: Naming = Field(default_factory=Naming)
     models: dict[str, ModelSpec] = Field(
@@ -102,6 +107,8 @@ def parse_plan(data: Any, *, today: dt.date, default_author: str) -> Plan:
     except ValidationError as error:
         raise PlanError([_describe(item) for item in error.errors()]) from None
     plan = _coerce_numbers(plan)
+    if plan.controls is None:
+        plan = plan.model_copy(update={"controls": bool(plan.evaluations) and has_model(plan)})
     problems = check_plan(plan)
     if problems:
         raise PlanError(problems)
@@ -196,6 +203,16 @@ def check_plan(plan: Plan) -> list[str]:
             problems.append(
                 f"evaluations[{index}].task: {evaluation.task!r} names no task — write path/to/task.py@task_name"
             )
+    if plan.controls and not has_model(plan):
+        problems.append(
+            "controls: a control is the untuned base model, and this plan names none — "
+            "add model to vary or fixed, or set controls: false"
+        )
+    if plan.controls and not plan.evaluations:
+        problems.append(
+            "controls: a control run only evaluates the base model, and this plan has no evaluations — "
+            "add evaluations, or set controls: false"
+        )
     for key, aliases in plan.naming.aliases.items():
         if key not in plan.vary:
             problems.append(f"naming.aliases.{key}: {key} is not varied — aliases name values of vary parameters")
@@ -229,6 +246,11 @@ def _alias_key(key: str, value: Scalar) -> Scalar:
         number = parse_number(value)
         return value if number is None else number
     return value
+
+
+def has_model(plan: Plan) -> bool:
+    """Whether the plan names a model (varied or fixed), which a control run evaluates untuned."""
+    return "model" in plan.vary or "model" in plan.fixed
 
 
 def alias_for(plan: Plan, key: str, value: Scalar) -> str | None:

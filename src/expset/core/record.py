@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from expset.core.naming import Convention, ExperimentSet, ParameterNaming, derive_runs
+from expset.core.naming import Convention, ExperimentSet, ParameterNaming, derive_controls, derive_runs
 from expset.core.plan import Plan
 from expset.errors import RecordError
 
@@ -28,6 +28,7 @@ def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         "expset_version": version,
         "set_name": experiment_set.set_name,
         "run_count": len(experiment_set.runs),
+        "controls": [run.name for run in experiment_set.controls],
         "plan": experiment_set.plan.to_data(),
         "convention": {
             "template": convention.template,
@@ -46,6 +47,8 @@ def experiment_set_from_record(record: Any) -> ExperimentSet:
         raise RecordError("expset.yaml: not a set record this expset can read (missing or unknown 'format')")
     try:
         plan = Plan.model_validate(record["plan"])
+        if plan.controls is None:  # made before control runs existed: it has none
+            plan = plan.model_copy(update={"controls": False})
         stored = record["convention"]
         parameters = tuple(
             ParameterNaming(
@@ -63,4 +66,11 @@ def experiment_set_from_record(record: Any) -> ExperimentSet:
         set_name = record["set_name"]
     except (KeyError, TypeError, ValidationError) as error:
         raise RecordError(f"expset.yaml: missing or malformed entry ({error})") from None
-    return ExperimentSet(plan=plan, set_name=set_name, convention=convention, runs=derive_runs(convention))
+    runs = derive_runs(convention)
+    return ExperimentSet(
+        plan=plan,
+        set_name=set_name,
+        convention=convention,
+        runs=runs,
+        controls=derive_controls(plan, convention, runs),
+    )

@@ -12,7 +12,7 @@ import math
 import re
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from expset.core.values import Scalar, format_value
@@ -213,6 +213,35 @@ def _ordered(values: list[Any], runs: dict[str, RunInfo], key: str | None) -> li
     for value in values:
         seen.setdefault(value, None)
     return list(seen)
+
+
+CONTROL = "control"
+
+
+def differences_to_base(scores: list[Score], runs: dict[str, RunInfo]) -> list[Score]:
+    """Each fine-tune's score less its base model's (the control run of the same model, same task and
+    metric): what fine-tuning changed. Fine-tunes whose model has no scored control are left out."""
+    base = {
+        (str(runs[s.cell.run].varied.get("model")), s.cell.task, s.scorer, s.metric): s.value
+        for s in scores
+        if runs[s.cell.run].kind == CONTROL
+    }
+    found = []
+    for score in scores:
+        info = runs[score.cell.run]
+        key = (str(info.parameters.get("model")), score.cell.task, score.scorer, score.metric)
+        if info.kind != CONTROL and key in base:
+            found.append(replace(score, value=score.value - base[key], stderr=None))
+    return found
+
+
+def base_scores(scores: list[Score], runs: dict[str, RunInfo], task: str, metric: str) -> list[tuple[Any, float]]:
+    """(model, score) of every control run on ``task`` and ``metric``."""
+    return [
+        (runs[s.cell.run].varied.get("model"), s.value)
+        for s in scores
+        if runs[s.cell.run].kind == CONTROL and s.cell.task == task and s.metric == metric
+    ]
 
 
 def missing_cells(expected: list[Cell], scored: set[Cell], failures: dict[Cell, str]) -> list[Missing]:

@@ -98,6 +98,10 @@ class RunSetup(_Strict):
     """
 
     run: str = Field(description="The run's name: its folder's name.")
+    kind: Literal["fine-tuned", "control"] = Field(
+        default="fine-tuned",
+        description="fine-tuned, or control: the untuned base model, evaluated once (as epoch 0) and trained never.",
+    )
     model: ModelSetup
     data: DataSetup
     training: TrainingSetup
@@ -123,6 +127,11 @@ class RunSetup(_Strict):
                 "to load — set it to false, or leave evaluations out"
             )
         return self
+
+    @property
+    def control(self) -> bool:
+        """Whether this run evaluates the untuned base model instead of fine-tuning it."""
+        return self.kind == "control"
 
     @property
     def recipe(self) -> str:
@@ -158,7 +167,7 @@ def derive_run_setup(
     disk, and gives ``expand_path`` for model folders written with ``~`` or ``$VAR`` (the environment is its
     to read)."""
     plan = experiment_set.plan
-    parameters = {**run.varied, **plan.fixed}
+    parameters = dict(run.varied) if run.control else {**run.varied, **plan.fixed}
     unknown = sorted(set(parameters) - KNOWN_KEYS)
     if unknown:
         raise SetupError(
@@ -180,8 +189,15 @@ def derive_run_setup(
     training["lora_alpha"] = parameters.get("lora_alpha", 2 * training["lora_rank"])
     training.update(device=model.device, dtype=model.dtype)
     gpus = int(parameters.get("gpus", 0 if model.device == "cpu" else model.gpus))
+    if run.control and "," in (folder := _model_setup(model_name, model, site, expand_path)["folder"]):
+        raise SetupError(
+            f"run {run.name}: the base model's folder {folder!r} has a comma, which inspect's -M model_path "
+            "cannot take (it splits values at commas)",
+            hint="move or link the model to a folder without a comma",
+        )
     setup = {
         "run": run.name,
+        "kind": run.kind,
         "model": _model_setup(model_name, model, site, expand_path),
         "data": {"path": data_path, **plan.data.model_dump()},
         "training": training,
@@ -200,7 +216,7 @@ def derive_run_setup(
                 "name": evaluation.name,
                 "task": task_paths[evaluation.name],
                 "args": dict(evaluation.args),
-                "epochs": evaluated_epochs(evaluation.epochs, training["epochs"]),
+                "epochs": [0] if run.control else evaluated_epochs(evaluation.epochs, training["epochs"]),
             }
             for evaluation in plan.evaluations
         ],

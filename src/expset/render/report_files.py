@@ -12,7 +12,18 @@ import io
 from typing import Any
 
 from expset.core.naming import ExperimentSet
-from expset.core.report import EpochChoice, Pivot, Score, choose_epochs, pivot, primary_metric, result_rows
+from expset.core.report import (
+    CONTROL,
+    EpochChoice,
+    Pivot,
+    Score,
+    base_scores,
+    choose_epochs,
+    differences_to_base,
+    pivot,
+    primary_metric,
+    result_rows,
+)
 from expset.core.values import format_value
 
 RESULTS_FILE = "results.csv"
@@ -44,19 +55,46 @@ def training_rows(training: dict[str, list[dict[str, float]]]) -> list[dict[str,
 
 
 def tables(gathered: Any, by: list[str], metric: str | None, epoch: EpochChoice) -> list[Pivot]:
-    """One table per task: its metric (``metric``, else the task's first) at the chosen epoch, by ``by``."""
-    varied = list(dict.fromkeys(key for info in gathered.runs.values() for key in info.varied))
-    chosen = choose_epochs(gathered.scores, epoch)
+    """One table per task: the fine-tunes' metric (``metric``, else the task's first) at the chosen epoch,
+    by ``by``."""
+    return _tables(gathered, by, metric, choose_epochs(_fine_tuned(gathered), epoch))
+
+
+def difference_tables(gathered: Any, by: list[str], metric: str | None, epoch: EpochChoice) -> list[Pivot]:
+    """The same tables of each fine-tune's difference to its base model; empty without control runs."""
+    chosen = choose_epochs(_fine_tuned(gathered), epoch) + [s for s in gathered.scores if _is_control(gathered, s)]
+    differences = differences_to_base(chosen, gathered.runs)
+    found = _tables(gathered, by, metric, differences) if differences else []
+    for table in found:
+        table.metric = f"{table.metric} − base model"
+    return found
+
+
+def _fine_tuned(gathered: Any) -> list[Score]:
+    return [score for score in gathered.scores if not _is_control(gathered, score)]
+
+
+def _is_control(gathered: Any, score: Score) -> bool:
+    return gathered.runs[score.cell.run].kind == CONTROL
+
+
+def _tables(gathered: Any, by: list[str], metric: str | None, scores: list[Score]) -> list[Pivot]:
+    runs = {name: info for name, info in gathered.runs.items() if info.kind != CONTROL}
+    varied = list(dict.fromkeys(key for info in runs.values() for key in info.varied))
     found = []
     for task in dict.fromkeys(cell.task for cell in gathered.expected):
         name = metric or primary_metric(gathered.scores, task)
-        if name is not None:
-            found.append(pivot(chosen, gathered.runs, task, name, by, varied))
+        if name is not None and any(s.cell.task == task and s.metric == name for s in scores):
+            found.append(pivot(scores, runs, task, name, by, varied))
     return found
 
 
 def render_report(
-    experiment_set: ExperimentSet, gathered: Any, pivots: list[Pivot], epoch: EpochChoice
+    experiment_set: ExperimentSet,
+    gathered: Any,
+    pivots: list[Pivot],
+    epoch: EpochChoice,
+    differences: list[Pivot] | None = None,
 ) -> dict[str, bytes]:
     """Every file of ``report/``, by name."""
     from expset.render import figures
@@ -72,15 +110,23 @@ def render_report(
     first_varied = next(iter(experiment_set.convention.parameters), None)
     colour_key = first_varied.key if first_varied else None
     sections = []
+    difference_by_task = {table.task: table for table in differences or []}
     for table in pivots:
         score_png = f"{table.task}.{table.metric}.png"
         files[score_png] = figures.score_figure(table)
         epoch_png = None
-        by_epoch = figures.epoch_figure(table.task, table.metric, gathered.scores, str)
+        by_epoch = figures.epoch_figure(table.task, table.metric, _fine_tuned(gathered), str)
         if by_epoch is not None:
             epoch_png = f"{table.task}.{table.metric}.by-epoch.png"
             files[epoch_png] = by_epoch
-        sections.append(_section(table, gathered, score_png, epoch_png))
+        section = _section(table, gathered, score_png, epoch_png)
+        section["base"] = [
+            {"model": format_value(model), "value": f"{value:.3f}"}
+            for model, value in base_scores(gathered.scores, gathered.runs, table.task, table.metric)
+        ]
+        difference = difference_by_task.get(table.task)
+        section["difference"] = _rows(difference, signed=True) if difference else None
+        sections.append(section)
     loss = figures.loss_figure(
         gathered.training, {run: gathered.runs[run].varied.get(colour_key) for run in gathered.training}, colour_key
     )
@@ -97,8 +143,10 @@ def render_report(
     return files
 
 
-def _section(table: Pivot, gathered: Any, score_png: str, epoch_png: str | None) -> dict[str, Any]:
+def _rows(table: Pivot, *, signed: bool = False) -> list[dict[str, Any]]:
+    """The table's rows as text cells, the best marked and intervals overlapping the best's noted."""
     best_cell = table.cells.get(table.best) if table.best else None
+    number = "{:+.3f}" if signed else "{:.3f}"
     rows = []
     for row in table.rows:
         cells = []
@@ -107,11 +155,18 @@ def _section(table: Pivot, gathered: Any, score_png: str, epoch_png: str | None)
             if cell is None:
                 cells.append({"text": "—", "best": False, "overlaps_best": False})
                 continue
-            text = f"{cell.mean:.3f}" if cell.single else f"{cell.mean:.3f} ± {cell.std:.3f} (n={cell.n})"
+            text = number.format(cell.mean)
+            if not cell.single:
+                text += f" ± {cell.std:.3f} (n={cell.n})"
             is_best = (row, column) == table.best
             overlaps = bool(best_cell and not is_best and cell.overlaps(best_cell))
             cells.append({"text": text, "best": is_best, "overlaps_best": overlaps})
         rows.append({"label": format_value(row) if row is not None else "", "cells": cells})
+    return rows
+
+
+def _section(table: Pivot, gathered: Any, score_png: str, epoch_png: str | None) -> dict[str, Any]:
+    best_cell = table.cells.get(table.best) if table.best else None
     best = None
     if best_cell is not None:
         names = list(best_cell.runs)
@@ -128,7 +183,7 @@ def _section(table: Pivot, gathered: Any, score_png: str, epoch_png: str | None)
         "row_key": table.row_key,
         "column_key": table.column_key,
         "columns": [format_value(c) for c in table.columns] if table.column_key else [table.metric],
-        "rows": rows,
+        "rows": _rows(table),
         "best": best,
         "replicated": any(not cell.single for cell in table.cells.values()),
         "figure": score_png,

@@ -49,11 +49,14 @@ class RunPlace:
 
 
 def run_files(setup: RunSetup, place: RunPlace) -> list[tuple[str, str]]:
-    """The files scaffold derives from a setup, as (path relative to the run folder, text)."""
-    files = [
-        (CONFIG_FILE, render_finetune_config(setup, place.run_dir)),
-        (FINETUNE_SCRIPT, finetune_script(setup, place)),
-    ]
+    """The files scaffold derives from a setup, as (path relative to the run folder, text): a control run
+    has its evaluation jobs only."""
+    files = []
+    if not setup.control:
+        files += [
+            (CONFIG_FILE, render_finetune_config(setup, place.run_dir)),
+            (FINETUNE_SCRIPT, finetune_script(setup, place)),
+        ]
     for evaluation in setup.evaluations:
         for epoch in evaluation.epochs:
             files.append((evaluation_script(evaluation.name, epoch), evaluation_job(setup, place, evaluation, epoch)))
@@ -126,6 +129,7 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
             "task": evaluation.task,
             "model": f"hf/{setup.run}",
             "checkpoint": epoch_dir(epoch),
+            "base_model": setup.model.folder if setup.control else None,
             "device": setup.training.device,
             "run_config": inspect_run_config(evaluation.task, evaluation.args, _metadata(setup, place, epoch)),
         },
@@ -150,4 +154,10 @@ def inspect_run_config(task: str, args: dict[str, Any], metadata: dict[str, Any]
 
 def _metadata(setup: RunSetup, place: RunPlace, epoch: int) -> dict[str, Any]:
     """What joins an evaluation log back to the plan: the set, the run, the epoch, every parameter."""
-    return {"expset_set": place.set_name, "expset_run": setup.run, "expset_epoch": epoch, **setup.parameters}
+    return {
+        "expset_set": place.set_name,
+        "expset_run": setup.run,
+        "expset_kind": setup.kind,
+        "expset_epoch": epoch,
+        **setup.parameters,
+    }

@@ -44,8 +44,8 @@ def render_set_files(experiment_set: ExperimentSet, layout: SetLayout, version: 
     for planned in layout.files:
         if planned.kind is FileKind.RUN:
             assert planned.run_index is not None
-            run = experiment_set.runs[planned.run_index]
-            run_context["run"], run_context["varied"] = run.name, run.varied
+            run = experiment_set.all_runs[planned.run_index]
+            run_context["run"], run_context["varied"], run_context["kind"] = run.name, run.varied, run.kind
             text = run_template.render(run_context)
         elif planned.kind is FileKind.README:
             text = render("README.md.j2", context)
@@ -69,15 +69,18 @@ def render_plan_file(experiment_set: ExperimentSet, version: str) -> str:
 
 
 def render_runs_table(experiment_set: ExperimentSet) -> str:
-    """``runs.csv``: one row per run, its name then every parameter (varied, then fixed)."""
+    """``runs.csv``: one row per run, its name and kind, then every parameter (varied, then fixed); a control
+    run's row holds only its model, the other cells blank: nothing else applies to an untuned model."""
     varied = list(experiment_set.plan.vary)
     fixed = list(experiment_set.plan.fixed)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["run", *varied, *fixed])
+    writer.writerow(["run", "kind", *varied, *fixed])
     fixed_cells = [_csv_cell(experiment_set.plan.fixed[key]) for key in fixed]
     for run in experiment_set.runs:
-        writer.writerow([run.name, *(_csv_cell(run.varied[key]) for key in varied), *fixed_cells])
+        writer.writerow([run.name, run.kind, *(_csv_cell(run.varied[key]) for key in varied), *fixed_cells])
+    for run in experiment_set.controls:  # the base model only: nothing else applies to it
+        writer.writerow([run.name, run.kind, *(_csv_cell(run.varied.get(key, "")) for key in [*varied, *fixed])])
     return buffer.getvalue()
 
 
@@ -131,6 +134,7 @@ def set_context(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         },
         "run_count": len(runs),
         "runs": [{"name": run.name, "varied": run.varied} for run in runs],
+        "controls": [{"name": run.name, "model": format_value(run.varied["model"])} for run in experiment_set.controls],
         "readme_run_limit": README_RUN_LIMIT,
         "shortened": [run.name for run in runs if run.shortened],
     }
