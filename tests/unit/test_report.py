@@ -112,3 +112,33 @@ def test_results_rows_carry_every_plan_parameter_and_the_runs_kind():
     info = runs(r8={"lora_rank": 8})
     [row] = result_rows([score("r8", 0.3)], info)
     assert row["lora_rank"] == 8 and row["lr"] == 1e-4 and row["kind"] == "fine-tuned" and row["log"] == "r8/x.eval"
+
+
+def test_replicates_vary_the_seed_last_and_the_report_takes_them_together():
+    import datetime as dt
+
+    from expset.core.naming import design_set
+    from expset.core.plan import parse_plan
+
+    plan = parse_plan(
+        {"purpose": "p", "vary": {"lora_rank": [8, 16]}, "replicates": 3}, today=dt.date(2026, 1, 1), default_author="a"
+    )
+    experiment_set = design_set(plan)
+    assert [run.name for run in experiment_set.runs][:3] == ["rank8_seed1", "rank8_seed2", "rank8_seed3"]
+    info = {r.name: RunInfo(r.name, "fine-tuned", dict(r.varied), dict(r.varied)) for r in experiment_set.runs}
+    scores = [score(r.name, 0.5 + 0.01 * i) for i, r in enumerate(experiment_set.runs)]
+    table = pivot(scores, info, "t", "accuracy", [], list(plan.vary))
+    assert [cell.n for cell in table.cells.values()] == [3, 3]
+
+
+def test_replicates_with_seeds_already_set_are_refused():
+    import datetime as dt
+
+    from expset.core.plan import parse_plan
+    from expset.errors import PlanError
+
+    with pytest.raises(PlanError) as refused:
+        parse_plan(
+            {"purpose": "p", "vary": {"seed": [1, 2]}, "replicates": 3}, today=dt.date(2026, 1, 1), default_author="a"
+        )
+    assert refused.value.message.startswith("replicates: vary.seed already sets the seeds")

@@ -54,6 +54,12 @@ class Plan(BaseModel):
     evaluations: list[EvaluationEntry] = Field(
         default_factory=list, description="inspect-ai evaluations: a task name, or a definition; one folder each."
     )
+    replicates: int | None = Field(
+        default=None,
+        ge=1,
+        description="Runs of every combination that differ only by seed (seed 1 to N, varied last): the report "
+        "gives their mean, spread and interval.",
+    )
     controls: bool | None = Field(
         default=None,
         description="One control run per distinct model: the untuned base model, evaluated like the fine-tunes "
@@ -109,6 +115,8 @@ def parse_plan(data: Any, *, today: dt.date, default_author: str) -> Plan:
     plan = _coerce_numbers(plan)
     if plan.controls is None:
         plan = plan.model_copy(update={"controls": bool(plan.evaluations) and has_model(plan)})
+    if plan.replicates is not None:
+        plan = _with_replicates(plan)
     problems = check_plan(plan)
     if problems:
         raise PlanError(problems)
@@ -246,6 +254,15 @@ def _alias_key(key: str, value: Scalar) -> Scalar:
         number = parse_number(value)
         return value if number is None else number
     return value
+
+
+def _with_replicates(plan: Plan) -> Plan:
+    """``replicates: N`` as the seeds 1 to N, varied last; refused where the plan already sets a seed."""
+    if "seed" in plan.vary or "seed" in plan.fixed:
+        where = "vary" if "seed" in plan.vary else "fixed"
+        raise PlanError([f"replicates: {where}.seed already sets the seeds — list them there, or drop replicates"])
+    seeds: list[Scalar] = list(range(1, plan.replicates + 1)) if plan.replicates else []
+    return plan.model_copy(update={"vary": {**plan.vary, "seed": seeds}})
 
 
 def has_model(plan: Plan) -> bool:
