@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from expset.core.layout import (
-    EVALUATIONS_DIR,
     FINETUNE_STEP,
     LOG_DIR,
     SETUP_FILE,
@@ -221,11 +220,6 @@ def _costs(
             }
         )
     return rows
-
-
-def evaluation_folders(set_dir: Path, run: str) -> list[str]:
-    """The task folders of a run on disk (for naming what a report could not expect)."""
-    return sorted(list_folder(set_dir / run / EVALUATIONS_DIR))
 
 
 def replace_folder(set_dir: Path, name: str, files: dict[str, bytes]) -> Path:

@@ -118,6 +118,7 @@ def test_a_successful_evaluation_leaves_its_log_in_the_task_folder_with_the_runs
     assert log.eval.metadata == {
         "expset_set": "scaffold-test_2025-10-18",
         "expset_run": "lr1e-4",
+        "expset_kind": "fine-tuned",
         "expset_epoch": 0,
         "expset_job": 101,  # inspect reads metadata values as YAML
         "lr": 0.0001,

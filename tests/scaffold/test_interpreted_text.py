@@ -139,6 +139,7 @@ def test_task_arguments_and_metadata_reach_inspect_with_their_values_and_types(s
     assert log.eval.metadata == {
         "expset_set": "scaffold-test_2025-10-18",
         "expset_run": "lr1e-4",
+        "expset_kind": "fine-tuned",
         "expset_epoch": 0,
         "expset_job": 101,
         "lr": 0.0001,

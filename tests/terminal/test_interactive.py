@@ -202,7 +202,8 @@ def test_the_wizard_writes_a_plan_and_creates_the_set(terminal, isolated_environ
     assert "  lr: [0.0001, 2.0e-05]\n" in plan
     [set_dir] = [p for p in isolated_environment.iterdir() if p.is_dir()]
     assert set_dir.name.startswith("rank-study_")
-    assert sorted(p.name for p in set_dir.iterdir() if p.is_dir())[:2] == ["rank16_lr1e-4", "rank16_lr2e-5"]
+    folders = sorted(p.name for p in set_dir.iterdir() if p.is_dir())
+    assert folders[:3] == ["base", "rank16_lr1e-4", "rank16_lr2e-5"]  # base: the control run of the model
 
 
 def test_the_wizard_asks_each_evaluations_task_offering_the_bundled_ones(terminal, isolated_environment):
