@@ -87,13 +87,7 @@ def gather(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient | N
             trained = int(runs[run.name].parameters.get("epochs", 1))
             epochs_by_run[run.name] = {e.name: evaluated_epochs(e.epochs, trained) for e in plan.evaluations}
     expected = expected_cells(epochs_by_run)
-    scores: list[Score] = []
-    failures: dict[Cell, str] = {}
-    for cell in expected:
-        found, failure = _scores_of(set_dir, cell)
-        scores.extend(found)
-        if failure:
-            failures[cell] = failure
+    scores, failures = _read_scores(set_dir, expected)
     scored = {score.cell for score in scores}
     training = {name: rows for name in runs if (rows := _training(set_dir / name))}
     return Gathered(
@@ -122,28 +116,51 @@ def _newest_first(run_dir: Path, step: str) -> list[JobRecord]:
     return [record for job in ids if (record := read_record(run_dir, step, job)) is not None]
 
 
-def _scores_of(set_dir: Path, cell: Cell) -> tuple[list[Score], str | None]:
-    """The scores of the newest successful evaluation of ``cell``, or why there are none."""
-    from inspect_ai.log import read_eval_log
-
-    run_dir = set_dir / cell.run
-    records = _newest_first(run_dir, evaluation_step(cell.task, cell.epoch))
+def _log_of(set_dir: Path, cell: Cell) -> tuple[str | None, str | None]:
+    """The log of the newest successful evaluation of ``cell`` (relative to the set), or why there is none
+    (None when it never ran)."""
+    records = _newest_first(set_dir / cell.run, evaluation_step(cell.task, cell.epoch))
     succeeded = [record for record in records if record.exit_code == 0 and record.log]
-    if not succeeded:
-        if records:
-            latest = records[0]
-            why = latest.status or f"exit status {latest.exit_code}"
-            return [], f"evaluation failed (job {latest.job_id}: {why})"
-        return [], None
-    record = succeeded[0]
-    relative = f"{cell.run}/{record.log}"
-    try:
-        log = read_eval_log(str(run_dir / record.log), header_only=True)
-    except FileNotFoundError:
-        return [], f"its log {relative} is gone"
-    except Exception as error:  # any reader failure is named with the log, never a traceback
-        return [], f"its log {relative} cannot be read ({type(error).__name__}: {str(error)[:120]})"
-    return _header_scores(log, cell, relative), None
+    if succeeded:
+        return f"{cell.run}/{succeeded[0].log}", None
+    if records:
+        latest = records[0]
+        return None, f"evaluation failed (job {latest.job_id}: {latest.status or f'exit status {latest.exit_code}'})"
+    return None, None
+
+
+def _read_scores(set_dir: Path, expected: list[Cell]) -> tuple[list[Score], dict[Cell, str]]:
+    """The scores of every expected cell whose evaluation succeeded, and why each other one has none.
+
+    The logs' headers are read together, concurrently, through inspect-ai's own reader; a log that is
+    gone or cannot be read is named with the reader's complaint, never a traceback.
+    """
+    import asyncio
+
+    from inspect_ai.log import read_eval_log_async
+
+    failures: dict[Cell, str] = {}
+    logs: dict[Cell, str] = {}
+    for cell in expected:
+        log, failure = _log_of(set_dir, cell)
+        if log is not None:
+            logs[cell] = log
+        elif failure is not None:
+            failures[cell] = failure
+
+    async def read_all() -> list[Any]:
+        reads = [read_eval_log_async(str(set_dir / log), header_only=True) for log in logs.values()]
+        return await asyncio.gather(*reads, return_exceptions=True)
+
+    scores: list[Score] = []
+    for (cell, log), header in zip(logs.items(), asyncio.run(read_all()) if logs else [], strict=True):
+        if isinstance(header, FileNotFoundError):
+            failures[cell] = f"its log {log} is gone"
+        elif isinstance(header, BaseException):
+            failures[cell] = f"its log {log} cannot be read ({type(header).__name__}: {str(header)[:120]})"
+        else:
+            scores.extend(_header_scores(header, cell, log))
+    return scores, failures
 
 
 def _header_scores(log: Any, cell: Cell, relative: str) -> list[Score]:

@@ -6,7 +6,6 @@ matplotlib is imported inside each function: only ``expset report`` needs it.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import Any
 
 from expset.core.report import Pivot, Score
@@ -53,10 +52,13 @@ def score_figure(table: Pivot) -> bytes:
         axes.set_yticks(range(len(table.rows)), [format_value(r) for r in table.rows])
         axes.set_xlabel(table.column_key)
         axes.set_ylabel(table.row_key)
+        low, high = image.get_clim()
         for i, row in enumerate(grid):
             for j, value in enumerate(row):
                 if value == value:  # not NaN
-                    axes.text(j, i, f"{value:.3f}", ha="center", va="center", color="white", fontsize=9)
+                    bright = high > low and (value - low) / (high - low) > 0.6  # viridis turns yellow: dark text
+                    shade = "black" if bright else "white"
+                    axes.text(j, i, f"{value:.3f}", ha="center", va="center", color=shade, fontsize=9)
         figure.colorbar(image, ax=axes, label=table.metric)
     else:
         figure, axes = plt.subplots(figsize=(max(4.0, 0.8 * len(table.rows) + 2), 3.2))
@@ -80,26 +82,51 @@ def _half_interval(table: Pivot, row: Any) -> float:
     return 0.0 if cell.high is None else cell.high - cell.mean
 
 
-def epoch_figure(task: str, metric: str, scores: list[Score], label: Callable[[str], str]) -> bytes | None:
+LEGEND_RUNS = 12
+"""Up to this many runs, each line is named in the legend; beyond it, lines are coloured by the first
+varied parameter and the legend names its values (a legend of a hundred runs is unreadable and slow)."""
+
+
+def _lines(
+    axes: Any, curves: dict[str, list[tuple[float, float]]], colour: dict[str, Any], key: str | None, marker: str
+) -> None:
+    """One line per run; named in the legend when there are few, else coloured and named by ``key``."""
+    plt = _pyplot()
+    values = list(dict.fromkeys(colour.get(run) for run in curves))
+    palette = plt.get_cmap("viridis", max(2, len(values)))
+    few = len(curves) <= LEGEND_RUNS
+    labelled: set[Any] = set()
+    for run, points in curves.items():
+        value = colour.get(run)
+        label = run if few else (f"{key}={format_value(value)}" if value not in labelled else None)
+        labelled.add(value)
+        axes.plot(
+            [x for x, _ in points],
+            [y for _, y in points],
+            color=palette(values.index(value)),
+            marker=marker,
+            linewidth=1.2,
+            label=label,
+        )
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+
+
+def epoch_figure(task: str, metric: str, scores: list[Score], colour: dict[str, Any], key: str | None) -> bytes | None:
     """The score of every run after each evaluated epoch; None when no run was evaluated after two epochs."""
-    by_run: dict[str, list[tuple[int, float]]] = {}
+    by_run: dict[str, list[tuple[float, float]]] = {}
     for score in scores:
         if score.cell.task == task and score.metric == metric:
             by_run.setdefault(score.cell.run, []).append((score.cell.epoch, score.value))
     if not any(len(points) > 1 for points in by_run.values()):
         return None
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(5.5, 3.2))
-    for run, points in by_run.items():
-        points.sort()
-        axes.plot([e for e, _ in points], [v for _, v in points], marker="o", label=label(run))
     from matplotlib.ticker import MaxNLocator
 
+    figure, axes = _pyplot().subplots(figsize=(5.5, 3.2))
+    _lines(axes, {run: sorted(points) for run, points in by_run.items()}, colour, key, "o")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch (from 0)")
     axes.set_ylabel(metric)
     axes.set_title(f"{task}: {metric} by epoch")
-    axes.legend(fontsize=7, loc="best")
     return _png(figure)
 
 
@@ -109,15 +136,9 @@ def loss_figure(training: dict[str, list[dict[str, float]]], colour: dict[str, A
     curves = {run: points for run, points in curves.items() if points}
     if not curves:
         return None
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(6.0, 3.4))
-    values = list(dict.fromkeys(colour.get(run) for run in curves))
-    palette = plt.get_cmap("viridis", max(2, len(values)))
-    for run, points in curves.items():
-        shade = palette(values.index(colour.get(run)))
-        axes.plot([s for s, _ in points], [v for _, v in points], color=shade, linewidth=1.2, label=run)
+    figure, axes = _pyplot().subplots(figsize=(6.0, 3.4))
+    _lines(axes, curves, colour, key, "")
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
     axes.set_title("training loss" + (f", coloured by {key}" if key else ""))
-    axes.legend(fontsize=7, loc="best")
     return _png(figure)

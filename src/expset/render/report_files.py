@@ -109,13 +109,14 @@ def render_report(
     }
     first_varied = next(iter(experiment_set.convention.parameters), None)
     colour_key = first_varied.key if first_varied else None
+    colour = {name: info.varied.get(colour_key) for name, info in gathered.runs.items()}
     sections = []
     difference_by_task = {table.task: table for table in differences or []}
     for table in pivots:
         score_png = f"{table.task}.{table.metric}.png"
         files[score_png] = figures.score_figure(table)
         epoch_png = None
-        by_epoch = figures.epoch_figure(table.task, table.metric, _fine_tuned(gathered), str)
+        by_epoch = figures.epoch_figure(table.task, table.metric, _fine_tuned(gathered), colour, colour_key)
         if by_epoch is not None:
             epoch_png = f"{table.task}.{table.metric}.by-epoch.png"
             files[epoch_png] = by_epoch
@@ -127,9 +128,7 @@ def render_report(
         difference = difference_by_task.get(table.task)
         section["difference"] = _rows(difference, signed=True) if difference else None
         sections.append(section)
-    loss = figures.loss_figure(
-        gathered.training, {run: gathered.runs[run].varied.get(colour_key) for run in gathered.training}, colour_key
-    )
+    loss = figures.loss_figure(gathered.training, colour, colour_key)
     if loss is not None:
         files[LOSS_FIGURE] = loss
     context = _context(experiment_set, gathered, sections, LOSS_FIGURE if loss else None, epoch)
