@@ -147,9 +147,10 @@ def resolve_plan_paths(data: Any, base: Path) -> Any:
     """Plan ``data`` with its file references absolute, as the set's ``expset.yaml`` records them.
 
     ``base`` is the folder of the file they are written in (the current folder for flags). A relative
-    task path resolves against it, and so does a dataset written ``./…`` or ``../…`` (any other relative
-    dataset is a name under the data folder, found at scaffold time). An evaluation without a task runs
-    the bundled task of its name, when there is one. Anything malformed is left for the plan's checks.
+    task path or checkpoint folder resolves against it, and so does a dataset written ``./…`` or
+    ``../…`` (any other relative dataset is a name under the data folder, found at scaffold time). An
+    evaluation without a task runs the bundled task of its name, when there is one. Anything malformed
+    is left for the plan's checks.
     """
     if not isinstance(data, dict):
         return data
@@ -159,6 +160,8 @@ def resolve_plan_paths(data: Any, base: Path) -> Any:
     for section in ("fixed", "vary"):
         if isinstance(data.get(section), dict) and "dataset" in data[section]:
             data[section] = {**data[section], "dataset": _resolve_dataset(data[section]["dataset"], base)}
+    if isinstance(data.get("evaluate_only"), dict):
+        data["evaluate_only"] = {name: _resolve_checkpoint(item, base) for name, item in data["evaluate_only"].items()}
     naming = data.get("naming")
     aliases = naming.get("aliases") if isinstance(naming, dict) else None
     if isinstance(aliases, dict) and isinstance(aliases.get("dataset"), dict):
@@ -175,7 +178,6 @@ def resolve_task_path(task: str, base: Path) -> str:
     return f"{os.path.normpath(base / file)}@{name}"
 
 
-"""Paths read from no folder: absolute, or made absolute at scaffold time (home, environment variable)."""
 _PLAN_RELATIVE = ("./", "../")
 
 
@@ -189,6 +191,15 @@ def _resolve_evaluation(item: Any, base: Path) -> Any:
     if "task" not in item and isinstance(item.get("name"), str) and item["name"] in bundled_tasks():
         return {**item, "task": bundled_tasks()[item["name"]]}
     return item
+
+
+def _resolve_checkpoint(item: Any, base: Path) -> Any:
+    """A checkpoint's folder made absolute from ``base`` unless it is anchored (``/``, ``~``, ``$``)."""
+    path = item.get("path") if isinstance(item, dict) else item
+    if not isinstance(path, str) or not path or path.startswith(ANCHORED):
+        return item
+    resolved = os.path.normpath(base / path)
+    return {**item, "path": resolved} if isinstance(item, dict) else resolved
 
 
 def _resolve_dataset(value: Any, base: Path) -> Any:

@@ -75,14 +75,14 @@ def gather(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient | N
     setups: dict[str, RunSetup | None] = {}
     notes: list[str] = []
     for run in experiment_set.all_runs:
-        parameters = dict(run.varied) if run.control else {**run.varied, **plan.fixed}
+        parameters = dict(run.varied) if run.evaluated_only else {**run.varied, **plan.fixed}
         runs[run.name] = RunInfo(run.name, run.kind, parameters, dict(run.varied))
         setup = _setup(set_dir / run.name, notes)
         setups[run.name] = setup
         if setup is not None:
             epochs_by_run[run.name] = {e.name: list(e.epochs) for e in setup.evaluations}
-        elif run.control:
-            epochs_by_run[run.name] = {e.name: [0] for e in plan.evaluations}  # the base model, evaluated once
+        elif run.evaluated_only:
+            epochs_by_run[run.name] = {e.name: [0] for e in plan.evaluations}  # its model, evaluated once
         else:
             trained = int(runs[run.name].parameters.get("epochs", 1))
             epochs_by_run[run.name] = {e.name: evaluated_epochs(e.epochs, trained) for e in plan.evaluations}
@@ -206,7 +206,7 @@ def _costs(
 ) -> list[dict[str, Any]]:
     """Elapsed time and GPU-hours of every job that left a record: from SLURM's accounting where the
     cluster keeps it, else from the start and end the job recorded."""
-    steps = [(run, FINETUNE_STEP) for run, setup in setups.items() if not (setup and setup.control)]
+    steps = [(run, FINETUNE_STEP) for run, setup in setups.items() if not (setup and setup.evaluated_only)]
     steps += [(cell.run, evaluation_step(cell.task, cell.epoch)) for cell in expected]
     jobs = [(run, step, record) for run, step in steps for record in _newest_first(set_dir / run, step)]
     accounted = client.elapsed([record.job_id for _, _, record in jobs]) if client and jobs else {}

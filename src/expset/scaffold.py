@@ -79,13 +79,13 @@ def scaffold_set(
         run_dir = set_dir / run.name
         setup_path = run_dir / SETUP_FILE
         dataset = str({**experiment_set.plan.fixed, **run.varied}.get("dataset", ""))
-        if not run.control and dataset not in data_paths:
+        if not run.evaluated_only and dataset not in data_paths:
             data_paths[dataset] = resolve_data(dataset, site, run.name)
         derived = derive_run_setup(
             experiment_set,
             run,
             site=site,
-            data_path="" if run.control else data_paths[dataset],  # a control trains on nothing
+            data_path="" if run.evaluated_only else data_paths[dataset],  # it trains on nothing
             task_paths=task_paths,
             expand_path=expand_path,
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from expset.core.jobs import JobState, Progress, run_progress
 from expset.core.layout import FINETUNE_STEP, parse_epoch_dir, parse_evaluation_step
-from expset.core.naming import ExperimentSet
+from expset.core.naming import FINE_TUNED, ExperimentSet
 from expset.slurm.client import SlurmClient
 from expset.tracking import Tracked, list_folder, track
 
@@ -39,8 +39,9 @@ class RunStatus:
     """Where one run stands: its progress, its fine-tune, the epochs on disk and its evaluations."""
 
     run: str
+    kind: str  # fine-tuned, control or evaluation-only
     progress: Progress
-    finetune: JobState | None  # None for a control run, which fine-tunes nothing
+    finetune: JobState | None  # None for a run that is evaluated only
     job_id: str | None
     epochs_on_disk: list[int]
     evaluations: list[EvaluationStatus] = field(default_factory=list)
@@ -49,7 +50,6 @@ class RunStatus:
         """The run's status as plain data, for ``status --json``."""
         data = asdict(self)
         data["progress"] = self.progress.value
-        data["kind"] = "fine-tuned" if self.finetune is not None else "control"
         data["finetune"] = self.finetune.value if self.finetune is not None else None
         for evaluation in data["evaluations"]:
             evaluation["job"] = evaluation["job"].value
@@ -71,15 +71,14 @@ def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient
     steps: dict[str, list[str]] = {}
     for run, step in tracked.history.keys() | tracked.unresolved:
         steps.setdefault(run, []).append(step)
-    statuses = [
-        _run_status(run.name, set_dir / run.name, steps.get(run.name, []), tracked, run.control) for run in runs
-    ]
+    statuses = [_run_status(run.name, run.kind, set_dir / run.name, steps.get(run.name, []), tracked) for run in runs]
     return SetStatus(statuses, tracked.notes)
 
 
-def _run_status(run: str, run_dir: Path, steps: list[str], tracked: Tracked, control: bool) -> RunStatus:
-    finetune = None if control else tracked.state(run, FINETUNE_STEP)
-    finetune_job = None if control else tracked.current(run, FINETUNE_STEP)
+def _run_status(run: str, kind: str, run_dir: Path, steps: list[str], tracked: Tracked) -> RunStatus:
+    evaluated_only = kind != FINE_TUNED
+    finetune = None if evaluated_only else tracked.state(run, FINETUNE_STEP)
+    finetune_job = None if evaluated_only else tracked.current(run, FINETUNE_STEP)
     epochs = sorted(epoch for name in list_folder(run_dir) if (epoch := parse_epoch_dir(name)) is not None)
     evaluations = []
     for step in steps:
@@ -88,7 +87,7 @@ def _run_status(run: str, run_dir: Path, steps: list[str], tracked: Tracked, con
             evaluations.append(_evaluation_status(run, step, *place, tracked))
     evaluations.sort(key=lambda e: (e.task, e.epoch))
     progress = run_progress(finetune, [(e.job, e.result == "success") for e in evaluations])
-    return RunStatus(run, progress, finetune, finetune_job and finetune_job.job_id, epochs, evaluations)
+    return RunStatus(run, kind, progress, finetune, finetune_job and finetune_job.job_id, epochs, evaluations)
 
 
 def _evaluation_status(run: str, step: str, task: str, epoch: int, tracked: Tracked) -> EvaluationStatus:

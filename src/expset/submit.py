@@ -73,7 +73,7 @@ def run_steps(run_dir: Path) -> list[Step]:
     if not (run_dir / SETUP_FILE).is_file():
         raise SetupError(f"run {run_dir.name} has no {SETUP_FILE}: it was never scaffolded", hint=scaffold_again)
     setup = read_setup(run_dir / SETUP_FILE)
-    steps = [] if setup.control else [Step(FINETUNE_STEP, run_dir / FINETUNE_SCRIPT)]
+    steps = [] if setup.evaluated_only else [Step(FINETUNE_STEP, run_dir / FINETUNE_SCRIPT)]
     for evaluation in setup.evaluations:
         for epoch in evaluation.epochs:
             steps.append(

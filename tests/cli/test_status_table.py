@@ -10,8 +10,10 @@ from expset.status import Progress, RunStatus, SetStatus
 
 
 def test_a_large_set_shows_failures_first_and_counts_the_rest(monkeypatch):
-    statuses = [RunStatus(f"run{i}", Progress.COMPLETE, JobState.COMPLETED, str(i), [0]) for i in range(200)]
-    statuses[150] = RunStatus("run150", Progress.FAILED, JobState.FAILED, "150", [])
+    statuses = [
+        RunStatus(f"run{i}", "fine-tuned", Progress.COMPLETE, JobState.COMPLETED, str(i), [0]) for i in range(200)
+    ]
+    statuses[150] = RunStatus("run150", "fine-tuned", Progress.FAILED, JobState.FAILED, "150", [])
     screen = io.StringIO()
     monkeypatch.setattr(console, "stdout", lambda: Console(file=screen, width=120))
     console.show_status(SetStatus(statuses, []), "set")
@@ -28,7 +30,7 @@ def watched(monkeypatch, terminal: bool) -> str:
 
     def fetch():
         progress = next(states)
-        return SetStatus([RunStatus("run0", progress, JobState.RUNNING, "1", [])], [])
+        return SetStatus([RunStatus("run0", "fine-tuned", progress, JobState.RUNNING, "1", [])], [])
 
     final = console.watch_status(fetch, 0.01, "set")
     assert final.runs[0].progress is Progress.COMPLETE

@@ -113,8 +113,8 @@ def wait_until_settled(set_dir: Path, timeout: float = 600) -> dict:
 
 @pytest.fixture(scope="module")
 def finished_set(slurm_cluster, offline_inspect, tiny, tmp_path_factory) -> Path:
-    """A two-run set fine-tuned for two epochs, each epoch evaluated on two tasks, and the control run of its
-    base model evaluated on both, run to the end."""
+    """A two-run set fine-tuned for two epochs, each epoch evaluated on two tasks, the control run of its
+    base model and a checkpoint made elsewhere (the tiny model's own folder) evaluated on both, run to the end."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         site = make_cluster_site(tmp_path_factory.mktemp("multi"), offline_inspect, monkeypatch)
         set_dir = create_set(
@@ -134,6 +134,7 @@ def finished_set(slurm_cluster, offline_inspect, tiny, tmp_path_factory) -> Path
                 {"name": "shout", "task": f"{site / 'tasks.py'}@shout", "epochs": "all"},
             ],
             controls=True,
+            evaluate_only={"external": tiny["folder"]},
         )
         submitted = expset("submit", str(set_dir))
         assert submitted.exit_code == 0, submitted.stderr
@@ -155,10 +156,11 @@ def test_every_epoch_of_every_task_is_evaluated_and_reported_with_its_own_log(fi
     from inspect_ai.log import list_eval_logs, read_eval_log
 
     status = json.loads(expset("status", str(finished_set), "--json").stdout)
-    assert status["summary"]["complete"] == 3, json.dumps(status, indent=1)
-    assert [(run["run"], run["kind"]) for run in status["runs"]][-1] == ("base", "control")
+    assert status["summary"]["complete"] == 4, json.dumps(status, indent=1)
+    kinds = [(run["run"], run["kind"]) for run in status["runs"]][-2:]
+    assert kinds == [("base", "control"), ("external", "evaluation-only")]
     for run in status["runs"]:
-        control = run["kind"] == "control"
+        control = run["kind"] != "fine-tuned"
         assert run["epochs_on_disk"] == ([] if control else [0, 1])
         cells = {(e["task"], e["epoch"]): e for e in run["evaluations"]}
         assert sorted(cells) == (
@@ -171,14 +173,14 @@ def test_every_epoch_of_every_task_is_evaluated_and_reported_with_its_own_log(fi
             assert header.eval.metadata["expset_epoch"] == epoch
             assert str(header.eval.metadata["expset_job"]) == cell["job_id"]
             assert header.eval.metadata["expset_run"] == run["run"]
-    assert len(list_eval_logs(str(finished_set))) == 2 * 2 * 2 + 2
+    assert len(list_eval_logs(str(finished_set))) == 2 * 2 * 2 + 2 + 2
 
 
 def test_a_finished_set_that_slurm_has_forgotten_is_judged_by_what_its_jobs_left(finished_set, tmp_path, monkeypatch):
     forgetful_slurm(tmp_path, monkeypatch)
     result = expset("status", str(finished_set), "--json")
     status = json.loads(result.stdout)
-    assert result.exit_code == 0 and status["summary"]["complete"] == 3, json.dumps(status, indent=1)
+    assert result.exit_code == 0 and status["summary"]["complete"] == 4, json.dumps(status, indent=1)
     assert any("sacct" in note and "accounting storage is disabled" in note for note in status["notes"])
 
 
@@ -204,7 +206,7 @@ def test_a_failing_squeue_is_named_above_the_table(finished_set, tmp_path, monke
     forgetful_slurm(tmp_path, monkeypatch, squeue=UNREACHABLE_SQUEUE)
     result = expset("status", str(finished_set))
     assert result.stdout.startswith("note: squeue failed: slurm_load_jobs error: Unable to contact slurm controller")
-    assert "3 complete" in result.stdout  # every job of this set left its record
+    assert "4 complete" in result.stdout  # every job of this set left its record
 
 
 def test_the_report_has_a_row_per_expected_cell_the_loss_of_every_run_and_the_cost_of_every_job(finished_set):
@@ -213,15 +215,17 @@ def test_the_report_has_a_row_per_expected_cell_the_loss_of_every_run_and_the_co
     result = expset("report", str(finished_set))
     assert result.exit_code == 0, result.stderr
     report = finished_set / "report"
-    assert f"3 of 3 runs complete; report: {report / 'report.html'}" in result.stderr
+    assert f"4 of 4 runs complete; report: {report / 'report.html'}" in result.stderr
     with (report / "results.csv").open() as file:
         rows = list(csv.DictReader(file))
     cells = sorted((row["run"], row["task"], row["epoch"]) for row in rows if row["metric"] == "accuracy")
     fine_tuned = [(run, task, epoch) for run in ("lr1e-4", "lr1e-3") for task in ("echo", "shout") for epoch in "01"]
-    assert cells == sorted([*fine_tuned, ("base", "echo", "0"), ("base", "shout", "0")])
-    control_rows = [row for row in rows if row["run"] == "base"]
-    assert {row["kind"] for row in control_rows} == {"control"} and all(row["lr"] == "" for row in control_rows)
-    for row in (row for row in rows if row["run"] != "base"):
+    others = [(run, task, "0") for run in ("base", "external") for task in ("echo", "shout")]
+    assert cells == sorted([*fine_tuned, *others])
+    evaluated_only = [row for row in rows if row["run"] in ("base", "external")]
+    assert {row["kind"] for row in evaluated_only} == {"control", "evaluation-only"}
+    assert all(row["lr"] == "" and row["model"] == "tiny" for row in evaluated_only)
+    for row in (row for row in rows if row["kind"] == "fine-tuned"):
         assert all(row[key] != "" for key in ("lr", "model", "dataset", "epochs", "lora_rank", "kind", "log")), row
         assert (
             row["lr"] == {"lr1e-4": "0.0001", "lr1e-3": "0.001"}[row["run"]] and (finished_set / row["log"]).is_file()
@@ -231,13 +235,14 @@ def test_the_report_has_a_row_per_expected_cell_the_loss_of_every_run_and_the_co
     assert losses == {"lr1e-4", "lr1e-3"}
     with (report / "cost.csv").open() as file:
         costs = list(csv.DictReader(file))
-    assert len(costs) == 2 + 8 + 2 and all(int(row["elapsed_s"]) >= 0 for row in costs)
+    assert len(costs) == 2 + 8 + 2 + 2 and all(int(row["elapsed_s"]) >= 0 for row in costs)
     assert {row["source"] for row in costs} <= {"slurm", "job record"}
     for name in ("report.md", "report.html", "loss.png", "echo.accuracy.png", "shout.accuracy.by-epoch.png"):
         assert (report / name).stat().st_size > 0, name
     page = (report / "report.md").read_text()
     assert "Base models, untuned (the control runs): tiny " in page
     assert "Difference to the base model (fine-tune less its control" in page
+    assert "Evaluation-only runs (checkpoints made elsewhere): `external` (tiny) " in page
 
 
 def test_a_deleted_or_corrupt_log_is_named_in_the_report_not_a_traceback(finished_set, tmp_path):
@@ -256,7 +261,7 @@ def test_a_deleted_or_corrupt_log_is_named_in_the_report_not_a_traceback(finishe
     assert (
         f"missing lr1e-3 echo epoch 1: its log lr1e-3/evaluations/echo/{logs[1].name} cannot be read" in result.stderr
     )
-    assert "2 of 3 runs complete" in result.stderr
+    assert "3 of 4 runs complete" in result.stderr
     assert "lr1e-3</code> echo epoch 0" in (copy / "report" / "report.html").read_text()
 
 

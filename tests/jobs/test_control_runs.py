@@ -66,3 +66,40 @@ def test_a_control_is_complete_once_its_evaluations_succeeded(set_dir):
     )
     assert statuses["base_1B"].to_data()["kind"] == "control" and statuses["base_1B"].finetune is None
     assert statuses["1B_rank8"].to_data()["kind"] == "fine-tuned"
+
+
+@pytest.fixture
+def with_checkpoint(site, tmp_path):
+    checkpoint = tmp_path / "elsewhere" / "epoch_2"
+    checkpoint.mkdir(parents=True)
+    created = site.create(evaluate_only={"earlier_best": {"path": str(checkpoint), "model": "Llama-3.2-1B-Instruct"}})
+    assert expset("scaffold", str(created)).exit_code == 0
+    return created, checkpoint
+
+
+def test_a_checkpoint_made_elsewhere_is_evaluated_in_a_run_folder_of_its_own(with_checkpoint):
+    set_dir, checkpoint = with_checkpoint
+    run_dir = set_dir / "earlier_best"
+    from expset.render.yaml_read import load_yaml
+
+    assert load_yaml((run_dir / "run.yaml").read_text(), "run.yaml")["source"] == str(checkpoint)
+    assert not (run_dir / "finetune.slurm").exists()
+    script = (run_dir / "evaluations/arithmetic/evaluate_epoch_0.slurm").read_text()
+    assert f"-M model_path={checkpoint} \\" in script
+    assert "kind: evaluation-only" in (run_dir / "setup_finetune.yaml").read_text()
+    which = json.loads(expset("which", str(set_dir), "earlier_best", "--json").stdout)
+    assert (which["kind"], which["source"]) == ("evaluation-only", str(checkpoint))
+    rows = (set_dir / "runs.csv").read_text().splitlines()
+    assert rows[-1].startswith("earlier_best,evaluation-only,Llama-3.2-1B-Instruct")
+
+
+def test_an_evaluation_only_run_is_submitted_waiting_for_nothing_and_counts_as_a_run(with_checkpoint):
+    from test_submit_with_stand_in import finish_every_job
+
+    set_dir, _ = with_checkpoint
+    slurm = FakeSlurm()
+    report = submit_set(load_set(set_dir), set_dir, SlurmClient(slurm))
+    assert all(job.after is None for job in report.submitted["earlier_best"])
+    finish_every_job(set_dir, slurm)
+    statuses = {s.run: s for s in set_status(load_set(set_dir), set_dir, SlurmClient(slurm)).runs}
+    assert (statuses["earlier_best"].kind, statuses["earlier_best"].progress.value) == ("evaluation-only", "complete")

@@ -122,3 +122,49 @@ def test_each_fine_tunes_difference_to_its_base_model_is_its_score_less_the_cont
     ]
     [difference] = differences_to_base(scores, runs)
     assert (difference.cell.run, difference.value, difference.stderr) == ("1B_r8", pytest.approx(0.2), None)
+
+
+def test_a_checkpoint_to_evaluate_becomes_a_run_named_as_the_plan_names_it():
+    experiment_set = designed(
+        vary={"lora_rank": [8, 16]}, fixed={"model": "Llama-3.2-1B"}, evaluate_only={"prior": "/ckpt/epoch_1"}
+    )
+    [prior] = experiment_set.evaluation_only
+    assert (prior.name, prior.kind, prior.source, prior.varied) == (
+        "prior",
+        "evaluation-only",
+        "/ckpt/epoch_1",
+        {"model": "Llama-3.2-1B"},
+    )
+    assert [run.name for run in experiment_set.all_runs] == ["rank8", "rank16", "base", "prior"]
+
+
+@pytest.mark.parametrize(
+    ("plan", "problem"),
+    [
+        (
+            {"vary": {"model": ["Llama-3.2-1B", "Llama-3.2-3B"]}, "evaluate_only": {"prior": "/c"}},
+            "evaluate_only.prior.model: required here",
+        ),
+        (
+            {"vary": {"lora_rank": [8, 16]}, "evaluate_only": {"../x": {"path": "/c", "model": "m"}}},
+            "evaluate_only.../x",
+        ),
+    ],
+)
+def test_a_checkpoint_without_a_model_to_assume_or_with_an_unsafe_name_is_refused(plan, problem):
+    with pytest.raises(PlanError) as refused:
+        designed(**plan)
+    assert refused.value.message.startswith(problem), refused.value.message
+
+
+def test_a_checkpoint_named_like_another_run_is_refused():
+    with pytest.raises(NamingError) as refused:
+        designed(vary={"lora_rank": [8, 16]}, fixed={"model": "Llama-3.2-1B"}, evaluate_only={"rank8": "/c"})
+    assert "evaluate_only.rank8: another run of the set is already named 'rank8'" in refused.value.message
+
+
+def test_a_relative_checkpoint_folder_is_read_from_the_plan_files_folder(tmp_path):
+    from expset.plan_file import resolve_plan_paths
+
+    data = resolve_plan_paths({"evaluate_only": {"a": "../old/epoch_1", "b": {"path": "~/x"}}}, tmp_path / "plans")
+    assert data["evaluate_only"] == {"a": str(tmp_path / "old" / "epoch_1"), "b": {"path": "~/x"}}

@@ -142,13 +142,17 @@ def show_proposal(proposal: dict[str, Any]) -> None:
     if len(runs) > PREVIEW_RUNS:
         table.add_row(Text(f"… {len(runs) - PREVIEW_RUNS} more"), *(Text() for _ in keys))
     out.print(table)
-    controls = proposal["controls"]
-    if controls:
+    controls = proposal["controls"] + proposal["evaluation_only"]
+    for run in proposal["evaluation_only"]:
+        out.print(
+            markup("[bold]evaluation-only[/] {}: {} (fine-tuned from {})", run["name"], run["source"], run["model"])
+        )
+    if proposal["controls"]:
         out.print(
             markup(
                 "[bold]{} control run(s)[/], the untuned base models, evaluated only: {}",
-                len(controls),
-                ", ".join(f"{control['name']} ({format_value(control['model'])})" for control in controls),
+                len(proposal["controls"]),
+                ", ".join(f"{control['name']} ({format_value(control['model'])})" for control in proposal["controls"]),
             )
         )
     out.print()

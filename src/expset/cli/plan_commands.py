@@ -333,6 +333,7 @@ def which_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the parameters as JSON.")] = False,
 ) -> None:
     """Print a run's parameters, decoded from its name."""
+    from expset.cli.console import visible
     from expset.core.naming import decode_run_name
     from expset.core.values import format_value
     from expset.sets import load_set
@@ -340,13 +341,16 @@ def which_command(
     with reporting():
         experiment_set = load_set(set_dir)
         run_name = run_name.rstrip("/").rsplit("/", 1)[-1]
-        control = next((run for run in experiment_set.controls if run.name == run_name), None)
-        if control is not None:
-            model = format_value(control.varied["model"])
+        evaluated = [*experiment_set.controls, *experiment_set.evaluation_only]
+        other = next((run for run in evaluated if run.name == run_name), None)
+        if other is not None:
             if as_json:
-                sys.stdout.write(json.dumps({"run": run_name, "kind": "control", "varied": control.varied}) + "\n")
-            else:
-                sys.stdout.write(f"model  {model}  (control: the untuned base model, evaluated only)\n")
+                document = {"run": run_name, "kind": other.kind, "varied": other.varied, "source": other.source}
+                sys.stdout.write(json.dumps(document) + "\n")
+                return
+            what = "the untuned base model" if other.source is None else f"the checkpoint {other.source}"
+            model = format_value(other.varied["model"])
+            sys.stdout.write(f"model  {model}  ({other.kind}: {visible(what)}, evaluated only)\n")
             return
         varied = decode_run_name(experiment_set.convention, run_name)
         if varied is None:

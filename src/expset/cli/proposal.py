@@ -44,6 +44,10 @@ def proposal_data(experiment_set: ExperimentSet, layout: SetLayout, root: Path, 
         "evaluations": plan.task_names,
         "runs": [{"name": run.name, "parameters": run.varied} for run in experiment_set.runs],
         "controls": [{"name": run.name, "model": run.varied["model"]} for run in experiment_set.controls],
+        "evaluation_only": [
+            {"name": run.name, "model": run.varied["model"], "source": run.source}
+            for run in experiment_set.evaluation_only
+        ],
         "folders": len(layout.directories),
         "files": [{"path": path, "purpose": FILE_PURPOSES[kind]} for path, kind in SET_FILES]
         + [{"path": f"<run>/{RUN_FILE}", "purpose": f"one per run ({len(experiment_set.all_runs)})"}],

@@ -19,7 +19,7 @@ from functools import cached_property
 from expset.core.limits import check_run_count
 from expset.core.models import ModelSpec, find_model, guess_size
 from expset.core.parameters import parameter
-from expset.core.plan import Plan, alias_for
+from expset.core.plan import Plan, alias_for, model_of
 from expset.core.values import (
     SAFE_NAME,
     Scalar,
@@ -40,6 +40,9 @@ HASH_LENGTH = 8
 
 SINGLE_RUN_NAME = "run"
 """The name of the one run of a set where nothing varies."""
+
+FINE_TUNED, CONTROL, EVALUATION_ONLY = "fine-tuned", "control", "evaluation-only"
+"""The kinds of run: fine-tuned by the set, the untuned base model, or a checkpoint made elsewhere."""
 
 CONTROL_PREFIX = "base"
 """Control runs are named ``base`` (one model) or ``base_<model text>`` (``base_1B``): the untuned model."""
@@ -88,18 +91,22 @@ class Convention:
 class Run:
     """One run of the set: its folder name and the varied values that define it.
 
-    A control run (``control``) fine-tunes nothing: it evaluates the untuned base model named in
-    ``varied["model"]``, so that every fine-tune's score has its baseline beside it.
+    A run of kind ``control`` fine-tunes nothing: it evaluates the untuned base model named in
+    ``varied["model"]``, so that every fine-tune's score has its baseline beside it. A run of kind
+    ``evaluation-only`` evaluates a checkpoint made elsewhere (``source``: a previous set's ``epoch_N/``,
+    an external fine-tune), fine-tuned from ``varied["model"]``.
     """
 
     name: str
     varied: dict[str, Scalar]
     shortened: bool = False
-    control: bool = False
+    kind: str = FINE_TUNED
+    source: str | None = None
 
     @property
-    def kind(self) -> str:
-        return "control" if self.control else "fine-tuned"
+    def evaluated_only(self) -> bool:
+        """Whether this run only evaluates (a control or an evaluation-only run): no fine-tune of its own."""
+        return self.kind != FINE_TUNED
 
 
 @dataclass(frozen=True)
@@ -111,11 +118,12 @@ class ExperimentSet:
     convention: Convention
     runs: tuple[Run, ...]  # the fine-tunes
     controls: tuple[Run, ...] = ()  # the base models, evaluated only
+    evaluation_only: tuple[Run, ...] = ()  # checkpoints made elsewhere, evaluated only
 
     @property
     def all_runs(self) -> tuple[Run, ...]:
-        """Every run folder of the set: the fine-tunes, then the controls."""
-        return self.runs + self.controls
+        """Every run folder of the set: the fine-tunes, the controls, then the evaluation-only runs."""
+        return self.runs + self.controls + self.evaluation_only
 
 
 def design_set(plan: Plan, *, max_runs: int | None = None) -> ExperimentSet:
@@ -127,12 +135,14 @@ def design_set(plan: Plan, *, max_runs: int | None = None) -> ExperimentSet:
         check_run_count(plan, max_runs)
     convention = derive_convention(plan)
     runs = derive_runs(convention)
+    controls = derive_controls(plan, convention, runs)
     return ExperimentSet(
         plan=plan,
         set_name=derive_set_name(plan, convention),
         convention=convention,
         runs=runs,
-        controls=derive_controls(plan, convention, runs),
+        controls=controls,
+        evaluation_only=derive_evaluation_only(plan, runs + controls),
     )
 
 
@@ -193,8 +203,23 @@ def derive_controls(plan: Plan, convention: Convention, runs: tuple[Run, ...]) -
                 hint="change naming.template or naming.aliases.model, or set controls: false",
             )
         taken.add(name)
-        controls.append(Run(name=name, varied={"model": model}, control=True))
+        controls.append(Run(name=name, varied={"model": model}, kind=CONTROL))
     return tuple(controls)
+
+
+def derive_evaluation_only(plan: Plan, taken: tuple[Run, ...]) -> tuple[Run, ...]:
+    """One run per checkpoint in the plan's ``evaluate_only``, named as the plan names it."""
+    names = {run.name for run in taken}
+    found = []
+    for name, checkpoint in plan.evaluate_only.items():
+        if name in names:
+            raise NamingError(
+                f"evaluate_only.{name}: another run of the set is already named {name!r}",
+                hint="give the checkpoint another name",
+            )
+        model = checkpoint.model if checkpoint.model is not None else model_of(plan)
+        found.append(Run(name=name, varied={"model": model}, kind=EVALUATION_ONLY, source=checkpoint.path))
+    return tuple(found)
 
 
 def shorten(name: str) -> tuple[str, bool]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from expset.core.models import ModelSpec
 from expset.core.parameters import NUMERIC_KEYS, parameter, value_problem
 from expset.core.sections import (
+    CheckpointEntry,
     ConstantValue,
     DataFormat,
     Evaluation,
@@ -59,6 +60,11 @@ class Plan(BaseModel):
         ge=1,
         description="Runs of every combination that differ only by seed (seed 1 to N, varied last): the report "
         "gives their mean, spread and interval.",
+    )
+    evaluate_only: dict[str, CheckpointEntry] = Field(
+        default_factory=dict,
+        description="Checkpoints made elsewhere to evaluate beside the set, each in a run folder of this name: "
+        "its folder, or {path, model}.",
     )
     controls: bool | None = Field(
         default=None,
@@ -216,6 +222,19 @@ def check_plan(plan: Plan) -> list[str]:
             "controls: a control is the untuned base model, and this plan names none — "
             "add model to vary or fixed, or set controls: false"
         )
+    for name, checkpoint in plan.evaluate_only.items():
+        if not is_safe_name(name):
+            problems.append(
+                f"evaluate_only.{name}: cannot be a folder name — use letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit"
+            )
+        if not plan.evaluations:
+            problems.append(f"evaluate_only.{name}: the plan has no evaluations to run on it — add evaluations")
+        if checkpoint.model is None and model_of(plan) is None:
+            problems.append(
+                f"evaluate_only.{name}.model: required here — the set has no single model to assume "
+                "(write {path: …, model: …})"
+            )
     if plan.controls and not plan.evaluations:
         problems.append(
             "controls: a control run only evaluates the base model, and this plan has no evaluations — "
@@ -263,6 +282,14 @@ def _with_replicates(plan: Plan) -> Plan:
         raise PlanError([f"replicates: {where}.seed already sets the seeds — list them there, or drop replicates"])
     seeds: list[Scalar] = list(range(1, plan.replicates + 1)) if plan.replicates else []
     return plan.model_copy(update={"vary": {**plan.vary, "seed": seeds}})
+
+
+def model_of(plan: Plan) -> Scalar | None:
+    """The set's one model: the fixed one, or the only value varied; None when there is none or several."""
+    if "model" in plan.fixed and not isinstance(plan.fixed["model"], list):
+        return plan.fixed["model"]
+    models = plan.vary.get("model", [])
+    return models[0] if len(models) == 1 else None
 
 
 def has_model(plan: Plan) -> bool:

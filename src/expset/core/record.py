@@ -10,7 +10,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from expset.core.naming import Convention, ExperimentSet, ParameterNaming, derive_controls, derive_runs
+from expset.core.naming import (
+    Convention,
+    ExperimentSet,
+    ParameterNaming,
+    derive_controls,
+    derive_evaluation_only,
+    derive_runs,
+)
 from expset.core.plan import Plan
 from expset.errors import RecordError
 
@@ -29,6 +36,7 @@ def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         "set_name": experiment_set.set_name,
         "run_count": len(experiment_set.runs),
         "controls": [run.name for run in experiment_set.controls],
+        "evaluation_only": [run.name for run in experiment_set.evaluation_only],
         "plan": experiment_set.plan.to_data(),
         "convention": {
             "template": convention.template,
@@ -67,10 +75,12 @@ def experiment_set_from_record(record: Any) -> ExperimentSet:
     except (KeyError, TypeError, ValidationError) as error:
         raise RecordError(f"expset.yaml: missing or malformed entry ({error})") from None
     runs = derive_runs(convention)
+    controls = derive_controls(plan, convention, runs)
     return ExperimentSet(
         plan=plan,
         set_name=set_name,
         convention=convention,
         runs=runs,
-        controls=derive_controls(plan, convention, runs),
+        controls=controls,
+        evaluation_only=derive_evaluation_only(plan, runs + controls),
     )

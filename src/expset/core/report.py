@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from expset.core.naming import CONTROL, FINE_TUNED
 from expset.core.values import Scalar, format_value
 
 SEED = "seed"
@@ -215,9 +216,6 @@ def _ordered(values: list[Any], runs: dict[str, RunInfo], key: str | None) -> li
     return list(seen)
 
 
-CONTROL = "control"
-
-
 def differences_to_base(scores: list[Score], runs: dict[str, RunInfo]) -> list[Score]:
     """Each fine-tune's score less its base model's (the control run of the same model, same task and
     metric): what fine-tuning changed. Fine-tunes whose model has no scored control are left out."""
@@ -230,17 +228,20 @@ def differences_to_base(scores: list[Score], runs: dict[str, RunInfo]) -> list[S
     for score in scores:
         info = runs[score.cell.run]
         key = (str(info.parameters.get("model")), score.cell.task, score.scorer, score.metric)
-        if info.kind != CONTROL and key in base:
+        if info.kind == FINE_TUNED and key in base:
             found.append(replace(score, value=score.value - base[key], stderr=None))
     return found
 
 
-def base_scores(scores: list[Score], runs: dict[str, RunInfo], task: str, metric: str) -> list[tuple[Any, float]]:
-    """(model, score) of every control run on ``task`` and ``metric``."""
+def scores_of_kind(
+    scores: list[Score], runs: dict[str, RunInfo], kind: str, task: str, metric: str
+) -> list[tuple[str, Any, float]]:
+    """(run, model, score) of every run of ``kind`` (the controls, the evaluation-only runs) on ``task``
+    and ``metric``: they stand beside the table of the fine-tunes, not in it."""
     return [
-        (runs[s.cell.run].varied.get("model"), s.value)
+        (s.cell.run, runs[s.cell.run].varied.get("model"), s.value)
         for s in scores
-        if runs[s.cell.run].kind == CONTROL and s.cell.task == task and s.metric == metric
+        if runs[s.cell.run].kind == kind and s.cell.task == task and s.metric == metric
     ]
 
 

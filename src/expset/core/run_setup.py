@@ -98,9 +98,10 @@ class RunSetup(_Strict):
     """
 
     run: str = Field(description="The run's name: its folder's name.")
-    kind: Literal["fine-tuned", "control"] = Field(
+    kind: Literal["fine-tuned", "control", "evaluation-only"] = Field(
         default="fine-tuned",
-        description="fine-tuned, or control: the untuned base model, evaluated once (as epoch 0) and trained never.",
+        description="fine-tuned; control: the untuned base model; evaluation-only: a checkpoint made elsewhere "
+        "(model.folder). The last two are evaluated once, as epoch 0, and never trained.",
     )
     model: ModelSetup
     data: DataSetup
@@ -129,9 +130,9 @@ class RunSetup(_Strict):
         return self
 
     @property
-    def control(self) -> bool:
-        """Whether this run evaluates the untuned base model instead of fine-tuning it."""
-        return self.kind == "control"
+    def evaluated_only(self) -> bool:
+        """Whether this run only evaluates a model (its base model, or a checkpoint made elsewhere)."""
+        return self.kind != "fine-tuned"
 
     @property
     def recipe(self) -> str:
@@ -167,7 +168,7 @@ def derive_run_setup(
     disk, and gives ``expand_path`` for model folders written with ``~`` or ``$VAR`` (the environment is its
     to read)."""
     plan = experiment_set.plan
-    parameters = dict(run.varied) if run.control else {**run.varied, **plan.fixed}
+    parameters = dict(run.varied) if run.evaluated_only else {**run.varied, **plan.fixed}
     unknown = sorted(set(parameters) - KNOWN_KEYS)
     if unknown:
         raise SetupError(
@@ -189,16 +190,19 @@ def derive_run_setup(
     training["lora_alpha"] = parameters.get("lora_alpha", 2 * training["lora_rank"])
     training.update(device=model.device, dtype=model.dtype)
     gpus = int(parameters.get("gpus", 0 if model.device == "cpu" else model.gpus))
-    if run.control and "," in (folder := _model_setup(model_name, model, site, expand_path)["folder"]):
+    model_setup = _model_setup(model_name, model, site, expand_path)
+    if run.source is not None:  # an evaluation-only run loads its own checkpoint
+        model_setup["folder"] = expand_path(run.source)
+    if run.evaluated_only and "," in model_setup["folder"]:
         raise SetupError(
-            f"run {run.name}: the base model's folder {folder!r} has a comma, which inspect's -M model_path "
-            "cannot take (it splits values at commas)",
+            f"run {run.name}: the folder it evaluates, {model_setup['folder']!r}, has a comma, which inspect's "
+            "-M model_path cannot take (it splits values at commas)",
             hint="move or link the model to a folder without a comma",
         )
     setup = {
         "run": run.name,
         "kind": run.kind,
-        "model": _model_setup(model_name, model, site, expand_path),
+        "model": model_setup,
         "data": {"path": data_path, **plan.data.model_dump()},
         "training": training,
         "resources": {
@@ -216,7 +220,7 @@ def derive_run_setup(
                 "name": evaluation.name,
                 "task": task_paths[evaluation.name],
                 "args": dict(evaluation.args),
-                "epochs": [0] if run.control else evaluated_epochs(evaluation.epochs, training["epochs"]),
+                "epochs": [0] if run.evaluated_only else evaluated_epochs(evaluation.epochs, training["epochs"]),
             }
             for evaluation in plan.evaluations
         ],

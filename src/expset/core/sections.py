@@ -104,6 +104,29 @@ class DataFormat(BaseModel):
     split: str = "train"
 
 
+class Checkpoint(BaseModel):
+    """A checkpoint made elsewhere, evaluated beside the set's runs in a folder of its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(
+        description="Its folder, in Hugging Face format (a torchtune epoch_N/ folder, a merged model): "
+        "absolute, or relative to the plan file."
+    )
+    model: str | None = Field(
+        default=None,
+        description="The model it was fine-tuned from, for its resources and device (default: the set's model).",
+    )
+
+
+def _checkpoint(value: Any) -> Any:
+    return {"path": value} if isinstance(value, str) else value
+
+
+CheckpointEntry = Annotated[Checkpoint, BeforeValidator(_checkpoint, json_schema_input_type=str | Checkpoint)]
+"""A checkpoint to evaluate: its folder, or ``{path, model}``."""
+
+
 def _evaluation(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 

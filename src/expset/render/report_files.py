@@ -11,18 +11,17 @@ import csv
 import io
 from typing import Any
 
-from expset.core.naming import ExperimentSet
+from expset.core.naming import CONTROL, EVALUATION_ONLY, FINE_TUNED, ExperimentSet
 from expset.core.report import (
-    CONTROL,
     EpochChoice,
     Pivot,
     Score,
-    base_scores,
     choose_epochs,
     differences_to_base,
     pivot,
     primary_metric,
     result_rows,
+    scores_of_kind,
 )
 from expset.core.values import format_value
 
@@ -71,7 +70,7 @@ def difference_tables(gathered: Any, by: list[str], metric: str | None, epoch: E
 
 
 def _fine_tuned(gathered: Any) -> list[Score]:
-    return [score for score in gathered.scores if not _is_control(gathered, score)]
+    return [score for score in gathered.scores if gathered.runs[score.cell.run].kind == FINE_TUNED]
 
 
 def _is_control(gathered: Any, score: Score) -> bool:
@@ -79,7 +78,7 @@ def _is_control(gathered: Any, score: Score) -> bool:
 
 
 def _tables(gathered: Any, by: list[str], metric: str | None, scores: list[Score]) -> list[Pivot]:
-    runs = {name: info for name, info in gathered.runs.items() if info.kind != CONTROL}
+    runs = {name: info for name, info in gathered.runs.items() if info.kind == FINE_TUNED}
     varied = list(dict.fromkeys(key for info in runs.values() for key in info.varied))
     found = []
     for task in dict.fromkeys(cell.task for cell in gathered.expected):
@@ -123,7 +122,13 @@ def render_report(
         section = _section(table, gathered, score_png, epoch_png)
         section["base"] = [
             {"model": format_value(model), "value": f"{value:.3f}"}
-            for model, value in base_scores(gathered.scores, gathered.runs, table.task, table.metric)
+            for _, model, value in scores_of_kind(gathered.scores, gathered.runs, CONTROL, table.task, table.metric)
+        ]
+        section["evaluation_only"] = [
+            {"run": run, "model": format_value(model), "value": f"{value:.3f}"}
+            for run, model, value in scores_of_kind(
+                gathered.scores, gathered.runs, EVALUATION_ONLY, table.task, table.metric
+            )
         ]
         difference = difference_by_task.get(table.task)
         section["difference"] = _rows(difference, signed=True) if difference else None

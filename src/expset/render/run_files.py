@@ -49,10 +49,10 @@ class RunPlace:
 
 
 def run_files(setup: RunSetup, place: RunPlace) -> list[tuple[str, str]]:
-    """The files scaffold derives from a setup, as (path relative to the run folder, text): a control run
-    has its evaluation jobs only."""
+    """The files scaffold derives from a setup, as (path relative to the run folder, text): a run that is
+    evaluated only (a control, a checkpoint made elsewhere) has its evaluation jobs only."""
     files = []
-    if not setup.control:
+    if not setup.evaluated_only:
         files += [
             (CONFIG_FILE, render_finetune_config(setup, place.run_dir)),
             (FINETUNE_SCRIPT, finetune_script(setup, place)),
@@ -129,7 +129,8 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
             "task": evaluation.task,
             "model": f"hf/{setup.run}",
             "checkpoint": epoch_dir(epoch),
-            "base_model": setup.model.folder if setup.control else None,
+            "evaluated_folder": setup.model.folder if setup.evaluated_only else None,
+            "kind": setup.kind,
             "device": setup.training.device,
             "run_config": inspect_run_config(evaluation.task, evaluation.args, _metadata(setup, place, epoch)),
         },

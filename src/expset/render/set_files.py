@@ -46,6 +46,7 @@ def render_set_files(experiment_set: ExperimentSet, layout: SetLayout, version: 
             assert planned.run_index is not None
             run = experiment_set.all_runs[planned.run_index]
             run_context["run"], run_context["varied"], run_context["kind"] = run.name, run.varied, run.kind
+            run_context["source"] = run.source
             text = run_template.render(run_context)
         elif planned.kind is FileKind.README:
             text = render("README.md.j2", context)
@@ -79,7 +80,7 @@ def render_runs_table(experiment_set: ExperimentSet) -> str:
     fixed_cells = [_csv_cell(experiment_set.plan.fixed[key]) for key in fixed]
     for run in experiment_set.runs:
         writer.writerow([run.name, run.kind, *(_csv_cell(run.varied[key]) for key in varied), *fixed_cells])
-    for run in experiment_set.controls:  # the base model only: nothing else applies to it
+    for run in experiment_set.controls + experiment_set.evaluation_only:  # a model only: nothing else applies
         writer.writerow([run.name, run.kind, *(_csv_cell(run.varied.get(key, "")) for key in [*varied, *fixed])])
     return buffer.getvalue()
 
@@ -135,6 +136,10 @@ def set_context(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         "run_count": len(runs),
         "runs": [{"name": run.name, "varied": run.varied} for run in runs],
         "controls": [{"name": run.name, "model": format_value(run.varied["model"])} for run in experiment_set.controls],
+        "evaluation_only": [
+            {"name": run.name, "model": format_value(run.varied["model"]), "source": run.source}
+            for run in experiment_set.evaluation_only
+        ],
         "readme_run_limit": README_RUN_LIMIT,
         "shortened": [run.name for run in runs if run.shortened],
     }
