@@ -77,6 +77,7 @@ def create_set(site: Path, tiny: dict, **plan_changes) -> Path:
     plan = {
         "name": "tiny sweep",
         "date": "2025-10-18",
+        "author": "Ada Lovelace",
         "purpose": "Prove the whole journey on a real cluster.",
         "vary": {"lr": [1e-4, 3e-4, 1e-3]},
         "fixed": {
@@ -271,8 +272,9 @@ def test_the_report_page_shows_every_figure_and_the_table_of_every_run_in_a_real
     assert expset("report", str(finished_set)).exit_code == 0
     page = render_page(finished_set / "report" / "report.html", tmp_path / "report.png")
     assert page.images_loaded == page.images == 5, page  # a table figure and a by-epoch figure per task, the loss
-    assert page.table_rows == 2 * 2 * 3, page  # per task, scores and differences: a header, a row per rate
+    assert page.table_rows == 2 * 2 * 3 + 1 + 4, page  # per task, scores and differences; then every run
     assert "echo: accuracy" in page.text and "0.0001" in page.text.split() and "0.001" in page.text.split()
+    assert {"lr1e-4", "lr1e-3", "base", "external"} <= set(page.text.split())
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 

@@ -137,6 +137,7 @@ def render_report(
     if loss is not None:
         files[LOSS_FIGURE] = loss
     context = _context(experiment_set, gathered, sections, LOSS_FIGURE if loss else None, epoch)
+    context["every_run"] = _every_run(gathered, pivots, epoch)
     files[MARKDOWN_FILE] = render("report.md.j2", context).encode()
     inline = {
         name: "data:image/png;base64," + base64.b64encode(data).decode()
@@ -192,6 +193,30 @@ def _section(table: Pivot, gathered: Any, score_png: str, epoch_png: str | None)
         "replicated": any(not cell.single for cell in table.cells.values()),
         "figure": score_png,
         "epoch_figure": epoch_png,
+    }
+
+
+def _every_run(gathered: Any, pivots: list[Pivot], epoch: EpochChoice) -> dict[str, Any]:
+    """Every run by name, its kind and its score on each task's metric (at the chosen epoch of a
+    fine-tune, or missing): the table a reader looks a run up in."""
+    metrics = [(table.task, table.metric) for table in pivots]
+    chosen = choose_epochs(_fine_tuned(gathered), epoch) + [
+        score for score in gathered.scores if gathered.runs[score.cell.run].kind != FINE_TUNED
+    ]
+    values = {(s.cell.run, s.cell.task, s.metric): s.value for s in chosen}
+    return {
+        "columns": [f"{task}: {metric}" for task, metric in metrics],
+        "rows": [
+            {
+                "run": name,
+                "kind": info.kind,
+                "cells": [
+                    f"{values[(name, task, metric)]:.3f}" if (name, task, metric) in values else "missing"
+                    for task, metric in metrics
+                ],
+            }
+            for name, info in gathered.runs.items()
+        ],
     }
 
 
