@@ -24,7 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-TASKS = ["capitalization", "arithmetic", "reasoning"]
+import create_sets
+
+TASKS = create_sets.TASKS
 GOAL = 30
 AUTHOR, DATE = "bench", "2026-01-01"
 
@@ -66,6 +68,7 @@ RUN_YAML = """\
 # Run {{ run.name }} of experiment set {{ set_name }} (copier).
 # Its parameters, so this folder explains itself even when archived on its own.
 run: {{ run.name }}
+kind: fine-tuned
 set: {{ set_name }}
 purpose: {{ purpose }}
 created: "{{ date }}"
@@ -79,15 +82,8 @@ varied:
 
 
 def plan_data(runs: int) -> dict:
-    """The plan of bench/create_sets.py: 4 LoRA ranks times runs // 4 seeds."""
-    seeds = runs // 4
-    return {
-        "name": f"bench {runs}",
-        "purpose": "Benchmark set creation.",
-        "vary": {"lora_rank": [8, 16, 32, 64], "seed": list(range(seeds))},
-        "fixed": {"model": "Llama-3.2-1B-Instruct", "lr": 1e-4},
-        "evaluations": TASKS,
-    }
+    """The plan of bench/create_sets.py, without control runs: copier is asked for the runs alone."""
+    return {**create_sets.plan_data(runs), "controls": False}
 
 
 def write_plan(root: Path, runs: int) -> Path:

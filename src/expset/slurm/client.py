@@ -71,30 +71,21 @@ def squeue_argv() -> list[str]:
     return ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%k"]
 
 
-def sacct_argv(job_ids: Iterable[str], *, completion_log: bool = False) -> list[str]:
-    """``sacct`` on the accounting database, or with ``completion_log`` on the job-completion file."""
+def sacct_argv(job_ids: Iterable[str], *, fields: str = "JobID,State", completion_log: bool = False) -> list[str]:
+    """``sacct`` asked for ``fields`` of ``job_ids``: the accounting database, or with ``completion_log``
+    the job-completion file."""
     return [
         "sacct",
         *(["--completion"] if completion_log else []),
         "--noheader",
         "--parsable2",
-        "--format=JobID,State",
+        f"--format={fields}",
         f"--jobs={','.join(job_ids)}",
     ]
 
 
-def elapsed_argv(job_ids: Iterable[str], *, completion_log: bool = False) -> list[str]:
-    """``sacct`` asked how long each job ran, in seconds, and on how many GPUs."""
-    return [
-        "sacct",
-        *(["--completion"] if completion_log else []),
-        "--noheader",
-        "--parsable2",
-        "--format=JobID,ElapsedRaw,AllocTRES",
-        f"--jobs={','.join(job_ids)}",
-    ]
-
-
+ELAPSED_FIELDS = "JobID,ElapsedRaw,AllocTRES"
+"""What ``sacct`` says of how long each job ran, in seconds, and on how many GPUs."""
 _GPUS = re.compile(r"gres/gpu=(\d+)")
 
 
@@ -201,7 +192,8 @@ class SlurmClient:
         for completion_log in (False, True):
             for chunk in _chunks([job_id for job_id in job_ids if job_id not in found], 500):
                 try:
-                    done = self.runner.run(elapsed_argv(chunk, completion_log=completion_log), timeout=60)
+                    argv = sacct_argv(chunk, fields=ELAPSED_FIELDS, completion_log=completion_log)
+                    done = self.runner.run(argv, timeout=60)
                 except ToolMissingError:
                     return found
                 if done.returncode != 0:
