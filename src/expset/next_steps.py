@@ -63,7 +63,7 @@ def _values(experiment_set: ExperimentSet, key: str, runs: list[str] | None = No
         return [str(plan.fixed[key])]
     values = plan.vary.get(key, [])
     if runs is not None:
-        values = [run.varied[key] for run in experiment_set.runs if run.name in runs and key in run.varied]
+        values = [run.varied[key] for run in experiment_set.all_runs if run.name in runs and key in run.varied]
     return [str(value) for value in dict.fromkeys(values)]
 
 

@@ -9,6 +9,7 @@ set is touched. Needs inspect-ai and matplotlib (the ``report`` extra), never to
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -172,7 +173,7 @@ def _header_scores(log: Any, cell: Cell, relative: str) -> list[Score]:
     for score in results.scores:
         stderr = score.metrics.get("stderr")
         for name, metric in score.metrics.items():
-            if name == "stderr" or not isinstance(metric.value, (int, float)):
+            if name == "stderr" or not isinstance(metric.value, (int, float)) or not math.isfinite(metric.value):
                 continue
             found.append(
                 Score(
@@ -209,7 +210,8 @@ def _costs(
     steps = [(run, FINETUNE_STEP) for run, setup in setups.items() if not (setup and setup.evaluated_only)]
     steps += [(cell.run, evaluation_step(cell.task, cell.epoch)) for cell in expected]
     jobs = [(run, step, record) for run, step in steps for record in _newest_first(set_dir / run, step)]
-    accounted = client.elapsed([record.job_id for _, _, record in jobs]) if client and jobs else {}
+    slurm_ids = [record.job_id for _, _, record in jobs if record.job_id.isdigit()]  # not jobs run by hand
+    accounted = client.elapsed(slurm_ids) if client and slurm_ids else {}
     rows = []
     for run, step, record in jobs:
         setup = setups.get(run)
@@ -241,7 +243,9 @@ def _costs(
 
 def replace_folder(set_dir: Path, name: str, files: dict[str, bytes]) -> Path:
     """Write ``files`` into ``set_dir/name`` as a whole: built beside it, then swapped in; the old folder
-    is removed only once the new one is in place. Refuses a link in its place."""
+    is removed only once the new one is in place. Whatever stops it (an error, Ctrl-C), the old folder
+    is back in place; one left aside by a process killed outright is put back or cleared the next time.
+    Refuses a link in its place."""
     import secrets
     import shutil
 
@@ -249,6 +253,13 @@ def replace_folder(set_dir: Path, name: str, files: dict[str, bytes]) -> Path:
 
     refuse_links(set_dir, name)
     target = set_dir / name
+    for leftover in sorted(set_dir.glob(f".{name}.*.old")):  # a swap killed half-way
+        if target.exists():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            os.rename(leftover, target)
+    for leftover in set_dir.glob(f".{name}.*.tmp"):
+        shutil.rmtree(leftover, ignore_errors=True)
     stage = set_dir / f".{name}.{secrets.token_hex(4)}.tmp"
     old = set_dir / f".{name}.{secrets.token_hex(4)}.old"
     try:
@@ -258,10 +269,12 @@ def replace_folder(set_dir: Path, name: str, files: dict[str, bytes]) -> Path:
         if target.exists():
             os.rename(target, old)
         os.rename(stage, target)
-    except OSError as error:
-        shutil.rmtree(stage, ignore_errors=True)
+    except BaseException as error:
         if old.exists() and not target.exists():
             os.rename(old, target)
-        raise WriteError(f"cannot write {target}: {error.strerror}") from None
+        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise WriteError(f"cannot write {target}: {error.strerror}") from None
+        raise
     shutil.rmtree(old, ignore_errors=True)
     return target

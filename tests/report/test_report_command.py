@@ -144,3 +144,22 @@ def test_the_cost_comes_from_slurms_accounting_where_it_keeps_it_else_from_the_j
     assert (by_job["11"]["elapsed_s"], by_job["11"]["gpus"], by_job["11"]["gpu_hours"]) == (3600, 2, 2.0)
     assert by_job["11"]["source"] == "slurm"
     assert (by_job["12"]["elapsed_s"], by_job["12"]["source"]) == (60, "job record")
+
+
+def test_by_that_would_pool_runs_of_different_settings_is_refused(tmp_path):
+    plan = write_plan(
+        tmp_path / "plan.yaml",
+        PLAN.replace("  lr: [1e-4, 1e-3]\n", "  lr: [1e-4, 1e-3]\n  lora_rank: [8, 16]\n"),
+    )
+    assert run_expset("create", str(plan), "--yes", "--root", str(tmp_path)).returncode == 0
+    result = run_expset("report", str(tmp_path / SET), "--by", "lr")
+    assert result.returncode == 2
+    assert "--by lr: lora_rank also varies" in result.stderr and "--by lr,lora_rank" in result.stderr
+
+
+def test_every_epoch_gets_its_own_table_never_pooled(finished):
+    result = run_expset("report", str(finished), "--epoch", "all", "--json")
+    assert result.returncode == 0, result.stderr
+    page = (finished / "report" / "report.md").read_text()
+    assert "## shout: accuracy, after epoch 0" in page and "## shout: accuracy, after epoch 1" in page
+    assert "(n=2)" not in page

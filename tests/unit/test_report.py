@@ -71,7 +71,14 @@ def test_every_expected_cell_without_a_score_is_named_with_its_reason():
 @pytest.mark.parametrize(("choice", "epochs"), [("last", [2]), ("best", [1]), ("all", [0, 1, 2]), (0, [0])])
 def test_the_epoch_of_each_run_is_chosen_as_asked(choice, epochs):
     scores = [score("a", 0.1, 0), score("a", 0.9, 1), score("a", 0.5, 2)]
-    assert [s.cell.epoch for s in choose_epochs(scores, choice)] == epochs
+    expected = [Cell("a", "t", epoch) for epoch in (0, 1, 2)]
+    assert [s.cell.epoch for s in choose_epochs(scores, choice, expected)] == epochs
+
+
+def test_the_last_epoch_not_yet_evaluated_is_missing_never_replaced_by_an_earlier_one():
+    scores = [score("a", 0.1, 0), score("b", 0.2, 0), score("b", 0.3, 1)]
+    expected = [Cell(run, "t", epoch) for run in ("a", "b") for epoch in (0, 1)]
+    assert [(s.cell.run, s.cell.epoch) for s in choose_epochs(scores, "last", expected)] == [("b", 1)]
 
 
 def test_two_varied_parameters_make_a_grid_with_the_best_cell_named():
@@ -82,7 +89,7 @@ def test_two_varied_parameters_make_a_grid_with_the_best_cell_named():
         r16_3B={"model": "3B", "lora_rank": 16},
     )
     scores = [score("r8_1B", 0.2), score("r16_1B", 0.4), score("r8_3B", 0.6), score("r16_3B", 0.5)]
-    table = pivot(scores, info, "t", "accuracy", [], ["model", "lora_rank"])
+    table = pivot(scores, info, "t", ("s", "accuracy"), [], ["model", "lora_rank"])
     assert (table.row_key, table.column_key, table.rows, table.columns) == ("model", "lora_rank", ["1B", "3B"], [8, 16])
     assert table.best == ("3B", 8) and table.cells[("1B", 16)].mean == 0.4
 
@@ -97,7 +104,7 @@ def test_runs_that_differ_only_by_seed_share_a_cell_with_mean_spread_and_interva
         b3={"lora_rank": 16, "seed": 3},
     )
     values = {"a1": 0.50, "a2": 0.52, "a3": 0.54, "b1": 0.51, "b2": 0.56, "b3": 0.58}
-    table = pivot([score(run, v) for run, v in values.items()], info, "t", "accuracy", [], ["lora_rank", "seed"])
+    table = pivot([score(run, v) for run, v in values.items()], info, "t", ("s", "accuracy"), [], ["lora_rank", "seed"])
     rank8, rank16 = table.cells[(8, None)], table.cells[(16, None)]
     assert (rank8.n, rank8.mean, rank8.runs) == (3, pytest.approx(0.52), ("a1", "a2", "a3"))
     assert rank8.low < rank8.mean < rank8.high and rank8.overlaps(rank16)
@@ -127,7 +134,7 @@ def test_replicates_vary_the_seed_last_and_the_report_takes_them_together():
     assert [run.name for run in experiment_set.runs][:3] == ["rank8_seed1", "rank8_seed2", "rank8_seed3"]
     info = {r.name: RunInfo(r.name, "fine-tuned", dict(r.varied), dict(r.varied)) for r in experiment_set.runs}
     scores = [score(r.name, 0.5 + 0.01 * i) for i, r in enumerate(experiment_set.runs)]
-    table = pivot(scores, info, "t", "accuracy", [], list(plan.vary))
+    table = pivot(scores, info, "t", ("s", "accuracy"), [], list(plan.vary))
     assert [cell.n for cell in table.cells.values()] == [3, 3]
 
 
@@ -142,3 +149,67 @@ def test_replicates_with_seeds_already_set_are_refused():
             {"purpose": "p", "vary": {"seed": [1, 2]}, "replicates": 3}, today=dt.date(2026, 1, 1), default_author="a"
         )
     assert refused.value.message.startswith("replicates: vary.seed already sets the seeds")
+
+
+def test_scores_of_two_scorers_with_the_same_metric_are_never_pooled():
+    info = runs(r8={"lora_rank": 8}, r16={"lora_rank": 16})
+    scores = [score("r8", 0.2), score("r16", 0.4)]
+    scores.append(Score(Cell("r8", "t", 0), "other", "accuracy", 0.9, None, 10, "r8/x.eval"))
+    table = pivot(scores, info, "t", ("s", "accuracy"), [], ["lora_rank"])
+    assert table.cells[(8, None)].n == 1 and table.cells[(8, None)].mean == 0.2
+
+
+def test_a_set_record_with_replicates_reads_back_as_the_same_plan():
+    import datetime as dt
+
+    from expset.core.plan import parse_plan
+
+    first = parse_plan(
+        {"purpose": "p", "vary": {"lr": [1, 2]}, "replicates": 2}, today=dt.date(2026, 1, 1), default_author="a"
+    )
+    again = parse_plan(first.to_data(), today=dt.date(2026, 1, 1), default_author="a")
+    assert again == first and again.vary["seed"] == [1, 2]
+
+
+def test_a_dollar_in_a_parameter_value_is_drawn_as_text():
+    from expset.render.figures import score_figure
+
+    info = runs(a={"dataset": "$DATA/a_$B.jsonl"}, b={"dataset": "$DATA/b.jsonl"})
+    table = pivot([score("a", 0.2), score("b", 0.4)], info, "t", ("s", "accuracy"), [], ["dataset"])
+    assert score_figure(table).startswith(b"\x89PNG")
+
+
+def test_a_report_folder_swap_stopped_half_way_leaves_the_old_report_in_place(tmp_path, monkeypatch):
+    set_dir = tmp_path / "set"
+    set_dir.mkdir()
+    import os
+
+    from expset.report import replace_folder
+
+    (set_dir / "report").mkdir()
+    (set_dir / "report" / "report.md").write_text("old")
+    real_rename = os.rename
+
+    def rename_then_stop(source, target):
+        real_rename(source, target)
+        if str(target).endswith(".old"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "rename", rename_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        replace_folder(set_dir, "report", {"report.md": b"new"})
+    assert (set_dir / "report" / "report.md").read_text() == "old"
+    assert sorted(p.name for p in set_dir.iterdir()) == ["report"]
+
+
+def test_a_report_folder_left_aside_by_a_killed_swap_is_put_back_then_replaced(tmp_path):
+    set_dir = tmp_path / "set"
+    set_dir.mkdir()
+    from expset.report import replace_folder
+
+    (set_dir / ".report.1234abcd.old").mkdir()
+    (set_dir / ".report.1234abcd.old" / "report.md").write_text("old")
+    (set_dir / ".report.5678abcd.tmp").mkdir()
+    replace_folder(set_dir, "report", {"report.md": b"new"})
+    assert (set_dir / "report" / "report.md").read_text() == "new"
+    assert sorted(p.name for p in set_dir.iterdir()) == ["report"]

@@ -252,7 +252,7 @@ def _status_view(current: Any, *, refreshed: bool = False) -> Any:
             Text(status.run),
             Text(status.progress.value, style=colour),
             Text(
-                "control: no fine-tune"
+                f"{status.kind}: no fine-tune"
                 if status.finetune is None
                 else f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else "")
             ),
@@ -288,10 +288,12 @@ def show_report(pivots: list[Any], gathered: Any, page: Any) -> None:
 
     out = stdout()
     for table in pivots:
-        view = Table(title=f"{table.task}: {table.metric}", title_justify="left")
-        view.add_column(table.row_key + (f" \\ {table.column_key}" if table.column_key else ""))
+        after = f", after epoch {table.epoch}" if table.epoch is not None else ""
+        view = Table(title=Text(visible(f"{table.task}: {table.metric}{after}")), title_justify="left")
+        view.add_column(Text(visible(table.row_key + (f" \\ {table.column_key}" if table.column_key else ""))))
         for column in table.columns:
-            view.add_column(format_value(column) if table.column_key else table.metric, justify="right")
+            header = format_value(column) if table.column_key else table.metric
+            view.add_column(Text(visible(header)), justify="right")
         for row in table.rows:
             cells = []
             for column in table.columns:
@@ -303,7 +305,7 @@ def show_report(pivots: list[Any], gathered: Any, page: Any) -> None:
                         style="bold green" if (row, column) == table.best else "",
                     )
                 )
-            view.add_row(Text(format_value(row) if row is not None else ""), *cells)
+            view.add_row(Text(visible(format_value(row)) if row is not None else ""), *cells)
         out.print(view)
     for missing in gathered.missing[:STATUS_ROWS]:
         status(

@@ -20,6 +20,26 @@ def _epoch_choice(text: str) -> str | int:
     raise UsageError(f"--epoch {text!r}: not an epoch", hint="give last, best, all, or an epoch number (from 0)")
 
 
+def _check_by(keys: list[str], varied: list[str]) -> None:
+    """``--by`` must name varied parameters, at most two, and every one that varies besides the seed:
+    a table that silently pooled runs of different settings would mislead."""
+    if not keys:
+        return
+    unknown = [key for key in keys if key not in varied]
+    if unknown:
+        raise UsageError(f"--by {', '.join(unknown)}: not varied in this set", hint=f"varied: {', '.join(varied)}")
+    if len(keys) > 2:
+        raise UsageError(f"--by {','.join(keys)}: a table has two sides", hint="give one or two parameters")
+    left_out = [key for key in varied if key not in keys and key != "seed"]
+    if left_out:
+        raise UsageError(
+            f"--by {','.join(keys)}: {', '.join(left_out)} also varies, and runs that differ in it would share a cell",
+            hint=f"add it: --by {','.join([*keys, *left_out][:2])}"
+            if len(keys) + len(left_out) <= 2
+            else "leave --by out: the table lists every run",
+        )
+
+
 def report_command(
     set_dir: SetDirArgument,
     by: Annotated[
@@ -45,16 +65,14 @@ def report_command(
     from expset.slurm.client import SlurmClient
     from expset.slurm.runner import SubprocessRunner
 
-    with reporting():
+    with reporting("report/ is as it was before this command"):
         choice = _epoch_choice(epoch)
         require_report_libraries()
         experiment_set = load_set(set_dir)
         keys = [key.strip() for key in (by or "").split(",") if key.strip()]
         varied = [p.key for p in experiment_set.convention.parameters]
-        unknown = [key for key in keys if key not in varied]
-        if unknown:
-            raise UsageError(f"--by {', '.join(unknown)}: not varied in this set", hint=f"varied: {', '.join(varied)}")
-        status("reading the logs of {} runs…", len(experiment_set.runs))
+        _check_by(keys, varied)
+        status("reading the logs of {} runs…", len(experiment_set.all_runs))
         gathered = gather(experiment_set, set_dir, SlurmClient(SubprocessRunner()))
         pivots = tables(gathered, keys, metric, choice)
         if metric and not pivots[0:1]:

@@ -277,10 +277,12 @@ def _alias_key(key: str, value: Scalar) -> Scalar:
 
 def _with_replicates(plan: Plan) -> Plan:
     """``replicates: N`` as the seeds 1 to N, varied last; refused where the plan already sets a seed."""
+    seeds: list[Scalar] = list(range(1, plan.replicates + 1)) if plan.replicates else []
+    if plan.vary.get("seed") == seeds:  # read back from a set's record: already expanded
+        return plan
     if "seed" in plan.vary or "seed" in plan.fixed:
         where = "vary" if "seed" in plan.vary else "fixed"
         raise PlanError([f"replicates: {where}.seed already sets the seeds — list them there, or drop replicates"])
-    seeds: list[Scalar] = list(range(1, plan.replicates + 1)) if plan.replicates else []
     return plan.model_copy(update={"vary": {**plan.vary, "seed": seeds}})
 
 

@@ -78,6 +78,8 @@ class Pivot:
     columns: list[Any]
     cells: dict[tuple[Any, Any], Aggregate] = field(default_factory=dict)
     best: tuple[Any, Any] | None = None  # the one cell with the highest mean; None when several share it
+    scorer: str = ""
+    epoch: int | None = None  # the epoch shown, when the tables are one per epoch (``--epoch all``)
 
 
 @dataclass(frozen=True)
@@ -135,39 +137,50 @@ def expected_cells(evaluated_epochs: dict[str, dict[str, list[int]]]) -> list[Ce
     ]
 
 
-def primary_metric(scores: Iterable[Score], task: str) -> str | None:
-    """The metric a task is judged by unless ``--metric`` says otherwise: its first scorer's first metric
-    that is not a standard error."""
+def measure_of(scores: Iterable[Score], task: str, metric: str | None = None) -> tuple[str, str] | None:
+    """(scorer, metric) a task is judged by: its first scorer reporting ``metric``, or without ``metric``
+    (``--metric``) its first scorer's first metric. Scores of different scorers are never pooled."""
     for score in scores:
-        if score.cell.task == task and score.metric != "stderr":
-            return score.metric
+        if score.cell.task == task and (metric is None or score.metric == metric):
+            return score.scorer, score.metric
     return None
 
 
-def choose_epochs(scores: list[Score], choice: EpochChoice) -> list[Score]:
-    """The scores of the epoch ``choice`` names for each run and task: the last evaluated, the best (the
-    highest value), every one, or epoch N."""
+def choose_epochs(scores: list[Score], choice: EpochChoice, expected: Iterable[Cell]) -> list[Score]:
+    """The scores of the epoch ``choice`` names for each run and task: the last one the run is to be
+    evaluated after (missing while that evaluation is — never an earlier epoch in its place), the best
+    (the highest value, chosen on these same scores), epoch N, or every one (``all``)."""
     if choice == "all":
         return scores
     if isinstance(choice, int):
         return [score for score in scores if score.cell.epoch == choice]
-    rank = (lambda s: s.cell.epoch) if choice == "last" else (lambda s: s.value)
+    if choice == "last":
+        last: dict[tuple[str, str], int] = {}
+        for cell in expected:
+            last[(cell.run, cell.task)] = max(cell.epoch, last.get((cell.run, cell.task), cell.epoch))
+        return [score for score in scores if last.get((score.cell.run, score.cell.task)) == score.cell.epoch]
     chosen: dict[tuple[str, str, str, str], Score] = {}
     for score in scores:
         key = (score.cell.run, score.cell.task, score.scorer, score.metric)
-        if key not in chosen or rank(score) > rank(chosen[key]):
+        if key not in chosen or score.value > chosen[key].value:
             chosen[key] = score
     kept = {id(score) for score in chosen.values()}
     return [score for score in scores if id(score) in kept]
 
 
 def pivot(
-    scores: list[Score], runs: dict[str, RunInfo], task: str, metric: str, by: Sequence[str], varied: Sequence[str]
+    scores: list[Score],
+    runs: dict[str, RunInfo],
+    task: str,
+    measure: tuple[str, str],
+    by: Sequence[str],
+    varied: Sequence[str],
 ) -> Pivot:
-    """The scores of ``task`` and ``metric`` (one epoch per run: choose it first) by the parameters ``by``
-    (rows, then columns; by default the varied ones, seed apart). Runs that differ only by seed share a
-    cell, as an aggregate; runs with more varied parameters than ``by`` shows are listed by name."""
-    chosen = [s for s in scores if s.cell.task == task and s.metric == metric]
+    """The scores of ``task`` and ``measure`` (scorer, metric; one epoch per run: choose it first) by the
+    parameters ``by`` (rows, then columns; by default the varied ones, seed apart). Runs that differ only
+    by seed share a cell, as an aggregate; runs with more varied parameters than two are listed by name."""
+    scorer, metric = measure
+    chosen = [s for s in scores if s.cell.task == task and s.scorer == scorer and s.metric == metric]
     keys = [key for key in (by or [key for key in varied if key != SEED]) if key in varied]
     shown_keys = keys[:2]
     hidden = [key for key in varied if key not in shown_keys and key != SEED]
@@ -186,12 +199,12 @@ def pivot(
     grouped: dict[tuple[Any, Any], list[Score]] = {}
     for score in chosen:
         grouped.setdefault(position(score), []).append(score)
-    table = Pivot(task, metric, row_key, column_key, [], [])
+    table = Pivot(task, metric, row_key, column_key, [], [], scorer=scorer)
     for place, group in grouped.items():
         table.cells[place] = aggregate([s.value for s in group], [s.cell.run for s in group])
     table.rows = _ordered([row for row, _ in grouped], runs, row_key)
     table.columns = _ordered([column for _, column in grouped], runs, column_key) if column_key else [None]
-    top = max((cell.mean for cell in table.cells.values()), default=None)
+    top = max((cell.mean for cell in table.cells.values() if math.isfinite(cell.mean)), default=None)
     leaders = [place for place, cell in table.cells.items() if cell.mean == top]
     table.best = leaders[0] if len(leaders) == 1 else None  # a tie names no best
     return table
@@ -234,14 +247,14 @@ def differences_to_base(scores: list[Score], runs: dict[str, RunInfo]) -> list[S
 
 
 def scores_of_kind(
-    scores: list[Score], runs: dict[str, RunInfo], kind: str, task: str, metric: str
+    scores: list[Score], runs: dict[str, RunInfo], kind: str, task: str, measure: tuple[str, str]
 ) -> list[tuple[str, Any, float]]:
     """(run, model, score) of every run of ``kind`` (the controls, the evaluation-only runs) on ``task``
-    and ``metric``: they stand beside the table of the fine-tunes, not in it."""
+    and ``measure``: they stand beside the table of the fine-tunes, not in it."""
     return [
         (s.cell.run, runs[s.cell.run].varied.get("model"), s.value)
         for s in scores
-        if runs[s.cell.run].kind == kind and s.cell.task == task and s.metric == metric
+        if runs[s.cell.run].kind == kind and s.cell.task == task and (s.scorer, s.metric) == measure
     ]
 
 

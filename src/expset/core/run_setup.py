@@ -24,6 +24,7 @@ from expset.errors import SetupError
 SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
 DISTRIBUTED_RECIPE = "lora_finetune_distributed"
 
+_UNSAFE_MODEL_PATH = re.compile(r"[\s,#:\"'\\]")
 _UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\#,]")
 
 
@@ -193,11 +194,11 @@ def derive_run_setup(
     model_setup = _model_setup(model_name, model, site, expand_path)
     if run.source is not None:  # an evaluation-only run loads its own checkpoint
         model_setup["folder"] = expand_path(run.source)
-    if run.evaluated_only and "," in model_setup["folder"]:
+    if run.evaluated_only and _UNSAFE_MODEL_PATH.search(model_setup["folder"]):
         raise SetupError(
-            f"run {run.name}: the folder it evaluates, {model_setup['folder']!r}, has a comma, which inspect's "
-            "-M model_path cannot take (it splits values at commas)",
-            hint="move or link the model to a folder without a comma",
+            f"run {run.name}: the folder it evaluates, {model_setup['folder']!r}, has a space, comma, quote, "
+            "'#' or ':', which inspect's -M model_path cannot take (it reads the value as YAML)",
+            hint="move or link the model to a plainer path",
         )
     setup = {
         "run": run.name,

@@ -18,6 +18,7 @@ def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # a "$" in a parameter value is text, not TeX
     import matplotlib.pyplot as plt
 
     return plt
@@ -65,7 +66,8 @@ def score_figure(table: Pivot) -> bytes:
         means = [table.cells[(row, None)].mean for row in table.rows]
         errors = [_half_interval(table, row) for row in table.rows]
         if table.row_key != "run" and all(_is_number(row) for row in table.rows) and len(table.rows) > 1:
-            axes.errorbar(table.rows, means, yerr=errors, marker="o", capsize=3)
+            points = sorted(zip(table.rows, means, errors, strict=True))  # a line joins values in order
+            axes.errorbar(*zip(*points, strict=True), marker="o", capsize=3)
             if all(row > 0 for row in table.rows) and max(table.rows) / min(table.rows) >= 10:
                 axes.set_xscale("log")
         else:
@@ -73,7 +75,8 @@ def score_figure(table: Pivot) -> bytes:
             axes.set_xticks(range(len(table.rows)), [format_value(r) for r in table.rows], rotation=30, ha="right")
         axes.set_xlabel(table.row_key)
         axes.set_ylabel(table.metric)
-    axes.set_title(f"{table.task}: {table.metric}")
+    after = f", after epoch {table.epoch}" if table.epoch is not None else ""
+    axes.set_title(f"{table.task}: {table.metric}{after}")
     return _png(figure)
 
 
@@ -111,11 +114,14 @@ def _lines(
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 
 
-def epoch_figure(task: str, metric: str, scores: list[Score], colour: dict[str, Any], key: str | None) -> bytes | None:
+def epoch_figure(
+    task: str, measure: tuple[str, str], scores: list[Score], colour: dict[str, Any], key: str | None
+) -> bytes | None:
     """The score of every run after each evaluated epoch; None when no run was evaluated after two epochs."""
+    metric = measure[1]
     by_run: dict[str, list[tuple[float, float]]] = {}
     for score in scores:
-        if score.cell.task == task and score.metric == metric:
+        if score.cell.task == task and (score.scorer, score.metric) == measure:
             by_run.setdefault(score.cell.run, []).append((score.cell.epoch, score.value))
     if not any(len(points) > 1 for points in by_run.values()):
         return None

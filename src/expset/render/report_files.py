@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 from typing import Any
 
 from expset.core.naming import CONTROL, EVALUATION_ONLY, FINE_TUNED, ExperimentSet
@@ -18,8 +19,8 @@ from expset.core.report import (
     Score,
     choose_epochs,
     differences_to_base,
+    measure_of,
     pivot,
-    primary_metric,
     result_rows,
     scores_of_kind,
 )
@@ -54,37 +55,49 @@ def training_rows(training: dict[str, list[dict[str, float]]]) -> list[dict[str,
 
 
 def tables(gathered: Any, by: list[str], metric: str | None, epoch: EpochChoice) -> list[Pivot]:
-    """One table per task: the fine-tunes' metric (``metric``, else the task's first) at the chosen epoch,
-    by ``by``."""
-    return _tables(gathered, by, metric, choose_epochs(_fine_tuned(gathered), epoch))
+    """One table per task of the fine-tunes' scores (``metric``, else the task's first) at the chosen
+    epoch, by ``by``; with ``all``, one table per task and evaluated epoch."""
+    return [
+        table
+        for number, chosen in _by_epoch(gathered, _fine_tuned(gathered), epoch)
+        for table in _tables(gathered, by, metric, chosen, number)
+    ]
 
 
 def difference_tables(gathered: Any, by: list[str], metric: str | None, epoch: EpochChoice) -> list[Pivot]:
     """The same tables of each fine-tune's difference to its base model; empty without control runs."""
-    chosen = choose_epochs(_fine_tuned(gathered), epoch) + [s for s in gathered.scores if _is_control(gathered, s)]
-    differences = differences_to_base(chosen, gathered.runs)
-    found = _tables(gathered, by, metric, differences) if differences else []
+    controls = [s for s in gathered.scores if gathered.runs[s.cell.run].kind == CONTROL]
+    found = []
+    for number, chosen in _by_epoch(gathered, _fine_tuned(gathered), epoch):
+        differences = differences_to_base(chosen + controls, gathered.runs)
+        found += _tables(gathered, by, metric, differences, number) if differences else []
     for table in found:
         table.metric = f"{table.metric} − base model"
     return found
+
+
+def _by_epoch(gathered: Any, scores: list[Score], epoch: EpochChoice) -> list[tuple[int | None, list[Score]]]:
+    """The scores of the chosen epoch, or with ``all`` those of each epoch apart: epochs are never pooled."""
+    if epoch != "all":
+        return [(None, choose_epochs(scores, epoch, gathered.expected))]
+    epochs = sorted({score.cell.epoch for score in scores})
+    return [(number, choose_epochs(scores, number, gathered.expected)) for number in epochs]
 
 
 def _fine_tuned(gathered: Any) -> list[Score]:
     return [score for score in gathered.scores if gathered.runs[score.cell.run].kind == FINE_TUNED]
 
 
-def _is_control(gathered: Any, score: Score) -> bool:
-    return gathered.runs[score.cell.run].kind == CONTROL
-
-
-def _tables(gathered: Any, by: list[str], metric: str | None, scores: list[Score]) -> list[Pivot]:
+def _tables(gathered: Any, by: list[str], metric: str | None, scores: list[Score], epoch: int | None) -> list[Pivot]:
     runs = {name: info for name, info in gathered.runs.items() if info.kind == FINE_TUNED}
     varied = list(dict.fromkeys(key for info in runs.values() for key in info.varied))
     found = []
     for task in dict.fromkeys(cell.task for cell in gathered.expected):
-        name = metric or primary_metric(gathered.scores, task)
-        if name is not None and any(s.cell.task == task and s.metric == name for s in scores):
-            found.append(pivot(scores, runs, task, name, by, varied))
+        measure = measure_of(gathered.scores, task, metric)
+        if measure is not None and any(s.cell.task == task and (s.scorer, s.metric) == measure for s in scores):
+            table = pivot(scores, runs, task, measure, by, varied)
+            table.epoch = epoch
+            found.append(table)
     return found
 
 
@@ -110,27 +123,32 @@ def render_report(
     colour_key = first_varied.key if first_varied else None
     colour = {name: info.varied.get(colour_key) for name, info in gathered.runs.items()}
     sections = []
-    difference_by_task = {table.task: table for table in differences or []}
+    difference_of = {(table.task, table.epoch): table for table in differences or []}
+    drawn_by_epoch: set[str] = set()
     for table in pivots:
-        score_png = f"{table.task}.{table.metric}.png"
+        measure = (table.scorer, table.metric)
+        stem = _file_stem(table.task, table.metric, table.epoch)
+        score_png = f"{stem}.png"
         files[score_png] = figures.score_figure(table)
         epoch_png = None
-        by_epoch = figures.epoch_figure(table.task, table.metric, _fine_tuned(gathered), colour, colour_key)
-        if by_epoch is not None:
-            epoch_png = f"{table.task}.{table.metric}.by-epoch.png"
-            files[epoch_png] = by_epoch
+        if table.task not in drawn_by_epoch:  # one figure of every epoch per task
+            drawn_by_epoch.add(table.task)
+            by_epoch = figures.epoch_figure(table.task, measure, _fine_tuned(gathered), colour, colour_key)
+            if by_epoch is not None:
+                epoch_png = f"{_file_stem(table.task, table.metric, None)}.by-epoch.png"
+                files[epoch_png] = by_epoch
         section = _section(table, gathered, score_png, epoch_png)
         section["base"] = [
             {"model": format_value(model), "value": f"{value:.3f}"}
-            for _, model, value in scores_of_kind(gathered.scores, gathered.runs, CONTROL, table.task, table.metric)
+            for _, model, value in scores_of_kind(gathered.scores, gathered.runs, CONTROL, table.task, measure)
         ]
         section["evaluation_only"] = [
             {"run": run, "model": format_value(model), "value": f"{value:.3f}"}
             for run, model, value in scores_of_kind(
-                gathered.scores, gathered.runs, EVALUATION_ONLY, table.task, table.metric
+                gathered.scores, gathered.runs, EVALUATION_ONLY, table.task, measure
             )
         ]
-        difference = difference_by_task.get(table.task)
+        difference = difference_of.get((table.task, table.epoch))
         section["difference"] = _rows(difference, signed=True) if difference else None
         sections.append(section)
     loss = figures.loss_figure(gathered.training, colour, colour_key)
@@ -148,10 +166,18 @@ def render_report(
     return files
 
 
+def _file_stem(task: str, metric: str, epoch: int | None) -> str:
+    """A figure's file name: task, metric and (one table per epoch) the epoch, in characters any file
+    system takes."""
+    stem = f"{task}.{metric}" + (f".epoch{epoch}" if epoch is not None else "")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem)
+
+
 def _rows(table: Pivot, *, signed: bool = False) -> list[dict[str, Any]]:
     """The table's rows as text cells, the best marked and intervals overlapping the best's noted."""
     best_cell = table.cells.get(table.best) if table.best else None
     number = "{:+.3f}" if signed else "{:.3f}"
+    replicated = any(not cell.single for cell in table.cells.values())
     rows = []
     for row in table.rows:
         cells = []
@@ -161,8 +187,8 @@ def _rows(table: Pivot, *, signed: bool = False) -> list[dict[str, Any]]:
                 cells.append({"text": "—", "best": False, "overlaps_best": False})
                 continue
             text = number.format(cell.mean)
-            if not cell.single:
-                text += f" ± {cell.std:.3f} (n={cell.n})"
+            if replicated:
+                text += " (n=1)" if cell.single else f" ± {cell.std:.3f} (n={cell.n})"
             is_best = (row, column) == table.best
             overlaps = bool(best_cell and not is_best and cell.overlaps(best_cell))
             cells.append({"text": text, "best": is_best, "overlaps_best": overlaps})
@@ -185,6 +211,8 @@ def _section(table: Pivot, gathered: Any, score_png: str, epoch_png: str | None)
     return {
         "task": table.task,
         "metric": table.metric,
+        "scorer": table.scorer,
+        "epoch": table.epoch,
         "row_key": table.row_key,
         "column_key": table.column_key,
         "columns": [format_value(c) for c in table.columns] if table.column_key else [table.metric],
@@ -197,27 +225,37 @@ def _section(table: Pivot, gathered: Any, score_png: str, epoch_png: str | None)
 
 
 def _every_run(gathered: Any, pivots: list[Pivot], epoch: EpochChoice) -> dict[str, Any]:
-    """Every run by name, its kind and its score on each task's metric (at the chosen epoch of a
-    fine-tune, or missing): the table a reader looks a run up in."""
-    metrics = [(table.task, table.metric) for table in pivots]
-    chosen = choose_epochs(_fine_tuned(gathered), epoch) + [
-        score for score in gathered.scores if gathered.runs[score.cell.run].kind != FINE_TUNED
-    ]
-    values = {(s.cell.run, s.cell.task, s.metric): s.value for s in chosen}
+    """Every run by name, its kind and its score on each task's measure (at the chosen epoch of a
+    fine-tune — the last with ``all`` — or missing): the table a reader looks a run up in."""
+    measures = list(dict.fromkeys((table.task, table.scorer, table.metric) for table in pivots))
+    chosen = choose_epochs(_fine_tuned(gathered), "last" if epoch == "all" else epoch, gathered.expected)
+    chosen += [score for score in gathered.scores if gathered.runs[score.cell.run].kind != FINE_TUNED]
+    values = {(s.cell.run, s.cell.task, s.scorer, s.metric): s.value for s in chosen}
     return {
-        "columns": [f"{task}: {metric}" for task, metric in metrics],
+        "columns": [f"{task}: {metric}" for task, _, metric in measures],
         "rows": [
             {
                 "run": name,
                 "kind": info.kind,
                 "cells": [
-                    f"{values[(name, task, metric)]:.3f}" if (name, task, metric) in values else "missing"
-                    for task, metric in metrics
+                    f"{values[(name, *measure)]:.3f}" if (name, *measure) in values else "missing"
+                    for measure in measures
                 ],
             }
             for name, info in gathered.runs.items()
         ],
     }
+
+
+def _epoch_words(epoch: EpochChoice) -> str:
+    """What ``--epoch`` chose, as the pages say it."""
+    if epoch == "last":
+        return "after the last epoch each run is evaluated after"
+    if epoch == "best":
+        return "after each run's best epoch, chosen on these same scores (so flattering)"
+    if epoch == "all":
+        return "after each evaluated epoch, a table for each"
+    return f"after epoch {epoch} (numbered from 0)"
 
 
 def _context(
@@ -235,7 +273,7 @@ def _context(
         "complete_runs": gathered.complete_runs,
         "expected": len(gathered.expected),
         "scored": len({score.cell for score in gathered.scores}),
-        "epoch": str(epoch),
+        "epoch": _epoch_words(epoch),
         "sections": sections,
         "loss_figure": loss,
         "cost": {"jobs": len(gathered.costs), "hours": f"{total_hours:.2f}", "gpu_hours": f"{gpu_hours:.2f}"},
