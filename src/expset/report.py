@@ -23,6 +23,7 @@ from expset.core.layout import (
     evaluation_step,
 )
 from expset.core.naming import ExperimentSet
+from expset.core.parameters import BY_KEY
 from expset.core.report import Cell, Missing, RunInfo, Score, expected_cells, missing_cells, parse_training_log
 from expset.core.run_setup import RunSetup, evaluated_epochs
 from expset.errors import FileFormatError, SetupError, ToolMissingError, WriteError
@@ -77,7 +78,7 @@ def gather(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient | N
     notes: list[str] = []
     for run in experiment_set.all_runs:
         parameters = dict(run.varied) if run.evaluated_only else {**run.varied, **plan.fixed}
-        runs[run.name] = RunInfo(run.name, run.kind, parameters, dict(run.varied))
+        runs[run.name] = RunInfo(run.name, run.kind, parameters, dict(run.varied), run.source)
         setup = _setup(set_dir / run.name, notes)
         setups[run.name] = setup
         if setup is not None:
@@ -85,7 +86,7 @@ def gather(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient | N
         elif run.evaluated_only:
             epochs_by_run[run.name] = {e.name: [0] for e in plan.evaluations}  # its model, evaluated once
         else:
-            trained = int(runs[run.name].parameters.get("epochs", 1))
+            trained = int(runs[run.name].parameters.get("epochs", BY_KEY["epochs"].default))
             epochs_by_run[run.name] = {e.name: evaluated_epochs(e.epochs, trained) for e in plan.evaluations}
     expected = expected_cells(epochs_by_run)
     scores, failures = _read_scores(set_dir, expected)

@@ -55,7 +55,7 @@ def test_a_finished_set_is_reported_with_a_row_per_cell_and_exit_0(finished):
     result = run_expset("report", str(finished))
     assert result.returncode == 0, result.stderr
     rows = (finished / "report" / "results.csv").read_text().splitlines()
-    assert rows[0].startswith("run,kind,task,epoch,scorer,metric,value,stderr,samples,lr,epochs,log")
+    assert rows[0].startswith("run,kind,task,epoch,scorer,metric,value,stderr,samples,lr,epochs,source,log")
     assert len(rows) == 1 + 4
     assert len((finished / "report" / "training.csv").read_text().splitlines()) == 1 + 2 * 4
     assert "shout: accuracy" in result.stdout and "report.html" in result.stderr

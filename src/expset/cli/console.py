@@ -167,9 +167,11 @@ def show_proposal(proposal: dict[str, Any]) -> None:
         evaluations = branch.add(Text(f"{EVALUATIONS_DIR}/"))
         for task in proposal["evaluations"]:
             evaluations.add(Text(f"{task}/"))
-    hidden = len(runs) - len(shown) + len(controls)
+    hidden = len(runs) - len(shown)
     if hidden:
-        tree.add(markup("[dim]… {} more run folders of the same shape (controls included)[/]", hidden))
+        tree.add(markup("[dim]… {} more run folders of the same shape[/]", hidden))
+    if controls:
+        tree.add(markup("[dim]… and {} evaluated only: {}[/]", len(controls), ", ".join(c["name"] for c in controls)))
     out.print(tree)
     out.print(
         markup(

@@ -60,6 +60,7 @@ class RunInfo:
     kind: str
     parameters: dict[str, Any]
     varied: dict[str, Scalar]
+    source: str | None = None  # the checkpoint an evaluation-only run evaluates
 
 
 @dataclass
@@ -106,15 +107,16 @@ class Aggregate:
 
 
 _T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
-"""Two-sided 95% quantiles of Student's t by degrees of freedom; 1.96 beyond 30, interpolated between."""
+"""Two-sided 95% quantiles of Student's t by degrees of freedom, for the fewest replicates."""
 
 
 def t_quantile(degrees: int) -> float:
+    """The two-sided 95% quantile of Student's t: exact to three decimals up to 10 degrees of freedom,
+    beyond that the Cornish–Fisher expansion around the normal quantile (within 0.1%)."""
     if degrees in _T_95:
         return _T_95[degrees]
-    if degrees >= 30:
-        return 1.96
-    return 2.228 - (degrees - 10) * (2.228 - 2.042) / 20  # linear between 10 (2.228) and 30 (2.042)
+    z, v = 1.959964, float(degrees)
+    return z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
 
 
 def aggregate(values: Sequence[float], runs: Sequence[str]) -> Aggregate:
@@ -281,6 +283,7 @@ def result_rows(scores: list[Score], runs: dict[str, RunInfo]) -> list[dict[str,
             "samples": score.samples,
         }
         row.update({key: info.parameters.get(key) for key in parameter_keys})
+        row["source"] = info.source
         row["log"] = score.log
         rows.append(row)
     return rows
