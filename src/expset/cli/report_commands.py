@@ -74,9 +74,10 @@ def report_command(
         _check_by(keys, varied)
         status("reading the logs of {} runs…", len(experiment_set.all_runs))
         gathered = gather(experiment_set, set_dir, SlurmClient(SubprocessRunner()))
+        if metric and gathered.scores and not any(score.metric == metric for score in gathered.scores):
+            known = ", ".join(sorted({score.metric for score in gathered.scores}))
+            raise UsageError(f"--metric {metric}: no evaluation of this set reports it", hint=f"metrics: {known}")
         pivots = tables(gathered, keys, metric, choice)
-        if metric and not pivots[0:1]:
-            raise UsageError(f"--metric {metric}: no task has it")
         differences = difference_tables(gathered, keys, metric, choice)
         files = render_report(experiment_set, gathered, pivots, choice, differences)
         folder = replace_folder(set_dir.absolute(), "report", files)
