@@ -168,3 +168,16 @@ def test_a_relative_checkpoint_folder_is_read_from_the_plan_files_folder(tmp_pat
 
     data = resolve_plan_paths({"evaluate_only": {"a": "../old/epoch_1", "b": {"path": "~/x"}}}, tmp_path / "plans")
     assert data["evaluate_only"] == {"a": str(tmp_path / "old" / "epoch_1"), "b": {"path": "~/x"}}
+
+
+def test_an_evaluation_only_run_loads_its_own_checkpoint_with_no_models_folder_set():
+    from expset.core.run_setup import derive_run_setup
+    from expset.core.site_settings import Site
+
+    experiment_set = designed(
+        vary={"lora_rank": [8, 16]}, fixed={"model": "Llama-3.2-1B"}, evaluate_only={"prior": "/ckpt/epoch_1"}
+    )
+    [prior] = experiment_set.evaluation_only
+    tasks = {"arithmetic": "/tasks.py@arithmetic"}
+    setup = derive_run_setup(experiment_set, prior, site=Site(), data_path="", task_paths=tasks)
+    assert (setup.kind, setup.model.folder, setup.evaluations[0].epochs) == ("evaluation-only", "/ckpt/epoch_1", [0])

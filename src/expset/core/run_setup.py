@@ -191,9 +191,7 @@ def derive_run_setup(
     training["lora_alpha"] = parameters.get("lora_alpha", 2 * training["lora_rank"])
     training.update(device=model.device, dtype=model.dtype)
     gpus = int(parameters.get("gpus", 0 if model.device == "cpu" else model.gpus))
-    model_setup = _model_setup(model_name, model, site, expand_path)
-    if run.source is not None:  # an evaluation-only run loads its own checkpoint
-        model_setup["folder"] = expand_path(run.source)
+    model_setup = _model_setup(model_name, model, site, expand_path, run.source)
     if run.evaluated_only and _UNSAFE_MODEL_PATH.search(model_setup["folder"]):
         raise SetupError(
             f"run {run.name}: the folder it evaluates, {model_setup['folder']!r}, has a space, comma, quote, "
@@ -243,8 +241,12 @@ def validate_setup(data: Any, where: str) -> RunSetup:
         ) from None
 
 
-def _model_setup(name: str, model: ModelSpec, site: Site, expand_path: Callable[[str], str]) -> dict[str, Any]:
-    folder = checkpoint_folder(name, model, site.models_folder)
+def _model_setup(
+    name: str, model: ModelSpec, site: Site, expand_path: Callable[[str], str], source: str | None = None
+) -> dict[str, Any]:
+    """The run's model setup. ``source``, an evaluation-only run's checkpoint, is the folder it loads: the
+    model's own folder, and so the models folder, then play no part."""
+    folder = source if source is not None else checkpoint_folder(name, model, site.models_folder)
     if folder is None:
         raise SetupError(
             f"model {name}: its folder {model.folder or name!r} is relative and no models folder is set",
