@@ -10,7 +10,6 @@ set is touched. Needs inspect-ai and matplotlib (the ``report`` extra), never to
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from expset.core.naming import ExperimentSet
 from expset.core.parameters import BY_KEY
 from expset.core.report import Cell, Missing, RunInfo, Score, expected_cells, missing_cells, parse_training_log
 from expset.core.run_setup import RunSetup, evaluated_epochs
-from expset.errors import FileFormatError, SetupError, ToolMissingError, WriteError
+from expset.errors import FileFormatError, SetupError, ToolMissingError
 from expset.sets import read_setup
 from expset.slurm.client import SlurmClient
 from expset.tracking import JobRecord, job_ids_with_records, list_folder, numeric_job_id, read_record
@@ -240,42 +239,3 @@ def _costs(
             }
         )
     return rows
-
-
-def replace_folder(set_dir: Path, name: str, files: dict[str, bytes]) -> Path:
-    """Write ``files`` into ``set_dir/name`` as a whole: built beside it, then swapped in; the old folder
-    is removed only once the new one is in place. Whatever stops it (an error, Ctrl-C), the old folder
-    is back in place; one left aside by a process killed outright is put back or cleared the next time.
-    Refuses a link in its place."""
-    import secrets
-    import shutil
-
-    from expset.fs.inside import refuse_links
-
-    refuse_links(set_dir, name)
-    target = set_dir / name
-    for leftover in sorted(set_dir.glob(f".{name}.*.old")):  # a swap killed half-way
-        if target.exists():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            os.rename(leftover, target)
-    for leftover in set_dir.glob(f".{name}.*.tmp"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    stage = set_dir / f".{name}.{secrets.token_hex(4)}.tmp"
-    old = set_dir / f".{name}.{secrets.token_hex(4)}.old"
-    try:
-        stage.mkdir()
-        for relative, content in files.items():
-            (stage / relative).write_bytes(content)
-        if target.exists():
-            os.rename(target, old)
-        os.rename(stage, target)
-    except BaseException as error:
-        if old.exists() and not target.exists():
-            os.rename(old, target)
-        shutil.rmtree(stage, ignore_errors=True)
-        if isinstance(error, OSError):
-            raise WriteError(f"cannot write {target}: {error.strerror}") from None
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-    return target

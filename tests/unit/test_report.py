@@ -184,7 +184,7 @@ def test_a_report_folder_swap_stopped_half_way_leaves_the_old_report_in_place(tm
     set_dir.mkdir()
     import os
 
-    from expset.report import replace_folder
+    from expset.fs.writer import replace_folder
 
     (set_dir / "report").mkdir()
     (set_dir / "report" / "report.md").write_text("old")
@@ -205,7 +205,7 @@ def test_a_report_folder_swap_stopped_half_way_leaves_the_old_report_in_place(tm
 def test_a_report_folder_left_aside_by_a_killed_swap_is_put_back_then_replaced(tmp_path):
     set_dir = tmp_path / "set"
     set_dir.mkdir()
-    from expset.report import replace_folder
+    from expset.fs.writer import replace_folder
 
     (set_dir / ".report.1234abcd.old").mkdir()
     (set_dir / ".report.1234abcd.old" / "report.md").write_text("old")

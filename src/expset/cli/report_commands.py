@@ -59,8 +59,10 @@ def report_command(
     that is missing or failed. Exits 0 only when every expected evaluation is scored.
     """
     from expset.cli.console import show_report, status
+    from expset.core.layout import REPORT_DIR
+    from expset.fs.writer import replace_folder
     from expset.render.report_files import HTML_FILE, difference_tables, render_report, scores_for_json, tables
-    from expset.report import gather, replace_folder, require_report_libraries
+    from expset.report import gather, require_report_libraries
     from expset.sets import load_set
     from expset.slurm.client import SlurmClient
     from expset.slurm.runner import SubprocessRunner
@@ -80,7 +82,7 @@ def report_command(
         pivots = tables(gathered, keys, metric, choice)
         differences = difference_tables(gathered, keys, metric, choice)
         files = render_report(experiment_set, gathered, pivots, choice, differences)
-        folder = replace_folder(set_dir.absolute(), "report", files)
+        folder = replace_folder(set_dir.absolute(), REPORT_DIR, files)
         if as_json:
             document = {
                 "set": experiment_set.set_name,

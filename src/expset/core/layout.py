@@ -26,6 +26,8 @@ SETUP_FILE = "setup_finetune.yaml"
 CONFIG_FILE = "finetune.yaml"
 FINETUNE_SCRIPT = "finetune.slurm"
 LOG_DIR = "logs"
+REPORT_DIR = "report"
+"""Where ``expset report`` writes the set's answer; replaced whole by each report."""
 """A run's SLURM output and job records; scaffold creates it, since SLURM does not create --output folders."""
 
 STATE_DIR = ".expset"

@@ -1,4 +1,6 @@
 """The only code that creates experiment sets on disk: all of a set appears at once, or nothing does.
+Beside it, the two whole replacements a set lives with: a file (``write_atomically``) and a folder
+inside a set (``replace_folder``, the report).
 
 The set is built in a hidden sibling folder inside the root (same file system, so the final rename
 is atomic) and renamed into place without ever replacing an existing folder. On any failure,
@@ -303,3 +305,39 @@ def write_atomically(path: Path, text: str) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise WriteError(f"cannot write {path}: {error.strerror}") from None
+
+
+def replace_folder(set_dir: Path, name: str, files: dict[str, bytes]) -> Path:
+    """Write ``files`` into ``set_dir/name`` as a whole: built beside it, then swapped in; the old folder
+    is removed only once the new one is in place. Whatever stops it (an error, Ctrl-C), the old folder
+    is back in place; one left aside by a process killed outright is put back or cleared the next time.
+    Refuses a link in its place."""
+    from expset.fs.inside import refuse_links
+
+    refuse_links(set_dir, name)
+    target = set_dir / name
+    for leftover in sorted(set_dir.glob(f".{name}.*.old")):  # a swap killed half-way
+        if target.exists():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            os.rename(leftover, target)
+    for leftover in set_dir.glob(f".{name}.*.tmp"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    stage = set_dir / f".{name}.{secrets.token_hex(4)}.tmp"
+    old = set_dir / f".{name}.{secrets.token_hex(4)}.old"
+    try:
+        stage.mkdir()
+        for relative, content in files.items():
+            (stage / relative).write_bytes(content)
+        if target.exists():
+            os.rename(target, old)
+        os.rename(stage, target)
+    except BaseException as error:
+        if old.exists() and not target.exists():
+            os.rename(old, target)
+        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise WriteError(f"cannot write {target}: {error.strerror}") from None
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return target
