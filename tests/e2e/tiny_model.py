@@ -61,19 +61,22 @@ def make_tiny_model(folder: Path) -> dict[str, Any]:
     (folder / "tokenizer_config.json").write_text(
         json.dumps({"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"})
     )
+    return tiny_model_entry(str(folder), gpus=0, gpu_memory_gb=2, time="00:10:00")
+
+
+def tiny_model_entry(folder: str = "tiny", **changes: Any) -> dict[str, Any]:
+    """The tiny model as a plan's ``models:`` entry, its checkpoint in ``folder``."""
     return {
         "builder": "torchtune.models.llama2.lora_llama2",
         "builder_args": dict(ARCHITECTURE),
         "tokenizer": "torchtune.models.llama2.llama2_tokenizer",
         "tokenizer_files": {"path": "tokenizer.model"},
-        "folder": str(folder),
+        "folder": folder,
         "checkpoint_files": ["model.safetensors"],
         "model_type": "LLAMA2",
         "device": "cpu",
         "dtype": "fp32",
-        "gpus": 0,
-        "gpu_memory_gb": 2,
-        "time": "00:10:00",
+        **changes,
     }
 
 

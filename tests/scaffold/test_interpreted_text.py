@@ -14,33 +14,18 @@ from expset.render.yaml_read import load_yaml
 from expset.render.yaml_text import to_yaml
 from torchtune_reader import component_arguments, torchtune_reads
 
-from e2e.tiny_model import ARCHITECTURE
+from e2e.tiny_model import ARCHITECTURE, tiny_model_entry
 from site_helpers import expset
 
 SECRET = "s3cret-from-the-environment"
 READS_SECRET = "${oc.env:EXPSET_SECRET}"
 
 
-def tiny_model(**changes):
-    return {
-        "builder": "torchtune.models.llama2.lora_llama2",
-        "builder_args": ARCHITECTURE,
-        "tokenizer": "torchtune.models.llama2.llama2_tokenizer",
-        "tokenizer_files": {"path": "tokenizer.model"},
-        "folder": "tiny",
-        "checkpoint_files": ["model.safetensors"],
-        "model_type": "LLAMA2",
-        "device": "cpu",
-        "dtype": "fp32",
-        **changes,
-    }
-
-
 def test_plan_text_reaches_torchtune_as_setup_finetune_yaml_says(site, monkeypatch):
     monkeypatch.setenv("EXPSET_SECRET", SECRET)
     data = site.data / f"words {READS_SECRET} ???.json"
     data.write_text(json.dumps([{"input": "hi", "output": "HI"}]))
-    model = tiny_model(
+    model = tiny_model_entry(
         builder_args={**ARCHITECTURE, "note": READS_SECRET},
         folder=f"tiny {READS_SECRET}",
         tokenizer_files={"path": f"\\{READS_SECRET}/tokenizer.model"},
@@ -117,7 +102,7 @@ def test_task_arguments_and_metadata_reach_inspect_with_their_values_and_types(s
     set_dir = site.create(
         vary={"lr": [1e-4, 2e-4]},
         fixed={"model": "tiny, v2: yes", "dataset": data.name, "epochs": 1, "lora_rank": 4},
-        models={"tiny, v2: yes": tiny_model()},
+        models={"tiny, v2: yes": tiny_model_entry()},
         evaluations=[{"name": "recorded", "task": f"{tasks}@recorded", "args": {**TEXT_ARGS, **TYPED_ARGS}}],
     )
     assert expset("scaffold", str(set_dir)).exit_code == 0

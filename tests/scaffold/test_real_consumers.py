@@ -17,21 +17,11 @@ from expset.core.models import MODELS
 from expset.render.yaml_read import load_yaml
 from expset.render.yaml_text import to_yaml
 
-from e2e.tiny_model import ARCHITECTURE
+from e2e.tiny_model import tiny_model_entry
 from site_helpers import expset
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-TINY_MODEL = {
-    "builder": "torchtune.models.llama2.lora_llama2",
-    "builder_args": ARCHITECTURE,
-    "tokenizer": "torchtune.models.llama2.llama2_tokenizer",
-    "tokenizer_files": {"path": "tokenizer.model"},
-    "folder": "tiny",
-    "checkpoint_files": ["model.safetensors"],
-    "model_type": "LLAMA2",
-    "device": "cpu",
-    "dtype": "fp32",
-}
+TINY_MODEL = tiny_model_entry()
 
 
 def tune_validate(config: Path, hf_home: Path) -> subprocess.CompletedProcess[str]:
