@@ -62,10 +62,13 @@ def compare_existing(experiment_set: ExperimentSet, target: Path, *, raced: bool
         ) from None
     if existing.plan == experiment_set.plan and existing.set_name == experiment_set.set_name:
         return Outcome.UP_TO_DATE
+    made_before_controls = existing.plan == experiment_set.plan.model_copy(update={"controls": False})
     raise TargetExistsError(
         f"{target} already holds a set with a different plan{why}; nothing was written:\n"
         + describe_difference(existing, experiment_set),
-        hint="give the new set another name (name: in the plan), or remove the old set yourself",
+        hint="this set was made before control runs existed: add `controls: false` to the plan to keep it as it is"
+        if made_before_controls
+        else "give the new set another name (name: in the plan), or remove the old set yourself",
     )
 
 

@@ -253,3 +253,17 @@ def test_numbers_in_flags_are_numbers():
     assert [run["parameters"]["lr"] for run in proposal["runs"]] == [0.0001, 2e-5]
     assert proposal["fixed"] == {"packed": True}
     assert [run["name"] for run in proposal["runs"]] == ["lr1e-4", "lr2e-5"]
+
+
+def test_a_set_made_before_control_runs_existed_says_how_to_keep_it(plan_file, isolated_environment):
+    from expset.render.yaml_read import load_yaml
+    from expset.render.yaml_text import to_yaml
+
+    assert expset("create", str(plan_file), "--yes").exit_code == 0
+    record_file = isolated_environment / SET / "expset.yaml"
+    record = load_yaml(record_file.read_text(), "expset.yaml")
+    del record["plan"]["controls"]  # as an earlier expset wrote it
+    record_file.write_text(to_yaml(record))
+    again = expset("create", str(plan_file), "--yes")
+    assert again.exit_code == 3 and "+controls: true" in again.stderr
+    assert "add `controls: false` to the plan to keep it as it is" in again.stderr
