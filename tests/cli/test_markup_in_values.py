@@ -78,7 +78,9 @@ def test_creating_the_same_set_again_says_it_is_up_to_date_at_the_real_path(site
 
 def test_plan_shows_the_root_and_the_plan_text_as_written(site, root):
     plan_file = site.root / "plan.yaml"
-    plan_file.write_text(to_yaml(site.plan(purpose=PURPOSE, author=AUTHOR, vary={"style": STYLES})))
+    plan_file.write_text(
+        to_yaml(site.plan(purpose=PURPOSE, author=AUTHOR, vary={"style": STYLES}, labels={"style": "the answer style"}))
+    )
     result = expset("plan", str(plan_file), "--root", str(root))
     finished(result)
     lines = result.stdout.splitlines()
@@ -90,7 +92,7 @@ def test_plan_shows_the_root_and_the_plan_text_as_written(site, root):
 
 
 def test_which_prints_values_with_markup_as_written(site, root):
-    set_dir, created = create_in(site, root, vary={"style": STYLES})
+    set_dir, created = create_in(site, root, vary={"style": STYLES}, labels={"style": "the answer style"})
     finished(created)
     result = expset("which", str(set_dir), "style-bold-terse")
     finished(result)

@@ -71,13 +71,13 @@ def test_a_syntax_error_names_the_line_and_hints_at_indentation_and_quoting(isol
 
 
 def test_values_with_line_breaks_stay_on_the_one_error_line(isolated_environment):
-    plan = write(isolated_environment, 'purpose: p\nvary:\n  x: ["a\\nb", "a b"]\n')
+    plan = write(isolated_environment, 'purpose: p\nlabels: {x: a label}\nvary:\n  x: ["a\\nb", "a b"]\n')
     assert_one_line_error(expset("plan", plan), r"{x: 'a\nb'} and {x: a b} would both be named 'x-a-b'")
 
 
 def test_keys_with_line_breaks_stay_on_the_one_error_line(isolated_environment):
     plan = write(isolated_environment, 'purpose: p\nvary:\n  "a\\nb": [1, 2]\n')
-    assert_one_line_error(expset("plan", plan), r"vary.a\nb: not a parameter name")
+    assert_one_line_error(expset("plan", plan), r"vary.a\nb: is not a setting expset knows")
 
 
 def test_the_default_limit_is_ten_thousand_runs(isolated_environment):
@@ -99,7 +99,10 @@ def test_max_runs_sets_the_limit_for_plan_and_create(isolated_environment):
 
 def test_a_long_value_repeated_into_every_run_is_refused_before_writing(isolated_environment):
     seeds = ", ".join(map(str, range(2_000)))
-    plan = write(isolated_environment, f"purpose: p\nfixed:\n  note: {'x' * 60_000}\nvary:\n  seed: [{seeds}]\n")
+    plan = write(
+        isolated_environment,
+        f"purpose: p\nlabels: {{note: a note}}\nfixed:\n  note: {'x' * 60_000}\nvary:\n  seed: [{seeds}]\n",
+    )
     result = expset("create", plan, "--yes", "--root", "root")
     assert_one_line_error(result, "fixed.note: 60,000 characters, written into each of the 2,000 runs' files")
     assert tree(isolated_environment / "root") == []
@@ -158,11 +161,15 @@ RESOURCE_CASES = {
     "billion laughs": (billion_laughs(), "aliases expand to more than 100,000 values and characters"),
     "large value aliased into every run": (aliased_large_value(), "aliases expand to more than 100,000"),
     "a million runs": (
-        "purpose: p\nvary:\n" + "".join(f"  p{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for i in range(6)),
+        "purpose: p\nlabels: {p0: a, p1: a, p2: a, p3: a, p4: a, p5: a}\nvary:\n"
+        + "".join(f"  p{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for i in range(6)),
         "vary: 10 p0 × 10 p1 × 10 p2 × 10 p3 × 10 p4 × 10 p5 make 1,000,000 runs, more than the limit of 10,000",
     ),
     "a billion runs": (
-        "purpose: p\nvary:\n" + "".join(f"  p{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for i in range(9)),
+        "purpose: p\nlabels: {"
+        + ", ".join(f"p{i}: a" for i in range(9))
+        + "}\nvary:\n"
+        + "".join(f"  p{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for i in range(9)),
         "make 1,000,000,000 runs",
     ),
 }

@@ -87,7 +87,10 @@ HOSTILE = ['say "hi"', "a: b", "- x", "#hash", "multi\nline", "tab\there", "1e-4
 @pytest.mark.parametrize("value", HOSTILE)
 def test_run_file_reads_back_as_the_runs_parameters_whatever_the_text(value):
     files = rendered(
-        vary={"optimizer": [value, "plain"]}, fixed={"note": value}, naming={"aliases": {"optimizer": {value: "odd"}}}
+        vary={"optimizer": [value, "plain"]},
+        fixed={"note": value},
+        naming={"aliases": {"optimizer": {value: "odd"}}},
+        labels={"optimizer": "the optimizer our script builds", "note": "a note"},
     )
     run = load_yaml(files["optimizer-odd/run.yaml"], "run.yaml")
     assert run["varied"] == {"optimizer": value}

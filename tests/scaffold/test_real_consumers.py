@@ -35,6 +35,17 @@ def tune_validate(config: Path, hf_home: Path) -> subprocess.CompletedProcess[st
     )
 
 
+OVERRIDES = {
+    "optimizer.weight_decay": 0.1,
+    "optimizer.betas": [0.9, 0.95],
+    "lr_scheduler.num_warmup_steps": 5,
+    "clip_grad_norm": 1.0,
+    "enable_activation_checkpointing": True,
+    "~profiler": None,
+}
+"""torchtune settings by config path, applied to every model's config: each set, one removed."""
+
+
 @pytest.fixture(scope="module")
 def every_model_set(tmp_path_factory):
     """One set with a run for every model in the table, and the plan's own tiny model, scaffolded."""
@@ -47,7 +58,7 @@ def every_model_set(tmp_path_factory):
     try:
         set_dir = site.create(
             vary={"model": [*MODELS, "tiny"], "lora_rank": [8]},
-            fixed={"dataset": "words", "lr": 1e-4, "epochs": 1},
+            fixed={"dataset": "words", "lr": 1e-4, "epochs": 1, **OVERRIDES},
             models={"tiny": TINY_MODEL},
         )
         result = expset("scaffold", str(set_dir))
@@ -67,6 +78,35 @@ def test_every_models_config_passes_tune_validate(every_model_set, tmp_path):
         results = list(pool.map(lambda config: (config, tune_validate(config, tmp_path / "hf")), configs))
     failures = {str(c.parent.name): r.stderr[-500:] for c, r in results if "Config is well-formed!" not in r.stdout}
     assert not failures
+
+
+def test_settings_by_config_path_reach_every_config(every_model_set):
+    for config in every_model_set.glob("*/finetune.yaml"):
+        data = load_yaml(config.read_text(), config.name)
+        assert data["optimizer"]["weight_decay"] == 0.1
+        assert data["optimizer"]["betas"] == [0.9, 0.95]
+        assert data["lr_scheduler"]["num_warmup_steps"] == 5
+        assert data["clip_grad_norm"] == 1.0
+        assert data["enable_activation_checkpointing"] is True
+        assert "profiler" not in data
+
+
+def test_a_varied_setting_is_validated_by_torchtune_and_read_back_from_the_run_name(site, tmp_path):
+    set_dir = site.create(
+        vary={"optimizer.weight_decay": [0.0, 0.05]},
+        fixed={"model": "tiny", "dataset": "words", "epochs": 1, "compile": False},
+        models={"tiny": TINY_MODEL},
+        evaluations=[],
+    )
+    assert sorted(path.name for path in set_dir.iterdir() if path.is_dir()) == ["wd0", "wd0.05"]
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    for run, decay in (("wd0", 0.0), ("wd0.05", 0.05)):
+        config = set_dir / run / "finetune.yaml"
+        assert load_yaml(config.read_text(), "finetune.yaml")["optimizer"]["weight_decay"] == decay
+        assert "Config is well-formed!" in tune_validate(config, tmp_path / "hf").stdout
+    which = expset("which", str(set_dir), "wd0.05")
+    assert which.exit_code == 0, which.stderr
+    assert "optimizer.weight_decay  0.05  (varied)" in which.stdout
 
 
 def test_tune_validate_rejects_a_config_torchtune_cannot_build(every_model_set, tmp_path):

@@ -3,7 +3,10 @@
 import json
 import os
 
+import pytest
+
 from expset.render.yaml_read import load_yaml
+from expset.render.yaml_text import to_yaml
 
 from helpers import tree
 from site_helpers import expset
@@ -201,19 +204,34 @@ def test_a_missing_data_file_is_one_line_naming_the_run_and_the_path(site):
     assert not (set_dir / "1B_rank8/finetune.yaml").exists()
 
 
-def test_an_unknown_model_is_named_with_the_fix(site):
-    set_dir = site.create(vary={"model": ["Llama-9-1B", "Llama-3.2-1B"]})
-    result = expset("scaffold", str(set_dir))
+def test_an_unknown_model_is_refused_at_create_with_the_nearest_name(site):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(to_yaml(site.plan(vary={"model": ["Llama-9-1B", "Llama-3.2-1B"]})))
+    result = expset("create", str(plan_file), "--yes", "--root", str(site.root))
     assert result.exit_code == 2
-    assert "run llama-9-1b: model 'Llama-9-1B' is not in expset's model table" in result.stderr
-    assert "models:" in result.stderr
+    assert "vary.model[0]: 'Llama-9-1B' is not a model expset knows — did you mean 'Llama-3.2-1B'?" in result.stderr
+    assert not (site.root / "scaffold-test_2025-10-18").exists()
 
 
-def test_a_parameter_scaffold_cannot_apply_is_named(site):
-    set_dir = site.create(fixed={"dataset": "words", "warmup_ratio": 0.1})
+@pytest.mark.parametrize(("key", "near"), [("lora_rnak", "lora_rank"), ("learnign_rate", "learning_rate")])
+def test_a_misspelt_parameter_is_refused_at_create_with_the_spelling(site, key, near):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(to_yaml(site.plan(vary={"model": ["Llama-3.2-1B-Instruct"], key: [8, 16]})))
+    result = expset("create", str(plan_file), "--yes", "--root", str(site.root))
+    assert result.exit_code == 2
+    assert f"vary.{key}: is not a setting expset knows — did you mean {near!r}?" in result.stderr
+    assert not (site.root / "scaffold-test_2025-10-18").exists()
+
+
+def test_a_set_recorded_with_a_key_expset_cannot_apply_is_refused_at_scaffold_with_where_to_fix_it(site):
+    set_dir = site.create()
+    record = load_yaml((set_dir / "expset.yaml").read_text(), "expset.yaml")
+    record["plan"]["fixed"]["warmup_ratio"] = 0.1  # written by hand, or by a version that did not check keys
+    (set_dir / "expset.yaml").write_text(to_yaml(record))
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 2
-    assert "warmup_ratio is not a training input expset can apply" in result.stderr
+    assert "warmup_ratio is not a setting expset knows" in result.stderr
+    assert "hint: fix the plan in the set's expset.yaml" in result.stderr
 
 
 def test_an_evaluation_without_a_task_is_named(site):

@@ -51,7 +51,7 @@ def test_no_controls_when_the_plan_says_so_or_has_nothing_to_evaluate(plan):
     [
         ({"vary": {"lora_rank": [8, 16]}, "controls": True}, "controls: a control is the untuned base model"),
         (
-            {"vary": {"lora_rank": [8, 16]}, "fixed": {"model": "m"}, "controls": True, "evaluations": []},
+            {"vary": {"lora_rank": [8, 16]}, "fixed": {"model": "Llama-3.2-1B"}, "controls": True, "evaluations": []},
             "controls: a control run only evaluates the base model",
         ),
     ],

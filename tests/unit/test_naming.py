@@ -44,7 +44,9 @@ def test_base_and_instruct_variants_of_one_model_are_told_apart():
 
 
 def test_unknown_models_that_differ_only_in_size_get_their_size():
-    assert names(vary={"model": ["org/my-llama-7b", "org/my-llama-13b"]}) == ["7B", "13B"]
+    spec = {"builder": "b", "tokenizer": "t", "tokenizer_files": {"path": "x"}, "checkpoint_files": ["m"]}
+    models = {name: {**spec, "model_type": "LLAMA2"} for name in ("org/my-llama-7b", "org/my-llama-13b")}
+    assert names(vary={"model": list(models)}, models=models) == ["7B", "13B"]
 
 
 @pytest.mark.parametrize(
@@ -59,7 +61,9 @@ def test_unknown_models_that_differ_only_in_size_get_their_size():
         ("lora_dropout", [0.0, 0.05], ["drop0", "drop0.05"]),
         ("dataset", ["data/alpaca_clean.json", "data/words.jsonl"], ["alpaca-clean", "words"]),
         ("max_seq_len", [512, 1024], ["max-seq-len512", "max-seq-len1024"]),
-        ("optimizer", ["AdamW", "SGD"], ["optimizer-adamw", "optimizer-sgd"]),
+        ("optimizer._component_", ["AdamW", "SGD"], ["component-adamw", "component-sgd"]),
+        ("optimizer.weight_decay", [0.0, 0.1], ["wd0", "wd0.1"]),
+        ("lr_scheduler.num_warmup_steps", [0, 50], ["warmup0", "warmup50"]),
     ],
 )
 def test_well_known_parameters_have_their_token_form(key, values, expected):
@@ -150,15 +154,17 @@ def test_a_single_run_set_names_its_run_run():
 
 # --- properties: for any valid plan, names are unique, safe and decode back to their parameters ---
 
-keys = st.sampled_from(["model", "dataset", "lr", "lora_rank", "seed", "epochs", "warmup", "optimizer", "packed"])
+KEYS = ["model", "dataset", "lr", "lora_rank", "seed", "epochs", "dataset.packed", "style"]
+keys = st.sampled_from([*KEYS, "lr_scheduler.num_warmup_steps", "optimizer._component_"])
+SPEC = {"builder": "b", "tokenizer": "t", "tokenizer_files": {"path": "x"}, "checkpoint_files": ["m"]}
 texts = st.text(alphabet=st.characters(codec="ascii", categories=["L", "N", "P", "Zs"]), min_size=1, max_size=40)
 numbers = st.one_of(st.integers(0, 10**6), st.floats(1e-9, 1e3, allow_nan=False, allow_infinity=False))
 
 
 def values_for(key: str, min_size: int = 1):
-    if key in ("lr", "lora_rank", "seed", "epochs"):
+    if key in ("lr", "lora_rank", "seed", "epochs", "lr_scheduler.num_warmup_steps"):
         kind = numbers if key == "lr" else st.integers(1, 4096)
-    elif key == "packed":
+    elif key == "dataset.packed":
         kind = st.booleans()
     else:
         kind = st.one_of(texts, numbers)
@@ -169,7 +175,8 @@ def values_for(key: str, min_size: int = 1):
 def plans(draw):
     chosen = draw(st.lists(keys, min_size=1, max_size=4, unique=True))
     vary = {key: draw(values_for(key, min_size=2 if key == chosen[0] else 1)) for key in chosen}
-    return {"purpose": "property", "vary": vary}
+    models = {str(value): {**SPEC, "model_type": "LLAMA2"} for value in vary.get("model", [])}
+    return {"purpose": "property", "vary": vary, "labels": {"style": "an answer style"}, "models": models}
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

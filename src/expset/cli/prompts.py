@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from expset.core.plan import PARAMETER_KEY
+from expset.core.overrides import unknown_key_problem
 from expset.core.values import is_safe_name, value_identity
 from expset.errors import DeclinedError, UsageError
 from expset.render.yaml_read import load_scalar
@@ -81,8 +81,9 @@ def _parameter_key(taken: set[str]) -> Callable[[str], bool | str]:
         key = text.strip()
         if not key:
             return True
-        if not PARAMETER_KEY.fullmatch(key):
-            return "use letters, digits and _ (e.g. lora_rank)"
+        problem = unknown_key_problem(key, set())
+        if problem is not None:
+            return f"{key} {problem}"
         return f"{key} is already in the plan" if key in taken else True
 
     return check

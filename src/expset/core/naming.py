@@ -236,9 +236,11 @@ def decode_run_name(convention: Convention, name: str) -> dict[str, Scalar] | No
     match = _decoder(convention).fullmatch(name)
     if match:
         by_key = {p.key: p for p in convention.parameters}
+        fields = [field for _, field in convention.parts()]
         decoded = {}
         for group, text in match.groupdict().items():
-            key = group.split("__", 1)[1]
+            key = fields[int(group.removeprefix("p"))]
+            assert key is not None
             decoded[key] = by_key[key].values[by_key[key].texts.index(text)]
         return {p.key: decoded[p.key] for p in convention.parameters}
     for run in derive_runs(convention) if _could_be_shortened(name) else ():
@@ -263,7 +265,7 @@ def _slug_from_vary(convention: Convention, models: dict[str, ModelSpec]) -> str
             words.append(f"{known.family}-size" if known and known.family else "size")
         else:
             known = parameter(naming.key)
-            words.append(known.set_word if known and known.set_word else slugify(naming.key))
+            words.append(known.set_word if known and known.set_word else _word(naming.key))
     return "-".join(words) or "single-run"
 
 
@@ -296,7 +298,12 @@ def _prefix(key: str, texts: list[str]) -> str:
     if known is not None and known.prefix is not None:
         return known.prefix
     separator = "" if all(t[:1].isdigit() for t in texts) else "-"
-    return slugify(key) + separator
+    return _word(key) + separator
+
+
+def _word(key: str) -> str:
+    """A parameter's word in names: its key slugged, or a torchtune setting's last part (``betas``)."""
+    return slugify(key.rsplit(".", 1)[-1])
 
 
 def _model_sizes(values: list[Scalar], models: dict[str, ModelSpec]) -> list[str] | None:
@@ -394,7 +401,7 @@ def _decoder(convention: Convention) -> re.Pattern[str]:
         pattern += re.escape(literal)
         if field:
             options = sorted(set(by_key[field].texts), key=len, reverse=True)
-            pattern += f"(?P<p{position}__{field}>{'|'.join(map(re.escape, options))})"
+            pattern += f"(?P<p{position}>{'|'.join(map(re.escape, options))})"
     return re.compile(pattern)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Kind = Literal["integer", "number", "boolean", "text"]
-Section = Literal["model", "data", "training", "resources"]
+Section = Literal["model", "data", "training", "resources", "config"]
+"""Where a parameter goes; ``config``: a torchtune setting by its config path, applied last (``overrides``)."""
 
 
 @dataclass(frozen=True)
@@ -236,10 +237,42 @@ PARAMETERS: tuple[Parameter, ...] = (
         meaning="time limit of the fine-tune, as SLURM writes it (default: the model's)",
         example="04:00:00",
     ),
+    Parameter(
+        "optimizer.weight_decay",
+        kind="number",
+        section="config",
+        meaning="AdamW weight decay (torchtune's configs: 0.01)",
+        example="0.01",
+        bounds=AT_LEAST_ZERO,
+        prefix="wd",
+        set_word="wd",
+    ),
+    Parameter(
+        "lr_scheduler.num_warmup_steps",
+        kind="integer",
+        section="config",
+        meaning="learning-rate warm-up steps (default: 3% of the run's optimizer steps)",
+        example="50",
+        bounds=AT_LEAST_ZERO,
+        prefix="warmup",
+        set_word="warmup",
+    ),
+    Parameter(
+        "clip_grad_norm",
+        kind="number",
+        section="config",
+        meaning="gradient clipping: the largest gradient norm (default: none)",
+        example="1.0",
+        bounds=POSITIVE,
+        prefix="clip",
+        set_word="clip",
+    ),
 )
 
 BY_KEY = {parameter.key: parameter for parameter in PARAMETERS}
 KNOWN_KEYS = frozenset(BY_KEY)
+EXPSET_KEYS = frozenset(p.key for p in PARAMETERS if p.section != "config")
+"""The parameters expset applies itself; the others are torchtune settings that it knows by their path."""
 NUMERIC_KEYS = frozenset(p.key for p in PARAMETERS if p.kind in ("integer", "number"))
 TRAINING_KEYS = tuple(p.key for p in PARAMETERS if p.section == "training" and p.same_as is None)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-import re
 import sys
 from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from expset.core.models import ModelSpec
+from expset.core.models import MODELS, ModelSpec, find_model
+from expset.core.overrides import REMOVE, is_override, unknown_key_problem
 from expset.core.parameters import NUMERIC_KEYS, parameter, value_problem
 from expset.core.sections import (
     CheckpointEntry,
@@ -32,8 +32,6 @@ from expset.core.site_settings import Site
 from expset.core.values import Scalar, is_safe_name, parse_number, value_identity
 from expset.errors import PlanError
 
-PARAMETER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
 
 class Plan(BaseModel):
     """An experiment plan: what a set of fine-tuning runs is for and what varies across it."""
@@ -48,7 +46,15 @@ class Plan(BaseModel):
     vary: dict[str, list[ScalarValue]] = Field(
         default_factory=dict, description="Parameter → values, in naming order; runs are their product."
     )
-    fixed: dict[str, ConstantValue] = Field(default_factory=dict, description="Parameters shared by every run.")
+    fixed: dict[str, ConstantValue] = Field(
+        default_factory=dict,
+        description="Parameters shared by every run; a torchtune setting may be null, and ~path removes one.",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Parameters of your own that the jobs do not read (your scripts do), with what each means: "
+        "expset names runs after them and records them, but applies nothing.",
+    )
     single_run_reason: str | None = Field(
         default=None, description="Why this set has one run only (needed when nothing varies)."
     )
@@ -146,7 +152,7 @@ def _coerce_numbers(plan: Plan) -> Plan:
 
     def number(path: str, key: str, value: Any) -> Any:
         known = parameter(key)
-        if known is None or key not in NUMERIC_KEYS or isinstance(value, list):
+        if known is None or key not in NUMERIC_KEYS or isinstance(value, list) or value is None:
             return value
         number = parse_number(value) if isinstance(value, str) else value
         if isinstance(number, bool) or not isinstance(number, (int, float)):
@@ -188,17 +194,29 @@ def check_plan(plan: Plan) -> list[str]:
             "site.root: a plan names its folder with root: at the top level (site: holds the profile's cluster "
             "settings) — move it there"
         )
+    labels = set(plan.labels)
     for key, values in plan.vary.items():
-        if not PARAMETER_KEY.fullmatch(key):
-            problems.append(f"vary.{key}: not a parameter name — use letters, digits and _ (e.g. lora_rank)")
+        problem = unknown_key_problem(key, labels)
+        if problem is not None:
+            problems.append(f"vary.{key}: {problem}")
+        elif key.startswith(REMOVE):
+            problems.append(f"vary.{key}: a removal cannot vary — move it to fixed")
         if not values:
             problems.append(f"vary.{key}: has no values — list at least one, or move it to fixed")
         problems.extend(_duplicates(f"vary.{key}", values))
         if key in plan.fixed:
             problems.append(f"fixed.{key}: is also in vary — keep it in one of vary or fixed")
-    for key in plan.fixed:
-        if not PARAMETER_KEY.fullmatch(key):
-            problems.append(f"fixed.{key}: not a parameter name — use letters, digits and _ (e.g. lora_rank)")
+    for key, value in plan.fixed.items():
+        problem = unknown_key_problem(key, labels)
+        if problem is not None:
+            problems.append(f"fixed.{key}: {problem}")
+        elif value is None and not is_override(key):
+            problems.append(f"fixed.{key}: null is not a value of {key} — remove the line to use its default")
+    for key in plan.labels:
+        if key in plan.vary or key in plan.fixed:
+            continue
+        problems.append(f"labels.{key}: not in vary or fixed — list its values there, or remove the label")
+    problems.extend(_unknown_models(plan))
     if not any(len(values) >= 2 for values in plan.vary.values()) and not plan.single_run_reason:
         problems.append(
             "vary: nothing varies — give a parameter at least two values, "
@@ -253,6 +271,25 @@ def check_plan(plan: Plan) -> list[str]:
                     f"naming.aliases.{key}.{value}: {alias!r} cannot appear in a folder name — use letters, "
                     "digits, '.', '-' and '_'"
                 )
+    return problems
+
+
+def _unknown_models(plan: Plan) -> list[str]:
+    """Each model that neither the plan's models: nor the built-in table defines, with a near name."""
+    entries = [(f"vary.model[{i}]", v) for i, v in enumerate(plan.vary.get("model", []))]
+    if "model" in plan.fixed:
+        entries.append(("fixed.model", plan.fixed["model"]))
+    entries += [(f"evaluate_only.{name}.model", c.model) for name, c in plan.evaluate_only.items() if c.model]
+    problems = []
+    for path, value in entries:
+        if not isinstance(value, str) or find_model(value, plan.models) is not None:
+            continue
+        close = difflib.get_close_matches(value, [*plan.models, *MODELS], n=1, cutoff=0.6)
+        near = f"did you mean {close[0]!r}? " if close else ""
+        problems.append(
+            f"{path}: {value!r} is not a model expset knows — {near}define it under models: "
+            "(see `expset schema`), or pick one of `expset models`"
+        )
     return problems
 
 

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from expset.core.models import ModelBuild, ModelSpec, checkpoint_folder, find_model
 from expset.core.naming import ExperimentSet, Run
-from expset.core.parameters import BY_KEY, KNOWN_KEYS, TRAINING_KEYS, field_constraints
+from expset.core.overrides import REMOVE, is_override, override_problem, unknown_key_problem
+from expset.core.parameters import BY_KEY, TRAINING_KEYS, field_constraints, value_problem
 from expset.core.sections import DataFormat
 from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
@@ -109,8 +110,26 @@ class RunSetup(_Strict):
     training: TrainingSetup
     resources: ResourcesSetup
     slurm: SlurmSetup
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="torchtune settings by their config path (optimizer.weight_decay: 0.1), applied last to the "
+        "generated config; ~path removes one.",
+    )
     parameters: dict[str, Any] = Field(description="The run's plan parameters, for evaluation metadata.")
     evaluations: list[EvaluationSetup] = Field(default_factory=list, description="One entry per evaluation task.")
+
+    @field_validator("settings")
+    @classmethod
+    def _settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        for key, value in settings.items():
+            problem = override_problem(key) if is_override(key) else "is not a torchtune config path"
+            if problem is None and key.startswith(REMOVE) and value is not None:
+                problem = "removes a setting, so its value must be null"
+            if problem is None and value is not None and (problem := value_problem(key, value)) is not None:
+                problem = f"{value!r} {problem}"
+            if problem is not None:
+                raise ValueError(f"{key} {problem}")
+        return settings
 
     @model_validator(mode="after")
     def _evaluations_fit_the_training(self) -> RunSetup:
@@ -164,19 +183,20 @@ def derive_run_setup(
     data_path: str,
     task_paths: dict[str, str],
     expand_path: Callable[[str], str] = str,
+    samples: int | None = None,
 ) -> RunSetup:
     """The setup of ``run``. The caller resolved ``data_path`` and ``task_paths`` (one per evaluation) on
-    disk, and gives ``expand_path`` for model folders written with ``~`` or ``$VAR`` (the environment is its
-    to read)."""
+    disk, counted the data's ``samples`` where it could, and gives ``expand_path`` for model folders
+    written with ``~`` or ``$VAR`` (the environment is its to read)."""
     plan = experiment_set.plan
     parameters = dict(run.varied) if run.evaluated_only else {**run.varied, **plan.fixed}
-    unknown = sorted(set(parameters) - KNOWN_KEYS)
-    if unknown:
-        raise SetupError(
-            f"run {run.name}: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a training input "
-            "expset can apply",
-            hint=f"use only {', '.join(sorted(KNOWN_KEYS))}; other settings go in setup_finetune.yaml",
-        )
+    for key in parameters:
+        problem = unknown_key_problem(key, set(plan.labels))
+        if problem is not None:  # a set recorded before these keys were checked when the plan is read
+            raise SetupError(
+                f"run {run.name}: {key} {problem}",
+                hint="fix the plan in the set's expset.yaml (or declare a parameter of your own under labels:)",
+            )
     model_name = str(parameters.get("model", ""))
     model = find_model(model_name, plan.models)
     if model is None:
@@ -213,6 +233,7 @@ def derive_run_setup(
         "slurm": {
             key: value for key, value in site.model_dump(exclude_none=True).items() if key in SlurmSetup.model_fields
         },
+        "settings": {} if run.evaluated_only else _settings(parameters, training, gpus, samples),
         "parameters": parameters,
         "evaluations": [
             {
@@ -225,6 +246,33 @@ def derive_run_setup(
         ],
     }
     return validate_setup(setup, f"run {run.name}")
+
+
+WARMUP_SHARE = 0.03
+"""The default warm-up, as a share of the run's optimizer steps (Alpaca's and many recipes' 3%)."""
+WARMUP_WHEN_UNKNOWN = 100
+"""The warm-up when the run's length is unknown (a packed dataset): torchtune's own configs' value."""
+WARMUP_PATH = "lr_scheduler.num_warmup_steps"
+
+
+def _settings(parameters: dict[str, Any], training: dict[str, Any], gpus: int, samples: int | None) -> dict[str, Any]:
+    """The run's torchtune settings: the warm-up that follows its length, then the plan's, which win."""
+    steps = optimizer_steps(samples, training, gpus)
+    warmup = WARMUP_WHEN_UNKNOWN if steps is None else round(WARMUP_SHARE * steps)
+    return {WARMUP_PATH: warmup, **{key: value for key, value in parameters.items() if is_override(key)}}
+
+
+def optimizer_steps(samples: int | None, training: dict[str, Any], gpus: int) -> int | None:
+    """How many optimizer steps a fine-tune takes over all its epochs, as torchtune counts them: full
+    batches only (its data loader drops the last, partial one) over every GPU, ``gradient_accumulation_steps``
+    batches per step, at most ``max_steps_per_epoch`` per epoch. None when the data size is unknown."""
+    if samples is None:
+        return None
+    per_step = training["batch_size"] * max(1, gpus) * training["gradient_accumulation_steps"]
+    per_epoch = samples // per_step
+    if training.get("max_steps_per_epoch") is not None:
+        per_epoch = min(per_epoch, training["max_steps_per_epoch"])
+    return per_epoch * training["epochs"]
 
 
 def validate_setup(data: Any, where: str) -> RunSetup:

@@ -26,7 +26,9 @@ def _scalar(value: Any) -> Scalar:
     raise ValueError(f"expected a single value (text, number or true/false), got {type(value).__name__}")
 
 
-def _constant(value: Any) -> Scalar | list[Scalar]:
+def _constant(value: Any) -> Scalar | list[Scalar] | None:
+    if value is None:  # a torchtune setting set to null, or removed (~path)
+        return None
     if isinstance(value, list):
         return [_scalar(item) for item in value]
     return _scalar(value)
@@ -49,9 +51,9 @@ def _iso_date(value: Any) -> dt.date:
 
 ScalarValue = Annotated[Scalar, PlainValidator(_scalar), WithJsonSchema(_SCALAR_SCHEMA)]
 ConstantValue = Annotated[
-    Scalar | list[Scalar],
+    Scalar | list[Scalar] | None,
     PlainValidator(_constant),
-    WithJsonSchema({"anyOf": [_SCALAR_SCHEMA, {"type": "array", "items": _SCALAR_SCHEMA}]}),
+    WithJsonSchema({"anyOf": [_SCALAR_SCHEMA, {"type": "array", "items": _SCALAR_SCHEMA}, {"type": "null"}]}),
 ]
 AliasKey = Annotated[Scalar, PlainValidator(_scalar), WithJsonSchema({"type": "string"})]
 """A value of a varied parameter, as an alias table's key: ``8: small`` arrives as the number 8."""

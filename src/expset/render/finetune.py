@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from expset.core.layout import CONFIG_FILE, LOG_DIR, SETUP_FILE
+from expset.core.overrides import apply_overrides
 from expset.core.run_setup import RunSetup
 from expset.render.yaml_text import to_yaml
 
@@ -84,7 +85,12 @@ def _escaped(value: Any, resolutions: int) -> Any:
 
 
 def finetune_config(setup: RunSetup, run_dir: str) -> dict[str, Any]:
-    """The torchtune config for ``setup``'s fine-tune, writing into ``run_dir``."""
+    """The torchtune config for ``setup``'s fine-tune, writing into ``run_dir``: torchtune's own LoRA
+    config, then the setup's ``settings`` by config path, applied last."""
+    return apply_overrides(_base_config(setup, run_dir), setup.settings)
+
+
+def _base_config(setup: RunSetup, run_dir: str) -> dict[str, Any]:
     model, training = setup.model, setup.training
     model_section: dict[str, Any] = {
         "_component_": model.builder,
