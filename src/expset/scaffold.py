@@ -21,9 +21,9 @@ from expset.core.layout import CONFIG_FILE, GENERATED_RECORD, LOG_DIR, SETUP_FIL
 from expset.core.naming import ExperimentSet
 from expset.core.run_setup import RunSetup, check_set_path, derive_run_setup
 from expset.core.site_settings import Site, merge_site
+from expset.data_files import count_samples, resolve_data
 from expset.errors import ConflictError, SetupError, WriteError
 from expset.fs.inside import refuse_links
-from expset.plan_file import DATA_SUFFIXES
 from expset.sets import choose_runs, read_setup
 
 
@@ -71,6 +71,7 @@ def scaffold_set(
     record = read_generated_record(set_dir)
     task_paths = resolve_tasks(experiment_set, set_dir)  # plans record absolute paths; older ones may not
     data_paths: dict[str, str] = {}
+    samples: dict[str, int | None] = {}
     planned: list[PlannedWrite] = []
     generated_by_run: dict[str, list[str]] = {}
     for path in record:
@@ -80,7 +81,8 @@ def scaffold_set(
         setup_path = run_dir / SETUP_FILE
         dataset = str({**experiment_set.plan.fixed, **run.varied}.get("dataset", ""))
         if not run.evaluated_only and dataset not in data_paths:
-            data_paths[dataset] = resolve_data(dataset, site, run.name)
+            data_paths[dataset] = resolve_data(dataset, site, f"run {run.name}: dataset")
+            samples[dataset] = None if experiment_set.plan.data.packed else count_samples(data_paths[dataset])
         derived = derive_run_setup(
             experiment_set,
             run,
@@ -88,6 +90,7 @@ def scaffold_set(
             data_path="" if run.evaluated_only else data_paths[dataset],  # it trains on nothing
             task_paths=task_paths,
             expand_path=expand_path,
+            samples=samples.get(dataset),
         )
         setup = derived
         derived_text = render_setup(derived)
@@ -165,29 +168,6 @@ def render_setup(setup: RunSetup) -> str:
 def expand_path(path: str) -> str:
     """``~`` and ``$VAR`` in a path the profile or plan wrote, as the login shell would expand them."""
     return os.path.expanduser(os.path.expandvars(path))
-
-
-def resolve_data(dataset: str, site: Site, run: str) -> str:
-    """The data file ``dataset`` names: a path, or a name under the data folder (``.json``/``.jsonl`` implied)."""
-    if not dataset:
-        raise SetupError(f"run {run}: no dataset", hint="add dataset to vary or fixed: a JSON or JSONL file")
-    path = Path(os.path.expandvars(dataset)).expanduser()
-    if not path.is_absolute():
-        if not site.data_folder:
-            raise SetupError(
-                f"run {run}: dataset {dataset!r} is a relative path and no data folder is set",
-                hint="give an absolute path, set site.data_folder in the plan, or run `expset profile init`",
-            )
-        path = Path(site.data_folder).expanduser() / path
-    candidates = [path] + [path.with_name(path.name + suffix) for suffix in DATA_SUFFIXES]
-    found = next((candidate for candidate in candidates if candidate.is_file()), None)
-    if found is None:
-        raise SetupError(f"run {run}: dataset {dataset!r}: no file at {path}", hint="check the path and data folder")
-    if found.suffix not in DATA_SUFFIXES:
-        raise SetupError(
-            f"run {run}: dataset {found} is not JSON or JSONL", hint="convert it to .json or .jsonl for torchtune"
-        )
-    return str(found.absolute())
 
 
 def resolve_tasks(experiment_set: ExperimentSet, base: Path) -> dict[str, str]:

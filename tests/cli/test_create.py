@@ -267,3 +267,30 @@ def test_a_set_made_before_control_runs_existed_says_how_to_keep_it(plan_file, i
     again = expset("create", str(plan_file), "--yes")
     assert again.exit_code == 3 and "+controls: true" in again.stderr
     assert "add `controls: false` to the plan to keep it as it is" in again.stderr
+
+
+def test_the_proposal_shows_how_long_each_run_trains_and_warns_of_a_warm_up_longer_than_a_third(isolated_environment):
+    data = isolated_environment / "train.jsonl"
+    data.write_text("".join('{"input": "a", "output": "b"}\n' for _ in range(300)))
+    args = ["--purpose", "p", "--vary", "batch_size=1,4", "--fixed", f"dataset={data}", "--fixed", "model=Llama-3.2-1B"]
+    args += ["--fixed", "lr_scheduler.num_warmup_steps=40"]
+    proposal = json.loads(expset("plan", "--json", *args).stdout)
+    assert [(group["runs"], group["total_steps"], group["warmup_steps"]) for group in proposal["training"]] == [
+        (["bs1"], 300, 40),
+        (["bs4"], 75, 40),
+    ]
+    assert [(warning["runs"], warning["warning"][:22]) for warning in proposal["warnings"]] == [
+        (["bs4"], "the warm-up (40 steps)")
+    ]
+    shown = expset("plan", *args).stdout
+    assert (
+        "Training bs4: 300 samples of" in shown
+        and "→ 75 optimizer steps per epoch, 75 in all; warm-up 40 steps" in shown
+    )
+    assert "warning: bs4: the warm-up (40 steps) is more than a third of training (75 steps)" in shown
+
+
+def test_a_dataset_that_cannot_be_looked_for_yet_is_a_note_not_an_error(isolated_environment):
+    result = expset("plan", "--purpose", "p", "--vary", "lora_rank=8,16", "--fixed", "dataset=somewhere/train")
+    assert result.exit_code == 0, result.stderr
+    assert "note: dataset 'somewhere/train' is looked for at scaffold" in " ".join(result.stdout.split())

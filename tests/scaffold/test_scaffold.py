@@ -174,6 +174,42 @@ def test_an_edited_setup_with_a_bad_value_names_the_file_and_field(site):
     assert result.stderr.startswith(f"error: {setup}: training.lora_rank:")
 
 
+def test_an_edited_setup_may_add_a_torchtune_setting_by_its_path(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    setup = set_dir / "1B_rank16/setup_finetune.yaml"
+    setup.write_text(setup.read_text().replace("settings:\n", "settings:\n  optimizer.weight_decay: 0.2\n"))
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    assert load_yaml((set_dir / "1B_rank16/finetune.yaml").read_text(), "f")["optimizer"]["weight_decay"] == 0.2
+
+
+def test_an_edited_setup_may_not_set_by_path_what_expset_sets(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    setup = set_dir / "1B_rank16/setup_finetune.yaml"
+    setup.write_text(setup.read_text().replace("settings:\n", "settings:\n  model.lora_rank: 64\n"))
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"error: {setup}: settings: model.lora_rank is what expset's parameter lora_rank sets — write lora_rank instead"
+    )
+
+
+def test_the_warm_up_follows_each_runs_length_and_a_planned_one_wins(site):
+    (site.data / "many.jsonl").write_text("".join('{"input": "a", "output": "b"}\n' for _ in range(400)))
+    fixed = {"model": "Llama-3.2-1B-Instruct", "dataset": "many", "epochs": 2, "batch_size": 2}
+    set_dir = site.create(vary={"lora_rank": [8, 16]}, fixed=fixed)
+    site.create(name="planned", vary={"lora_rank": [8, 16]}, fixed={**fixed, "lr_scheduler.num_warmup_steps": 7})
+    planned = site.root / "planned_2025-10-18"
+    for folder in (set_dir, planned):
+        assert expset("scaffold", str(folder)).exit_code == 0
+    config = load_yaml((set_dir / "rank8/finetune.yaml").read_text(), "f")
+    assert config["lr_scheduler"]["num_warmup_steps"] == round(0.03 * 2 * 400 / 2) == 12
+    assert "lr_scheduler.num_warmup_steps: 12\n" in (set_dir / "rank8/setup_finetune.yaml").read_text()
+    config = load_yaml((planned / "rank8/finetune.yaml").read_text(), "f")
+    assert config["lr_scheduler"]["num_warmup_steps"] == 7
+
+
 def test_only_the_named_runs_are_scaffolded(site):
     set_dir = site.create()
     result = expset("scaffold", str(set_dir), "--runs", "3B_rank8,1B_rank16")
@@ -196,11 +232,22 @@ def test_what_was_generated_is_recorded(site):
     assert "1B_rank8/finetune.yaml" in record and len(record) == 24
 
 
-def test_a_missing_data_file_is_one_line_naming_the_run_and_the_path(site):
-    set_dir = site.create(fixed={"dataset": "nope", "epochs": 1})
+def test_a_missing_data_file_is_refused_at_create_naming_the_field_and_the_path(site):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(to_yaml(site.plan(fixed={"dataset": "nope", "epochs": 1})))
+    result = expset("create", str(plan_file), "--yes", "--root", str(site.root))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: fixed.dataset 'nope': no file at {site.data / 'nope'}")
+    assert not (site.root / "scaffold-test_2025-10-18").exists()
+
+
+def test_a_data_file_gone_since_create_is_one_line_naming_the_run_and_the_path(site):
+    (site.data / "gone.json").write_text(json.dumps([{"input": "a", "output": "b"}]))
+    set_dir = site.create(fixed={"dataset": "gone", "epochs": 1})
+    (site.data / "gone.json").unlink()
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"error: run 1B_rank8: dataset 'nope': no file at {site.data / 'nope'}")
+    assert result.stderr.startswith(f"error: run 1B_rank8: dataset 'gone': no file at {site.data / 'gone'}")
     assert not (set_dir / "1B_rank8/finetune.yaml").exists()
 
 

@@ -155,6 +155,7 @@ def show_proposal(proposal: dict[str, Any]) -> None:
                 ", ".join(f"{control['name']} ({format_value(control['model'])})" for control in proposal["controls"]),
             )
         )
+    _show_training(out, proposal)
     out.print()
 
     tree = Tree(markup("[bold]{}/[/]", proposal["set_name"]))
@@ -180,6 +181,45 @@ def show_proposal(proposal: dict[str, Any]) -> None:
             len(proposal["files"]) - 1 + len(runs) + len(controls),
         )
     )
+
+
+def _show_training(out: Any, proposal: dict[str, Any]) -> None:
+    """How long the fine-tunes train, per group of runs alike; then the warnings and notes."""
+    groups = proposal["training"]
+    for group in groups:
+        runs = group["runs"]
+        which = (
+            "every run"
+            if len(groups) == 1
+            else ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+        )
+        warmup = f"warm-up {group['warmup_steps']} steps" + ("" if group["warmup_planned"] else " (3% of the steps)")
+        if group["total_steps"] is None:
+            out.print(markup("[bold]Training[/] {}: {}; {}", which, group["dataset"], warmup), soft_wrap=True)
+            continue
+        out.print(
+            markup(
+                "[bold]Training[/] {}: {} samples of {} → {} optimizer steps per epoch, {} in all; {}",
+                which,
+                group["samples"],
+                group["dataset"],
+                group["steps_per_epoch"],
+                group["total_steps"],
+                warmup,
+            ),
+            soft_wrap=True,
+        )
+    for warning in proposal["warnings"]:
+        every = len(warning["runs"]) == sum(len(group["runs"]) for group in groups) > 1
+        which = "every run" if every else _some(warning["runs"])
+        out.print(markup("[yellow]warning:[/] {}: {}", which, warning["warning"]), soft_wrap=True)
+    for note in proposal["notes"]:
+        out.print(markup("[dim]note: {}[/]", note), soft_wrap=True)
+
+
+def _some(runs: list[str]) -> str:
+    """The first three runs by name, and how many more."""
+    return ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
 
 
 def show_status(current: Any, set_dir: Any) -> None:

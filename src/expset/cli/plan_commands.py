@@ -176,8 +176,13 @@ def _design(data: Any, max_runs: int | None = None) -> ExperimentSet:
 def _proposal(experiment_set: ExperimentSet, root: RootChoice) -> dict[str, Any]:
     from expset.cli.proposal import proposal_data
     from expset.core.layout import plan_layout
+    from expset.preflight import preflight, read_profile_quietly
 
-    return proposal_data(experiment_set, plan_layout(experiment_set), root.path, root.source)
+    profile, problem = read_profile_quietly()
+    checked = preflight(experiment_set, profile)
+    if problem is not None:
+        checked.notes.append(problem)
+    return proposal_data(experiment_set, plan_layout(experiment_set), root.path, root.source, checked)
 
 
 @takes_plan_flags

@@ -9,10 +9,14 @@ from typing import Any
 from expset.core.layout import FILE_PURPOSES, RUN_FILE, SET_FILES, SetLayout
 from expset.core.naming import MAX_NAME_LENGTH, ExperimentSet
 from expset.core.values import format_value
+from expset.preflight import Preflight
 
 
-def proposal_data(experiment_set: ExperimentSet, layout: SetLayout, root: Path, root_source: str) -> dict[str, Any]:
-    """Everything the user approves: where the set goes, the convention, the runs, the files."""
+def proposal_data(
+    experiment_set: ExperimentSet, layout: SetLayout, root: Path, root_source: str, checked: Preflight
+) -> dict[str, Any]:
+    """Everything the user approves: where the set goes, the convention, the runs, how long they train,
+    the files."""
     plan = experiment_set.plan
     convention = experiment_set.convention
     example = experiment_set.runs[-1]
@@ -48,6 +52,9 @@ def proposal_data(experiment_set: ExperimentSet, layout: SetLayout, root: Path, 
             {"name": run.name, "model": run.varied["model"], "source": run.source}
             for run in experiment_set.evaluation_only
         ],
+        "training": training_lengths(checked),
+        "warnings": length_warnings(checked),
+        "notes": checked.notes,
         "folders": len(layout.directories),
         "files": [{"path": path, "purpose": FILE_PURPOSES[kind]} for path, kind in SET_FILES]
         + [{"path": f"<run>/{RUN_FILE}", "purpose": f"one per run ({len(experiment_set.all_runs)})"}],
@@ -57,3 +64,33 @@ def proposal_data(experiment_set: ExperimentSet, layout: SetLayout, root: Path, 
 def describe_token(parameter: dict[str, Any]) -> str:
     """``1B ← Llama-3.2-1B-Instruct``, one line per value of a parameter."""
     return "\n".join(f"{t['token']} ← {format_value(t['value'])}" for t in parameter["tokens"])
+
+
+def training_lengths(checked: Preflight) -> list[dict[str, Any]]:
+    """The fine-tunes' lengths, one entry per distinct length with the runs that share it."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for run, length in checked.lengths.items():
+        key = (checked.datasets[run], length.samples, length.steps_per_epoch, length.total_steps, length.warmup)
+        group = groups.setdefault(
+            key,
+            {
+                "dataset": checked.datasets[run],
+                "samples": length.samples,
+                "steps_per_epoch": length.steps_per_epoch,
+                "total_steps": length.total_steps,
+                "warmup_steps": length.warmup,
+                "warmup_planned": length.warmup_planned,
+                "runs": [],
+            },
+        )
+        group["runs"].append(run)
+    return list(groups.values())
+
+
+def length_warnings(checked: Preflight) -> list[dict[str, Any]]:
+    """Each warning about the runs' lengths, with the runs it concerns."""
+    by_text: dict[str, list[str]] = {}
+    for run, length in checked.lengths.items():
+        for warning in length.warnings():
+            by_text.setdefault(warning, []).append(run)
+    return [{"warning": text, "runs": runs} for text, runs in by_text.items()]

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from expset.core.models import ModelBuild, ModelSpec, checkpoint_folder, find_model
 from expset.core.naming import ExperimentSet, Run
 from expset.core.overrides import REMOVE, is_override, override_problem, unknown_key_problem
-from expset.core.parameters import BY_KEY, TRAINING_KEYS, field_constraints, value_problem
+from expset.core.parameters import field_constraints, value_problem
+from expset.core.run_length import WARMUP_PATH, RunLength, run_length, training_gpus, training_values
 from expset.core.sections import DataFormat
 from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
@@ -206,11 +207,8 @@ def derive_run_setup(
             else f"run {run.name}: no model — add model to vary or fixed",
             hint="define it under models: in the plan (see `expset schema`), or use one of `expset models`",
         )
-    training = {key: parameters.get(key, BY_KEY[key].default) for key in TRAINING_KEYS}
-    training["lr"] = parameters.get("lr", parameters.get("learning_rate", BY_KEY["lr"].default))
-    training["lora_alpha"] = parameters.get("lora_alpha", 2 * training["lora_rank"])
-    training.update(device=model.device, dtype=model.dtype)
-    gpus = int(parameters.get("gpus", 0 if model.device == "cpu" else model.gpus))
+    training = training_values(parameters, model)
+    gpus = training_gpus(parameters, model)
     model_setup = _model_setup(model_name, model, site, expand_path, run.source)
     if run.evaluated_only and _UNSAFE_MODEL_PATH.search(model_setup["folder"]):
         raise SetupError(
@@ -233,7 +231,7 @@ def derive_run_setup(
         "slurm": {
             key: value for key, value in site.model_dump(exclude_none=True).items() if key in SlurmSetup.model_fields
         },
-        "settings": {} if run.evaluated_only else _settings(parameters, training, gpus, samples),
+        "settings": {} if run.evaluated_only else _settings(parameters, run_length(parameters, model, samples)),
         "parameters": parameters,
         "evaluations": [
             {
@@ -248,31 +246,9 @@ def derive_run_setup(
     return validate_setup(setup, f"run {run.name}")
 
 
-WARMUP_SHARE = 0.03
-"""The default warm-up, as a share of the run's optimizer steps (Alpaca's and many recipes' 3%)."""
-WARMUP_WHEN_UNKNOWN = 100
-"""The warm-up when the run's length is unknown (a packed dataset): torchtune's own configs' value."""
-WARMUP_PATH = "lr_scheduler.num_warmup_steps"
-
-
-def _settings(parameters: dict[str, Any], training: dict[str, Any], gpus: int, samples: int | None) -> dict[str, Any]:
+def _settings(parameters: dict[str, Any], length: RunLength) -> dict[str, Any]:
     """The run's torchtune settings: the warm-up that follows its length, then the plan's, which win."""
-    steps = optimizer_steps(samples, training, gpus)
-    warmup = WARMUP_WHEN_UNKNOWN if steps is None else round(WARMUP_SHARE * steps)
-    return {WARMUP_PATH: warmup, **{key: value for key, value in parameters.items() if is_override(key)}}
-
-
-def optimizer_steps(samples: int | None, training: dict[str, Any], gpus: int) -> int | None:
-    """How many optimizer steps a fine-tune takes over all its epochs, as torchtune counts them: full
-    batches only (its data loader drops the last, partial one) over every GPU, ``gradient_accumulation_steps``
-    batches per step, at most ``max_steps_per_epoch`` per epoch. None when the data size is unknown."""
-    if samples is None:
-        return None
-    per_step = training["batch_size"] * max(1, gpus) * training["gradient_accumulation_steps"]
-    per_epoch = samples // per_step
-    if training.get("max_steps_per_epoch") is not None:
-        per_epoch = min(per_epoch, training["max_steps_per_epoch"])
-    return per_epoch * training["epochs"]
+    return {WARMUP_PATH: length.warmup, **{key: value for key, value in parameters.items() if is_override(key)}}
 
 
 def validate_setup(data: Any, where: str) -> RunSetup:

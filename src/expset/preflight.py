@@ -1,0 +1,98 @@
+"""What can be checked of a plan's inputs before its set exists: its data files and task files are
+there, and each fine-tune's length (samples, optimizer steps, warm-up) is sensible.
+
+``plan`` and ``create`` run it, so that a missing file is refused before a set is named after it, and
+the proposal shows how long each run trains. A dataset given by a relative name can only be looked
+for where the data folder is known (the profile, or the plan's ``site``); otherwise a note says it is
+looked for at scaffold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from expset.core.models import find_model
+from expset.core.naming import ExperimentSet
+from expset.core.run_length import RunLength, run_length
+from expset.core.site_settings import Site, merge_site
+from expset.data_files import count_samples, data_location, resolve_data
+from expset.errors import ProfileError, SetupError
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The outcome: each fine-tune's length (by run name), and notes on what could not be checked yet."""
+
+    lengths: dict[str, RunLength] = field(default_factory=dict)
+    datasets: dict[str, str] = field(default_factory=dict)  # by run name: the data file, as the plan names it
+    notes: list[str] = field(default_factory=list)
+
+
+def preflight(experiment_set: ExperimentSet, profile: Site | None) -> Preflight:
+    """Check the plan's data and task files; raise ``SetupError`` for one that is missing."""
+    plan = experiment_set.plan
+    site = merge_site(profile or Site(), plan.site)
+    _check_tasks(experiment_set)
+    samples: dict[str, int | None] = {}
+    unchecked: list[str] = []
+    lengths: dict[str, RunLength] = {}
+    datasets: dict[str, str] = {}
+    for run in experiment_set.runs:
+        parameters = {**run.varied, **plan.fixed}
+        dataset = parameters.get("dataset")
+        model = find_model(str(parameters.get("model", "")), plan.models)
+        if not isinstance(dataset, str):
+            continue  # nothing to train on yet: scaffold says so
+        if dataset not in samples:
+            samples[dataset] = _samples(experiment_set, dataset, site, unchecked)
+        if model is None:
+            continue  # a set of folders only, for now: its length follows from its model
+        lengths[run.name] = run_length(parameters, model, samples[dataset])
+        datasets[run.name] = dataset
+    notes = []
+    if unchecked:
+        notes.append(
+            f"dataset {', '.join(map(repr, unchecked))} is looked for at scaffold: it is a relative name and "
+            "no data folder is set here (the profile's data_folder, or site.data_folder in the plan)"
+        )
+    if plan.data.packed:
+        notes.append("packed data: the steps per epoch depend on the packing, so they are known only when training")
+    return Preflight(lengths, datasets, notes)
+
+
+def _samples(experiment_set: ExperimentSet, dataset: str, site: Site, unchecked: list[str]) -> int | None:
+    """How many samples ``dataset`` holds (None: unknown); a ``SetupError`` naming the plan's field when
+    it is missing. Added to ``unchecked`` when it cannot be looked for here."""
+    if data_location(dataset, site) is None:
+        unchecked.append(dataset)
+        return None
+    path = resolve_data(dataset, site, _dataset_field(experiment_set, dataset))
+    return None if experiment_set.plan.data.packed else count_samples(path)
+
+
+def _dataset_field(experiment_set: ExperimentSet, dataset: str) -> str:
+    """Where the plan names ``dataset``: ``fixed.dataset`` or ``vary.dataset[i]``."""
+    values = experiment_set.plan.vary.get("dataset", [])
+    return f"vary.dataset[{values.index(dataset)}]" if dataset in values else "fixed.dataset"
+
+
+def _check_tasks(experiment_set: ExperimentSet) -> None:
+    """Each evaluation's task file is there (plans hold absolute task paths once read)."""
+    for index, evaluation in enumerate(experiment_set.plan.evaluations):
+        if evaluation.task is None:
+            continue  # a folder only, for now: scaffold asks for the task
+        file = Path(evaluation.task.rpartition("@")[0]).expanduser()
+        if file.is_absolute() and not file.is_file():
+            raise SetupError(f"evaluations[{index}].task: no file {file}", hint="check the task path")
+
+
+def read_profile_quietly() -> tuple[Site | None, str | None]:
+    """The user's profile, or None and why, when it is missing or cannot be read: the proposal then
+    checks what the plan alone says."""
+    from expset.site import profile_path, read_profile
+
+    try:
+        return read_profile(profile_path()), None
+    except ProfileError as error:
+        return None, f"the profile cannot be read ({error.message}): data files are looked for at scaffold"
