@@ -30,8 +30,10 @@ def parse(**changes):
 
 @pytest.mark.parametrize(
     "key",
-    ["optimizer.weight_decay", "lr_scheduler.num_warmup_steps", "clip_grad_norm", "compile", "optimizer.betas"]
-    + ["enable_activation_checkpointing", "~profiler", "dataset.packed", "model.apply_lora_to_output"],
+    [
+        *("optimizer.weight_decay", "lr_scheduler.num_warmup_steps", "clip_grad_norm", "compile", "optimizer.betas"),
+        *("enable_activation_checkpointing", "~profiler", "dataset.packed", "model.apply_lora_to_output"),
+    ],
 )
 def test_torchtune_settings_by_path_are_accepted(key):
     assert unknown_key_problem(key, set()) is None
