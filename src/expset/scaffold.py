@@ -99,6 +99,7 @@ def scaffold_set(
             planned.append(PlannedWrite(setup_path, setup_path.read_text(encoding="utf-8"), Action.KEEP_EDITED))
         else:
             planned.append(_plan_write(setup_path, derived_text, record, set_dir, force))
+        check_prompt_reaches_tasks(setup)
         place = RunPlace(set_name=set_dir.name, run_dir=str(run_dir))
         files = run_files(setup, place)
         planned.extend(_plan_write(run_dir / path, text, record, set_dir, force) for path, text in files)
@@ -190,6 +191,24 @@ def resolve_tasks(experiment_set: ExperimentSet, base: Path) -> dict[str, str]:
             raise SetupError(f"evaluations[{index}].task: no file {path}", hint="check the task path")
         resolved[evaluation.name] = f"{path}@{name}"
     return resolved
+
+
+def check_prompt_reaches_tasks(setup: RunSetup) -> None:
+    """Refuse a run whose prompt template a task of it cannot take: evaluated without it, the run would be
+    scored on prompts it was never trained with."""
+    from expset.render.run_files import PROMPT_TEMPLATE_ARGUMENT
+    from expset.task_files import takes_argument
+
+    if setup.prompt.template is None:
+        return
+    for evaluation in setup.evaluations:
+        if not takes_argument(evaluation.task, PROMPT_TEMPLATE_ARGUMENT):
+            raise SetupError(
+                f"run {setup.run}: evaluations.{evaluation.name}: the task {evaluation.task} takes no "
+                f"{PROMPT_TEMPLATE_ARGUMENT} argument, so it cannot be given the run's prompt.template",
+                hint=f"add a {PROMPT_TEMPLATE_ARGUMENT}: str | None = None argument to the task that puts each input "
+                "in the template (at {input}), or leave prompt.template out",
+            )
 
 
 def read_generated_record(set_dir: Path) -> dict[str, str]:

@@ -225,6 +225,14 @@ def ask_profile_questions(current: dict[str, Any]) -> dict[str, Any]:
 
     answers: dict[str, Any] = {}
     for setting in SITE_SETTINGS:
+        if setting.switch:
+            current_value = current.get(setting.field)
+            answer = ask_confirm(
+                f"{setting.question}?", default=setting.example if current_value is None else current_value
+            )
+            if answer != setting.example:
+                answers[setting.field] = answer
+            continue
         if setting.lines:
             lines = _ask_lines(setting.question, [str(line) for line in current.get(setting.field) or []])
             if lines:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Kind = Literal["integer", "number", "boolean", "text"]
-Section = Literal["model", "data", "training", "resources", "config"]
+Section = Literal["model", "data", "training", "resources", "prompt", "config"]
 """Where a parameter goes; ``config``: a torchtune setting by its config path, applied last (``overrides``)."""
 
 
@@ -238,6 +238,26 @@ PARAMETERS: tuple[Parameter, ...] = (
         example="04:00:00",
     ),
     Parameter(
+        "prompt.system",
+        kind="text",
+        section="prompt",
+        meaning="the system prompt, trained with (torchtune's new_system_prompt) and evaluated with (inspect's "
+        "system message)",
+        example="You are a careful assistant.",
+        prefix="system-",
+        set_word="system-prompt",
+    ),
+    Parameter(
+        "prompt.template",
+        kind="text",
+        section="prompt",
+        meaning="the text around each input, with {input} where it goes: torchtune's prompt template in training, "
+        "the task's prompt_template argument in evaluation",
+        example="Question: {input}\nAnswer:",
+        prefix="template-",
+        set_word="template",
+    ),
+    Parameter(
         "optimizer.weight_decay",
         kind="number",
         section="config",
@@ -270,6 +290,8 @@ PARAMETERS: tuple[Parameter, ...] = (
 )
 
 BY_KEY = {parameter.key: parameter for parameter in PARAMETERS}
+TEMPLATE_INPUT = "{input}"
+"""Where the input goes in a prompt template."""
 KNOWN_KEYS = frozenset(BY_KEY)
 EXPSET_KEYS = frozenset(p.key for p in PARAMETERS if p.section != "config")
 """The parameters expset applies itself; the others are torchtune settings that it knows by their path."""
@@ -296,6 +318,8 @@ def value_problem(key: str, value: Any) -> str | None:
         return None
     if known.kind == "boolean":
         return None if isinstance(value, bool) else f"is not true or false — write {key}: {known.example}"
+    if key == "prompt.template" and (not isinstance(value, str) or value.count(TEMPLATE_INPUT) != 1):
+        return f"must hold {TEMPLATE_INPUT} once, where each input goes — e.g. {known.example!r}"
     if known.bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if not known.bounds.allows(value):

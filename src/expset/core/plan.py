@@ -230,7 +230,13 @@ def check_plan(plan: Plan) -> list[str]:
             )
     problems.extend(_duplicates("evaluations", plan.task_names))
     problems.extend(_check_ranges(plan))
+    templated = "prompt.template" in plan.vary or "prompt.template" in plan.fixed
     for index, evaluation in enumerate(plan.evaluations):
+        if templated and "prompt_template" in evaluation.args:
+            problems.append(
+                f"evaluations[{index}].args.prompt_template: the task gets the plan's prompt.template — "
+                "remove it from args"
+            )
         if evaluation.task is not None and "@" not in evaluation.task:
             problems.append(
                 f"evaluations[{index}].task: {evaluation.task!r} names no task — write path/to/task.py@task_name"

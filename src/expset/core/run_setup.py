@@ -8,6 +8,8 @@ Pure: paths and site settings are passed in; nothing here touches the disk.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -17,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from expset.core.models import ModelBuild, ModelSpec, checkpoint_folder, find_model
 from expset.core.naming import ExperimentSet, Run
 from expset.core.overrides import REMOVE, is_override, override_problem, unknown_key_problem
-from expset.core.parameters import field_constraints, value_problem
+from expset.core.parameters import BY_KEY, TEMPLATE_INPUT, field_constraints, value_problem
 from expset.core.run_length import WARMUP_PATH, RunLength, run_length, training_gpus, training_values
-from expset.core.sections import DataFormat
+from expset.core.sections import DataFormat, Evaluation
 from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
 
@@ -84,6 +86,35 @@ class ResourcesSetup(_Strict):
         return check_sbatch_value(TIME, value)
 
 
+class PromptSetup(_Strict):
+    """The prompt the run trains with and every evaluation of it uses."""
+
+    system: str | None = Field(default=None, description=BY_KEY["prompt.system"].meaning)
+    template: str | None = Field(default=None, description=BY_KEY["prompt.template"].meaning)
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        problem = None if value is None else value_problem("prompt.template", value)
+        if problem is not None:
+            raise ValueError(f"{value!r} {problem}")
+        return value
+
+    def parts(self) -> tuple[str, str] | None:
+        """The template as (text before the input, text after it); None when there is no template."""
+        if self.template is None:
+            return None
+        before, _, after = self.template.partition(TEMPLATE_INPUT)
+        return before, after
+
+    def digest(self) -> str | None:
+        """A SHA-256 of the prompt, recorded with each evaluation; None when the run has no prompt."""
+        if self.system is None and self.template is None:
+            return None
+        text = json.dumps({"system": self.system, "template": self.template}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
 class EvaluationSetup(_Strict):
     """One inspect-ai evaluation of the run: the task, its arguments and the epochs it evaluates."""
 
@@ -91,6 +122,10 @@ class EvaluationSetup(_Strict):
     task: str = Field(description="The inspect task, as /absolute/path/task.py@task_name.")
     args: dict[str, Any] = Field(default_factory=dict, description="The task's arguments (-T), with their types.")
     epochs: list[int] = Field(description="The epochs evaluated, numbered from 0; one job each.")
+    generate: dict[str, Any] = Field(default_factory=dict, description="inspect's generation settings.")
+    resources: ResourcesSetup | None = Field(
+        default=None, description="What each job asks SLURM for (left out by earlier versions: 1 GPU, 1 hour)."
+    )
 
 
 class RunSetup(_Strict):
@@ -111,6 +146,7 @@ class RunSetup(_Strict):
     training: TrainingSetup
     resources: ResourcesSetup
     slurm: SlurmSetup
+    prompt: PromptSetup = Field(default_factory=PromptSetup)
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="torchtune settings by their config path (optimizer.weight_decay: 0.1), applied last to the "
@@ -143,6 +179,11 @@ class RunSetup(_Strict):
                     f"evaluations.{evaluation.name}.epochs: {late} — this run trains {epochs} epoch(s), "
                     f"numbered 0 to {epochs - 1}; epochs are numbered from 0"
                 )
+        if self.prompt.system is not None and self.data.format == "text" and not self.evaluated_only:
+            raise ValueError(
+                "prompt.system: plain-text data (data.format: text) has no conversation to put a system prompt "
+                "in — use instruct or chat data, or leave prompt.system out"
+            )
         if self.training.save_adapter_weights_only and self.evaluations:
             raise ValueError(
                 "save_adapter_weights_only is true, so epoch folders hold no merged model for the evaluation jobs "
@@ -160,6 +201,8 @@ class RunSetup(_Strict):
         """The torchtune recipe: distributed on more than one GPU, else single device."""
         return DISTRIBUTED_RECIPE if self.resources.gpus > 1 else SINGLE_DEVICE_RECIPE
 
+
+PROMPT_KEYS = ("prompt.system", "prompt.template")
 
 LOCATION_KEYS = ("set", "run_dir")
 """Keys that setups written by earlier versions held: where a run lives now follows from its folder."""
@@ -190,7 +233,10 @@ def derive_run_setup(
     disk, counted the data's ``samples`` where it could, and gives ``expand_path`` for model folders
     written with ``~`` or ``$VAR`` (the environment is its to read)."""
     plan = experiment_set.plan
-    parameters = dict(run.varied) if run.evaluated_only else {**run.varied, **plan.fixed}
+    if run.evaluated_only:  # a model only; the prompt, when the whole set shares one, is the fine-tunes'
+        parameters = {**run.varied, **{key: value for key, value in plan.fixed.items() if key in PROMPT_KEYS}}
+    else:
+        parameters = {**run.varied, **plan.fixed}
     for key in parameters:
         problem = unknown_key_problem(key, set(plan.labels))
         if problem is not None:  # a set recorded before these keys were checked when the plan is read
@@ -231,6 +277,7 @@ def derive_run_setup(
         "slurm": {
             key: value for key, value in site.model_dump(exclude_none=True).items() if key in SlurmSetup.model_fields
         },
+        "prompt": {"system": parameters.get("prompt.system"), "template": parameters.get("prompt.template")},
         "settings": {} if run.evaluated_only else _settings(parameters, run_length(parameters, model, samples)),
         "parameters": parameters,
         "evaluations": [
@@ -239,11 +286,25 @@ def derive_run_setup(
                 "task": task_paths[evaluation.name],
                 "args": dict(evaluation.args),
                 "epochs": [0] if run.evaluated_only else evaluated_epochs(evaluation.epochs, training["epochs"]),
+                "generate": dict(evaluation.generate),
+                "resources": _evaluation_resources(evaluation, model, site),
             }
             for evaluation in plan.evaluations
         ],
     }
     return validate_setup(setup, f"run {run.name}")
+
+
+def _evaluation_resources(evaluation: Evaluation, model: ModelSpec, site: Site) -> dict[str, Any]:
+    """What an evaluation's jobs ask for: the plan's, else the model's GPUs (a model that needs several is
+    spread across them), memory and time limit, or the profile's evaluation time."""
+    gpus = evaluation.gpus if evaluation.gpus is not None else (0 if model.device == "cpu" else model.gpus)
+    return {
+        "gpus": gpus,
+        "cpus": evaluation.cpus or max(1, gpus),
+        "mem": evaluation.mem or f"{model.gpu_memory_gb}G",
+        "time": evaluation.time or site.evaluation_time or model.time,
+    }
 
 
 def _settings(parameters: dict[str, Any], length: RunLength) -> dict[str, Any]:

@@ -7,12 +7,14 @@ Pure: pydantic models and validators only.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import sys
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
 
+from expset.core.site_settings import MEMORY, TIME
 from expset.core.values import Scalar
 
 _SCALAR_SCHEMA = {"type": ["string", "number", "integer", "boolean"]}
@@ -75,8 +77,54 @@ class Naming(BaseModel):
     )
 
 
+GENERATE_SETTINGS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "seed",
+    "num_choices",
+    "best_of",
+    "frequency_penalty",
+    "presence_penalty",
+    "logprobs",
+    "top_logprobs",
+    "max_connections",
+    "max_retries",
+    "timeout",
+    "attempt_timeout",
+)
+"""The settings of inspect's ``GenerateConfig`` that an evaluation may set: one value each. (Its system
+message is the plan's ``prompt.system``, the same for training and evaluation.)"""
+
+
+def _generate(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    for key in value:
+        if key == "system_message":
+            raise ValueError("the system message is the plan's prompt.system, given to training and evaluation alike")
+        if key not in GENERATE_SETTINGS:
+            close = difflib.get_close_matches(str(key), GENERATE_SETTINGS, n=1)
+            near = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"{key!r} is not a generation setting of inspect — {near}it takes {', '.join(GENERATE_SETTINGS)}"
+            )
+    return value
+
+
+def _sbatch(pattern: re.Pattern[str]) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} cannot go in an #SBATCH line — write it as SLURM does (e.g. 64G, 04:00:00)")
+        return value
+
+    return check
+
+
 class Evaluation(BaseModel):
-    """An inspect-ai evaluation of every run: a task folder name and, to scaffold jobs, the task itself."""
+    """An inspect-ai evaluation of every run: a task folder name and, to scaffold jobs, the task itself,
+    how it generates, and what its jobs ask SLURM for."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +133,20 @@ class Evaluation(BaseModel):
     args: dict[str, ScalarValue] = Field(default_factory=dict, description="Task arguments (-T key=value).")
     epochs: list[int] | Literal["last", "all"] = Field(
         default="last", description="Epochs to evaluate, numbered from 0; or last, or all."
+    )
+    generate: Annotated[dict[str, ScalarValue], BeforeValidator(_generate)] = Field(
+        default_factory=dict,
+        description="inspect's generation settings: temperature, max_tokens, seed, max_connections, …",
+    )
+    gpus: int | None = Field(default=None, ge=0, description="GPUs of each evaluation job (default: the model's).")
+    cpus: int | None = Field(default=None, ge=1, description="CPU cores of each job (default: one per GPU).")
+    mem: Annotated[str | None, BeforeValidator(_sbatch(MEMORY))] = Field(
+        default=None, description="Host memory of each job, as SLURM writes it (default: the model's)."
+    )
+    time: Annotated[str | None, BeforeValidator(_sbatch(TIME))] = Field(
+        default=None,
+        description="Time limit of each job, as SLURM writes it (default: the profile's evaluation_time, "
+        "else the model's).",
     )
 
 

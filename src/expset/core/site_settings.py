@@ -34,11 +34,12 @@ class SiteSetting:
 
     field: str
     question: str
-    example: str | list[str]
+    example: str | list[str] | bool
     flag: str | None = None
     pattern: re.Pattern[str] | None = None
     per_run: bool = False
     lines: bool = False
+    switch: bool = False  # true or false; in a run's setup, the example is the default
 
 
 SITE_SETTINGS: tuple[SiteSetting, ...] = (
@@ -80,6 +81,19 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         per_run=True,
     ),
     SiteSetting("time", "Default time limit, e.g. 02:00:00 (blank: per model)", "02:00:00", pattern=TIME),
+    SiteSetting(
+        "evaluation_time",
+        "Default time limit of evaluation jobs, e.g. 02:00:00 (blank: per model)",
+        "02:00:00",
+        pattern=TIME,
+    ),
+    SiteSetting(
+        "offline",
+        "Jobs run offline: models and data come from local folders, never from the model hub",
+        True,
+        per_run=True,
+        switch=True,
+    ),
     SiteSetting(
         "environment",
         "Shell lines that set up the job environment (module load, conda activate…)",
@@ -123,7 +137,13 @@ def _model(name: str, doc: str, settings: list[SiteSetting], *, every_key_option
     (None: not set here); in a run's setup the list of shell lines is always there, empty when none."""
     fields: dict[str, Any] = {}
     for setting in settings:
-        if setting.lines and not every_key_optional:
+        if setting.switch:
+            default = None if every_key_optional else setting.example
+            fields[setting.field] = (
+                bool | None if every_key_optional else bool,
+                Field(default=default, description=setting.question),
+            )
+        elif setting.lines and not every_key_optional:
             fields[setting.field] = (list[str], Field(default_factory=list, description=setting.question))
         elif setting.lines:
             fields[setting.field] = (list[str] | None, Field(default=None, description=setting.question))

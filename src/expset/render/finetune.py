@@ -111,6 +111,7 @@ def _base_config(setup: RunSetup, run_dir: str) -> dict[str, Any]:
             "_component_": model.tokenizer,
             **{argument: f"{model.folder}/{file}" for argument, file in model.tokenizer_files.items()},
             "max_seq_len": training.max_seq_len,
+            **_prompt_template(setup),
         },
         "checkpointer": {
             "_component_": model.checkpointer,
@@ -171,7 +172,16 @@ def dataset_section(setup: RunSetup) -> dict[str, Any]:
         section["train_on_input"] = data.train_on_input
     else:
         section["column"] = data.fields.get("text", "text")
+    if setup.prompt.system is not None:
+        section["new_system_prompt"] = setup.prompt.system
     return section
+
+
+def _prompt_template(setup: RunSetup) -> dict[str, Any]:
+    """torchtune's custom prompt template for the plan's ``prompt.template``: the text before and after
+    each user message; nothing when the plan gives no template (the tokenizer's own applies)."""
+    parts = setup.prompt.parts()
+    return {} if parts is None else {"prompt_template": {"user": list(parts)}}
 
 
 def render_finetune_config(setup: RunSetup, run_dir: str) -> str:

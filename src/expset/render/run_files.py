@@ -31,7 +31,7 @@ from expset.core.layout import (
     step_output,
     task_dir,
 )
-from expset.core.run_setup import DISTRIBUTED_RECIPE, EvaluationSetup, RunSetup
+from expset.core.run_setup import DISTRIBUTED_RECIPE, EvaluationSetup, ResourcesSetup, RunSetup
 from expset.core.site_settings import job_options
 from expset.render.finetune import render_finetune_config
 from expset.render.templates import render
@@ -98,14 +98,29 @@ def finetune_script(setup: RunSetup, place: RunPlace) -> str:
             "resources": setup.resources.model_dump(),
             "directives": directives(setup, setup.resources.gpus),
             "environment": setup.slurm.environment,
+            "offline": setup.slurm.offline,
             "command": finetune_command(setup),
         },
     )
 
 
+def evaluation_resources(setup: RunSetup, evaluation: EvaluationSetup) -> ResourcesSetup:
+    """What an evaluation's jobs ask for; a setup written before evaluations had their own: 1 GPU, 1 hour."""
+    if evaluation.resources is not None:
+        return evaluation.resources
+    gpus = 1 if setup.training.device == "cuda" else 0
+    return ResourcesSetup(gpus=gpus, cpus=1, mem=setup.resources.mem, time=EVALUATION_TIME)
+
+
+def evaluation_device(setup: RunSetup, gpus: int) -> str:
+    """Where inspect's Hugging Face provider puts the model: across all the job's GPUs (``auto``) when it
+    has several, else on the run's device."""
+    return "auto" if gpus > 1 else setup.training.device
+
+
 def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup, epoch: int) -> str:
     """The text of the job that evaluates ``epoch`` of a run on one task."""
-    gpus = 1 if setup.training.device == "cuda" else 0
+    resources = evaluation_resources(setup, evaluation)
     step = evaluation_step(evaluation.name, epoch)
     return render(
         "evaluate.slurm.j2",
@@ -123,24 +138,51 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
             "log_pattern": EVALUATION_LOG_PATTERN.replace("{epoch}", str(epoch)).replace("{job}", "${job}"),
             "log_marker": evaluation_log_marker(epoch, "{job}"),
             "record": job_record(step, "${job}"),
-            "resources": {"cpus": 1, "mem": setup.resources.mem, "time": EVALUATION_TIME},
-            "directives": directives(setup, gpus),
+            "resources": resources.model_dump(),
+            "directives": directives(setup, resources.gpus),
             "environment": setup.slurm.environment,
+            "offline": setup.slurm.offline,
             "task": evaluation.task,
             "model": f"hf/{setup.run}",
             "checkpoint": epoch_dir(epoch),
             "evaluated_folder": setup.model.folder if setup.evaluated_only else None,
             "kind": setup.kind,
-            "device": setup.training.device,
-            "run_config": inspect_run_config(evaluation.task, evaluation.args, _metadata(setup, place, epoch)),
+            "device": evaluation_device(setup, resources.gpus),
+            "run_config": inspect_run_config(
+                evaluation.task,
+                task_arguments(setup, evaluation),
+                _metadata(setup, place, epoch),
+                generation(setup, evaluation),
+            ),
         },
     )
+
+
+PROMPT_TEMPLATE_ARGUMENT = "prompt_template"
+"""The task argument that takes the plan's ``prompt.template``: a task that has none cannot be evaluated
+with the prompt its run was trained with, which scaffold says."""
+
+
+def task_arguments(setup: RunSetup, evaluation: EvaluationSetup) -> dict[str, Any]:
+    """The task's arguments: the plan's, and the run's prompt template when it has one."""
+    if setup.prompt.template is None:
+        return dict(evaluation.args)
+    return {**evaluation.args, PROMPT_TEMPLATE_ARGUMENT: setup.prompt.template}
+
+
+def generation(setup: RunSetup, evaluation: EvaluationSetup) -> dict[str, Any]:
+    """inspect's generation settings: the evaluation's, and the run's system prompt as its system message."""
+    if setup.prompt.system is None:
+        return dict(evaluation.generate)
+    return {**evaluation.generate, "system_message": setup.prompt.system}
 
 
 JOB_METADATA = "expset_job"
 
 
-def inspect_run_config(task: str, args: dict[str, Any], metadata: dict[str, Any]) -> str:
+def inspect_run_config(
+    task: str, args: dict[str, Any], metadata: dict[str, Any], generate: dict[str, Any] | None = None
+) -> str:
     """The ``--run-config`` file of ``inspect eval`` up to the job id, which the job writes after it.
 
     inspect reads ``-T key=value`` and ``--metadata key=value`` as YAML and splits any text with a
@@ -149,16 +191,21 @@ def inspect_run_config(task: str, args: dict[str, Any], metadata: dict[str, Any]
     writes its id at the end, read as YAML like the rest (a SLURM job id arrives as a number).
     """
     metadata = {key: value for key, value in metadata.items() if key != JOB_METADATA}
-    text = to_yaml({"task": {"task": task, "args": args}, "metadata": metadata})
+    config: dict[str, Any] = {"task": {"task": task, "args": args}}
+    if generate:
+        config["generate_config"] = generate
+    text = to_yaml({**config, "metadata": metadata})
     return f"{text}  {JOB_METADATA}: "
 
 
 def _metadata(setup: RunSetup, place: RunPlace, epoch: int) -> dict[str, Any]:
     """What joins an evaluation log back to the plan: the set, the run, the epoch, every parameter."""
+    prompt = setup.prompt.digest()
     return {
         "expset_set": place.set_name,
         "expset_run": setup.run,
         "expset_kind": setup.kind,
         "expset_epoch": epoch,
+        **({"expset_prompt_sha256": prompt} if prompt else {}),
         **setup.parameters,
     }

@@ -26,12 +26,24 @@ PEOPLE = (
 )
 
 
+def templated(question: str, template: str | None) -> str:
+    """``question`` in ``template`` at ``{input}``, as the fine-tune saw its inputs; as is without one."""
+    return question if template is None else template.replace("{input}", question)
+
+
 @task
-def acs_income() -> Task:
-    """Eight people; the answer must begin with yes or no."""
+def acs_income(prompt_template: str | None = None) -> Task:
+    """Eight people; the answer must begin with yes or no. ``prompt_template`` puts each question in
+    the text around it, at ``{input}`` (the plan's ``prompt.template``)."""
     return Task(
         dataset=[
-            Sample(input=PROMPT.format(age=age, hours=hours, occupation=job, education=education), target=answer, id=i)
+            Sample(
+                input=templated(
+                    PROMPT.format(age=age, hours=hours, occupation=job, education=education), prompt_template
+                ),
+                target=answer,
+                id=i,
+            )
             for i, (age, hours, job, education, answer) in enumerate(PEOPLE, start=1)
         ],
         solver=generate(),

@@ -19,13 +19,19 @@ SUMS = {
 """Eight sums per level: numbers of one, two or three digits."""
 
 
+def templated(question: str, template: str | None) -> str:
+    """``question`` in ``template`` at ``{input}``, as the fine-tune saw its inputs; as is without one."""
+    return question if template is None else template.replace("{input}", question)
+
+
 @task
-def arithmetic(level: int = 1) -> Task:
-    """Eight sums of two numbers with ``level`` digits each; the last number in the answer is scored."""
+def arithmetic(level: int = 1, prompt_template: str | None = None) -> Task:
+    """Eight sums of two numbers with ``level`` digits each; the last number in the answer is scored.
+    ``prompt_template`` puts each question in the text around it, at ``{input}`` (the plan's ``prompt.template``)."""
     if level not in SUMS:
         raise ValueError(f"level must be one of {sorted(SUMS)}, not {level!r}")
     samples = [
-        Sample(input=PROMPT.format(a=a, b=b), target=str(a + b), id=index)
+        Sample(input=templated(PROMPT.format(a=a, b=b), prompt_template), target=str(a + b), id=index)
         for index, (a, b) in enumerate(SUMS[level], start=1)
     ]
     return Task(dataset=samples, solver=generate(), scorer=match(numeric=True))

@@ -14,11 +14,20 @@ WORDS = ("paris", "monday", "einstein", "amazon", "tokyo", "shakespeare", "janua
 """Words the bundled training set ``words_alpaca.json`` leaves out, so the task measures what was learnt."""
 
 
+def templated(question: str, template: str | None) -> str:
+    """``question`` in ``template`` at ``{input}``, as the fine-tune saw its inputs; as is without one."""
+    return question if template is None else template.replace("{input}", question)
+
+
 @task
-def capitalization() -> Task:
-    """Eight words to capitalize; the answer must be the word itself, capital letter included."""
+def capitalization(prompt_template: str | None = None) -> Task:
+    """Eight words to capitalize; the answer must be the word itself, capital letter included.
+    ``prompt_template`` puts each question in the text around it, at ``{input}`` (the plan's ``prompt.template``)."""
     return Task(
-        dataset=[Sample(input=PROMPT.format(word=word), target=word.capitalize(), id=word) for word in WORDS],
+        dataset=[
+            Sample(input=templated(PROMPT.format(word=word), prompt_template), target=word.capitalize(), id=word)
+            for word in WORDS
+        ],
         solver=generate(),
         scorer=match(location="exact", ignore_case=False),
     )

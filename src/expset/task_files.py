@@ -1,0 +1,36 @@
+"""inspect task files, read without running them: which arguments a task takes.
+
+Importing a task file imports inspect and whatever the task needs, which takes seconds; the question
+scaffold asks — can this task take the run's prompt template? — is answered from the file's syntax.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+
+
+@cache
+def task_arguments(path: str, name: str) -> frozenset[str] | None:
+    """The arguments of the task function ``name`` in the file at ``path``; None when it takes any
+    keyword (``**kwargs``), or when the file cannot be read or does not define it plainly (inspect will
+    say so when the job runs)."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            tree = ast.parse(file.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            arguments = node.args
+            if arguments.kwarg is not None:
+                return None
+            return frozenset(a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs])
+    return None
+
+
+def takes_argument(task: str, argument: str) -> bool:
+    """Whether the task ``/path/task.py@name`` takes ``argument`` (or any keyword)."""
+    path, _, name = task.rpartition("@")
+    found = task_arguments(path, name)
+    return found is None or argument in found
