@@ -338,6 +338,8 @@ def test_every_script_of_every_model_passes_sbatch_test_only(slurm_cluster, site
     assert expset("scaffold", str(set_dir)).exit_code == 0
     scripts = sorted(set_dir.glob("*/finetune.slurm")) + sorted(set_dir.glob("*/evaluations/*/*.slurm"))
     assert len(scripts) == 3 * len(MODELS)
+    many_gpus = [script for script in scripts if "#SBATCH --gres=gpu:8\n" in script.read_text()]
+    assert any(script.parent.parent.name == "evaluations" for script in many_gpus)  # a 70B is evaluated on its 8
     for script in scripts:
         checked = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True)
         assert checked.returncode == 0 and "to start at" in checked.stderr, (script, checked.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from expset.core.models import ModelSpec
+from torchtune_reader import component_arguments, torchtune_reads
 
 from site_helpers import expset
 
@@ -32,6 +33,13 @@ def crash():
         raise RuntimeError("the evaluation breaks")
 
     return solve
+
+
+@task
+def templated(prompt_template: str | None = None):
+    question = "hello"
+    text = question if prompt_template is None else prompt_template.replace("{input}", question)
+    return Task(dataset=[Sample(input=text, target="hello")], scorer=includes())
 
 
 @task
@@ -160,8 +168,64 @@ def test_a_rerun_leaves_the_earlier_log_and_records_its_own(scaffolded, tmp_path
 
 def test_a_failed_evaluation_fails_the_job_although_inspect_exits_0(scaffolded, tmp_path, offline_inspect):
     task_dir = scaffolded / "lr2e-4" / "evaluations" / "breaks"
-    ran = run_job(task_dir / "evaluate_epoch_1.slurm", tmp_path, offline_inspect)
+    ran = run_job(task_dir / "evaluate_epoch_0.slurm", tmp_path, offline_inspect)
     assert ran.returncode == 1
     assert "evaluation status is 'error', not 'success'" in ran.stderr
     record = json.loads((task_dir / "result_epoch_1.job101.json").read_text())
     assert record["status"] == "error" and record["exit_code"] == 1 and record["log"].endswith(".eval")
+
+
+SYSTEM = "You are terse. Answer in one word; ${HOME} and 'quotes' stay as written."
+TEMPLATE = "Question: {input}\nAnswer:"
+
+
+def test_the_prompt_and_generation_settings_reach_the_evaluation_log(site, tmp_path, offline_inspect):
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    tasks = site.root / "eval_tasks.py"
+    tasks.write_text(TASKS)
+    set_dir = site.create(
+        vary={"lora_rank": [4, 8]},
+        fixed={
+            "model": "Llama-3.2-1B-Instruct",
+            "dataset": "words",
+            "prompt.system": SYSTEM,
+            "prompt.template": TEMPLATE,
+        },
+        evaluations=[
+            {
+                "name": "templated",
+                "task": f"{tasks}@templated",
+                "generate": {"temperature": 0.0, "max_tokens": 7, "seed": 3},
+            }
+        ],
+    )
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    task_dir = set_dir / "rank4" / "evaluations" / "templated"
+    ran = run_job(task_dir / "evaluate_epoch_0.slurm", tmp_path, offline_inspect)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    [log_info] = list_eval_logs(str(task_dir))
+    log = read_eval_log(log_info.name)
+    config = log.plan.config
+    assert (config.temperature, config.max_tokens, config.seed, config.system_message) == (0.0, 7, 3, SYSTEM)
+    [sample] = log.samples
+    assert sample.input == "Question: hello\nAnswer:"
+    [model_call] = [event for event in sample.events if event.event == "model"]
+    assert model_call.input[0].role == "system" and model_call.input[0].text == SYSTEM
+    assert len(log.eval.metadata["expset_prompt_sha256"]) == 64
+    cfg = torchtune_reads(set_dir / "rank4" / "finetune.yaml")  # as torchtune reads it
+    assert component_arguments(cfg, "dataset")["new_system_prompt"] == SYSTEM
+    assert component_arguments(cfg, "tokenizer")["prompt_template"] == {"user": ["Question: ", "\nAnswer:"]}
+
+
+def test_a_task_that_cannot_take_the_prompt_template_is_refused_at_scaffold(site):
+    tasks = site.root / "eval_tasks.py"
+    tasks.write_text(TASKS)
+    set_dir = site.create(
+        fixed={"dataset": "words", "epochs": 1, "prompt.template": TEMPLATE},
+        evaluations=[{"name": "works", "task": f"{tasks}@works"}],
+    )
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert "evaluations.works: the task" in result.stderr and "takes no prompt_template argument" in result.stderr
+    assert not (set_dir / "1B_rank8" / "finetune.yaml").exists()

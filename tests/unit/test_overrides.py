@@ -123,3 +123,11 @@ def test_the_recipe_settings_table_holds_every_setting_torchtunes_lora_recipes_r
 def test_a_path_that_is_not_one_is_refused():
     assert override_problem("optimizer..lr") is not None
     assert override_problem("~~compile") is not None
+
+
+def test_every_generation_setting_an_evaluation_takes_is_one_of_inspects():
+    from inspect_ai.model import GenerateConfig
+
+    from expset.core.sections import GENERATE_SETTINGS
+
+    assert set(GENERATE_SETTINGS) <= set(GenerateConfig.model_fields)

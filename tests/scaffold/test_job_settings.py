@@ -1,0 +1,76 @@
+"""What each job asks SLURM for and how it runs: evaluation resources from the model or the plan, the
+profile's defaults, the offline switch, and generation settings checked when the plan is read."""
+
+import pytest
+
+from expset.render.yaml_text import to_yaml
+
+from site_helpers import expset
+
+
+def sbatch_lines(script) -> list[str]:
+    return [line for line in script.read_text().splitlines() if line.startswith("#SBATCH")]
+
+
+def test_a_large_models_evaluation_asks_for_the_models_gpus_and_spreads_the_model_across_them(site):
+    set_dir = site.create(vary={"lora_rank": [8, 16]}, fixed={"model": "Llama-3.3-70B-Instruct", "dataset": "words"})
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    script = set_dir / "rank8" / "evaluations" / "arithmetic" / "evaluate_epoch_0.slurm"
+    assert "#SBATCH --gres=gpu:8" in sbatch_lines(script)
+    assert "-M device=auto" in script.read_text()
+
+
+def test_an_evaluations_own_resources_reach_its_jobs(site):
+    evaluation = {"name": "arithmetic", "task": f"{site.tasks}@arithmetic", "gpus": 2, "cpus": 6, "mem": "90G"}
+    set_dir = site.create(evaluations=[{**evaluation, "time": "06:30:00"}])
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    lines = sbatch_lines(set_dir / "1B_rank8" / "evaluations" / "arithmetic" / "evaluate_epoch_1.slurm")
+    for expected in ("--gres=gpu:2", "--cpus-per-task=6", "--mem=90G", "--time=06:30:00"):
+        assert f"#SBATCH {expected}" in lines
+
+
+def test_the_profiles_evaluation_time_is_the_default(site):
+    site.profile.write_text(site.profile.read_text() + 'evaluation_time = "03:00:00"\n')
+    set_dir = site.create()
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    lines = sbatch_lines(set_dir / "1B_rank8" / "evaluations" / "arithmetic" / "evaluate_epoch_1.slurm")
+    assert "#SBATCH --time=03:00:00" in lines
+
+
+@pytest.mark.parametrize(("offline", "exported"), [(None, True), (False, False), (True, True)])
+def test_jobs_run_offline_unless_the_profile_says_otherwise(site, offline, exported):
+    if offline is not None:
+        site.profile.write_text(site.profile.read_text() + f"offline = {str(offline).lower()}\n")
+    set_dir = site.create()
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    for script in ("finetune.slurm", "evaluations/arithmetic/evaluate_epoch_1.slurm"):
+        text = (set_dir / "1B_rank8" / script).read_text()
+        assert ("export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1" in text) is exported
+
+
+@pytest.mark.parametrize(
+    ("generate", "said"),
+    [
+        ({"temprature": 0.5}, "'temprature' is not a generation setting of inspect — did you mean 'temperature'?"),
+        ({"system_message": "hi"}, "the system message is the plan's prompt.system"),
+    ],
+)
+def test_generation_settings_are_checked_when_the_plan_is_read(site, generate, said):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(
+        to_yaml(site.plan(evaluations=[{"name": "a", "task": f"{site.tasks}@arithmetic", "generate": generate}]))
+    )
+    result = expset("create", str(plan_file), "--yes", "--root", str(site.root))
+    assert result.exit_code == 2
+    assert said in result.stderr
+    assert not (site.root / "scaffold-test_2025-10-18").exists()
+
+
+def test_an_evaluation_time_slurm_cannot_read_is_refused_when_the_plan_is_read(site):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(
+        to_yaml(site.plan(evaluations=[{"name": "a", "task": f"{site.tasks}@arithmetic", "time": "1h"}]))
+    )
+    result = expset("plan", str(plan_file))
+    assert result.exit_code == 2
+    assert "evaluations[0].time: '1h' cannot go in an #SBATCH line" in result.stderr
