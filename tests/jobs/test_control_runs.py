@@ -34,7 +34,7 @@ def test_a_control_is_scaffolded_as_evaluations_of_the_untuned_base_model_only(s
         "evaluations/capitalization/evaluate_epoch_0.slurm",
     ]
     script = (control / scripts[0]).read_text()
-    assert f"-M model_path={site.models}/Llama-3.2-1B-Instruct \\" in script and "${run_dir}/epoch_0" not in script
+    assert f"checkpoint={site.models}/Llama-3.2-1B-Instruct\n" in script and "${run_dir}/epoch_0" not in script
     setup = (control / "setup_finetune.yaml").read_text()
     assert "kind: control" in setup and 'path: ""' in setup
     assert json.loads(expset("which", str(set_dir), "base_1B", "--json").stdout)["kind"] == "control"
@@ -77,7 +77,7 @@ def with_checkpoint(site, tmp_path):
     return created, checkpoint
 
 
-def test_a_checkpoint_made_elsewhere_is_evaluated_in_a_run_folder_of_its_own(with_checkpoint):
+def test_a_checkpoint_made_elsewhere_is_evaluated_in_a_run_folder_of_its_own(with_checkpoint, site):
     set_dir, checkpoint = with_checkpoint
     run_dir = set_dir / "earlier_best"
     from expset.render.yaml_read import load_yaml
@@ -85,7 +85,7 @@ def test_a_checkpoint_made_elsewhere_is_evaluated_in_a_run_folder_of_its_own(wit
     assert load_yaml((run_dir / "run.yaml").read_text(), "run.yaml")["source"] == str(checkpoint)
     assert not (run_dir / "finetune.slurm").exists()
     script = (run_dir / "evaluations/arithmetic/evaluate_epoch_0.slurm").read_text()
-    assert f"-M model_path={checkpoint} \\" in script
+    assert f"checkpoint={checkpoint}\nbase={site.models}/Llama-3.2-1B-Instruct\n" in script  # for an adapter-only one
     assert "kind: evaluation-only" in (run_dir / "setup_finetune.yaml").read_text()
     which = json.loads(expset("which", str(set_dir), "earlier_best", "--json").stdout)
     assert (which["kind"], which["source"]) == ("evaluation-only", str(checkpoint))

@@ -333,11 +333,14 @@ def test_scaffolding_loads_no_torch_or_inspect(site):
     assert (set_dir / "1B_rank8/finetune.yaml").exists()
 
 
-def test_adapter_only_checkpoints_cannot_be_evaluated(site):
-    set_dir = site.create(fixed={"dataset": "words", "epochs": 1, "save_adapter_weights_only": True})
-    result = expset("scaffold", str(set_dir))
-    assert result.exit_code == 2
-    assert "save_adapter_weights_only is true" in result.stderr
+def test_fine_tunes_save_adapters_only_unless_the_plan_asks_for_merged_weights(site):
+    set_dir = site.create(vary={"model": ["Llama-3.2-1B-Instruct"], "save_adapter_weights_only": [True, False]})
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    saved = {
+        run.name: load_yaml((run / "finetune.yaml").read_text(), "f")["save_adapter_weights_only"]
+        for run in sorted(set_dir.glob("*_save-*"))
+    }
+    assert list(saved.values()) == [False, True] and list(saved)[1].endswith("true")
 
 
 def test_an_edited_setup_is_held_to_the_same_rules_as_a_derived_one(site):

@@ -203,9 +203,10 @@ PARAMETERS: tuple[Parameter, ...] = (
         "save_adapter_weights_only",
         kind="boolean",
         section="training",
-        meaning="save only the LoRA adapter at each epoch",
-        example="true",
-        default=False,
+        meaning="save only the LoRA adapter at each epoch (tens of megabytes), which the evaluations load onto the "
+        "base model; false also saves merged weights, the size of the model, at every epoch",
+        example="false",
+        default=True,
     ),
     Parameter(
         "max_steps_per_epoch",

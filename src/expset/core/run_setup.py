@@ -28,7 +28,6 @@ from expset.errors import SetupError
 SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
 DISTRIBUTED_RECIPE = "lora_finetune_distributed"
 
-_UNSAFE_MODEL_PATH = re.compile(r"[\s,#:\"'\\]")
 _UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\#,]")
 
 
@@ -41,6 +40,11 @@ class ModelSetup(ModelBuild):
 
     name: str = Field(description="The model's name in the plan.")
     folder: str = Field(description="The checkpoint folder, absolute.")
+    base: str | None = Field(
+        default=None,
+        description="For a checkpoint made elsewhere: the base model's folder, onto which an adapter-only "
+        "checkpoint is loaded (None when no models folder is set).",
+    )
 
 
 class DataSetup(DataFormat):
@@ -61,7 +65,7 @@ class TrainingSetup(_Strict):
     gradient_accumulation_steps: int = Field(**field_constraints("gradient_accumulation_steps"))
     max_seq_len: int | None = Field(default=None, **field_constraints("max_seq_len"))
     seed: int | None = Field(default=None, **field_constraints("seed"))
-    save_adapter_weights_only: bool = Field(default=False, **field_constraints("save_adapter_weights_only"))
+    save_adapter_weights_only: bool = Field(default=True, **field_constraints("save_adapter_weights_only"))
     max_steps_per_epoch: int | None = Field(default=None, **field_constraints("max_steps_per_epoch"))
     device: Literal["cuda", "cpu"] = Field(default="cuda", description="where the fine-tune runs")
     dtype: Literal["bf16", "fp32", "fp16"] = Field(default="bf16", description="the training precision")
@@ -184,11 +188,6 @@ class RunSetup(_Strict):
                 "prompt.system: plain-text data (data.format: text) has no conversation to put a system prompt "
                 "in — use instruct or chat data, or leave prompt.system out"
             )
-        if self.training.save_adapter_weights_only and self.evaluations:
-            raise ValueError(
-                "save_adapter_weights_only is true, so epoch folders hold no merged model for the evaluation jobs "
-                "to load — set it to false, or leave evaluations out"
-            )
         return self
 
     @property
@@ -256,12 +255,6 @@ def derive_run_setup(
     training = training_values(parameters, model)
     gpus = training_gpus(parameters, model)
     model_setup = _model_setup(model_name, model, site, expand_path, run.source)
-    if run.evaluated_only and _UNSAFE_MODEL_PATH.search(model_setup["folder"]):
-        raise SetupError(
-            f"run {run.name}: the folder it evaluates, {model_setup['folder']!r}, has a space, comma, quote, "
-            "'#' or ':', which inspect's -M model_path cannot take (it reads the value as YAML)",
-            hint="move or link the model to a plainer path",
-        )
     setup = {
         "run": run.name,
         "kind": run.kind,
@@ -331,13 +324,17 @@ def _model_setup(
 ) -> dict[str, Any]:
     """The run's model setup. ``source``, an evaluation-only run's checkpoint, is the folder it loads: the
     model's own folder, and so the models folder, then play no part."""
-    folder = source if source is not None else checkpoint_folder(name, model, site.models_folder)
+    base = checkpoint_folder(name, model, site.models_folder)
+    folder = source if source is not None else base
     if folder is None:
         raise SetupError(
             f"model {name}: its folder {model.folder or name!r} is relative and no models folder is set",
             hint="run `expset profile init`, or set site.models_folder in the plan",
         )
-    return {"name": name, "folder": expand_path(folder), **model.model_dump(include=set(ModelBuild.model_fields))}
+    built = model.model_dump(include=set(ModelBuild.model_fields))
+    if source is not None:
+        return {"name": name, "folder": expand_path(folder), "base": base and expand_path(base), **built}
+    return {"name": name, "folder": expand_path(folder), **built}
 
 
 def evaluated_epochs(wanted: list[int] | str, epochs: int) -> list[int]:

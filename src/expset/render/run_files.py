@@ -11,6 +11,7 @@ forgotten it, and jobs that run at the same time never overwrite each other's.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,7 +145,10 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
             "offline": setup.slurm.offline,
             "task": evaluation.task,
             "model": f"hf/{setup.run}",
-            "checkpoint": epoch_dir(epoch),
+            "checkpoint_path": shlex.quote(setup.model.folder)
+            if setup.evaluated_only
+            else f'"${{run_dir}}/{epoch_dir(epoch)}"',
+            "base_folder": (setup.model.base or "") if setup.evaluated_only else setup.model.folder,
             "evaluated_folder": setup.model.folder if setup.evaluated_only else None,
             "kind": setup.kind,
             "device": evaluation_device(setup, resources.gpus),
