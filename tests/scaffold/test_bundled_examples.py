@@ -36,7 +36,7 @@ def evaluated_tasks(set_dir: Path) -> set[str]:
     """The ``FILE@TASK`` every evaluation script of the set passes to ``inspect eval``."""
     tasks = set()
     for script in set_dir.glob("*/evaluations/*/evaluate_epoch_*.slurm"):
-        [line] = [line for line in script.read_text().splitlines() if line.startswith("inspect eval ")]
+        [line] = [line.strip() for line in script.read_text().splitlines() if line.strip().startswith("inspect eval ")]
         tasks.add(shlex.split(line.rstrip("\\"))[2])
     return tasks
 

@@ -89,7 +89,17 @@ def scaffolded(site):
         ],
     )
     assert expset("scaffold", str(set_dir)).exit_code == 0
+    stand_in_checkpoints(set_dir)
     return set_dir
+
+
+def stand_in_checkpoints(set_dir: Path) -> None:
+    """Each run's epoch folders, holding whole weights as far as the job can tell: the mock model loads none."""
+    for run in ("lr1e-4", "lr2e-4", "rank4", "rank8"):
+        for epoch in (0, 1):
+            folder = set_dir / run / f"epoch_{epoch}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "model.safetensors").write_bytes(b"")
 
 
 def start_job(script: Path, tmp_path: Path, environment: dict[str, str], job_id: str) -> subprocess.Popen[str]:
@@ -168,7 +178,7 @@ def test_a_rerun_leaves_the_earlier_log_and_records_its_own(scaffolded, tmp_path
 
 def test_a_failed_evaluation_fails_the_job_although_inspect_exits_0(scaffolded, tmp_path, offline_inspect):
     task_dir = scaffolded / "lr2e-4" / "evaluations" / "breaks"
-    ran = run_job(task_dir / "evaluate_epoch_0.slurm", tmp_path, offline_inspect)
+    ran = run_job(task_dir / "evaluate_epoch_1.slurm", tmp_path, offline_inspect)
     assert ran.returncode == 1
     assert "evaluation status is 'error', not 'success'" in ran.stderr
     record = json.loads((task_dir / "result_epoch_1.job101.json").read_text())
@@ -201,6 +211,7 @@ def test_the_prompt_and_generation_settings_reach_the_evaluation_log(site, tmp_p
         ],
     )
     assert expset("scaffold", str(set_dir)).exit_code == 0
+    stand_in_checkpoints(set_dir)
     task_dir = set_dir / "rank4" / "evaluations" / "templated"
     ran = run_job(task_dir / "evaluate_epoch_0.slurm", tmp_path, offline_inspect)
     assert ran.returncode == 0, ran.stderr[-2000:]

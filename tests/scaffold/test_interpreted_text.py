@@ -93,7 +93,7 @@ EDITED_ARGS = {"levels": [1, "2", "a,b"], "options": {"k": "yes"}, "nothing": No
 
 def test_task_arguments_and_metadata_reach_inspect_with_their_values_and_types(site, tmp_path, offline_inspect):
     from inspect_ai.log import list_eval_logs, read_eval_log
-    from test_evaluation_job import run_job
+    from test_evaluation_job import run_job, stand_in_checkpoints
 
     tasks = site.root / "recording.py"
     tasks.write_text(RECORDING_TASK)
@@ -112,6 +112,7 @@ def test_task_arguments_and_metadata_reach_inspect_with_their_values_and_types(s
     setup_file.write_text(to_yaml(setup))
     assert expset("scaffold", str(set_dir)).exit_code == 0
 
+    stand_in_checkpoints(set_dir)
     task_dir = set_dir / "lr1e-4" / "evaluations" / "recorded"
     received = tmp_path / "received.json"
     ran = run_job(task_dir / "evaluate_epoch_0.slurm", tmp_path, {**offline_inspect, "RECEIVED_ARGS": str(received)})
