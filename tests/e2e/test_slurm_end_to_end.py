@@ -421,3 +421,104 @@ def test_an_evaluation_added_after_submission_is_submitted_on_its_own(cluster_si
     assert status["summary"]["complete"] == 2
     [run] = [run for run in status["runs"] if run["run"] == "lr1e-4"]
     assert [(e["task"], e["result"]) for e in run["evaluations"]] == [("echo", "success"), ("echo_again", "success")]
+
+
+SYSTEM_PROMPT = "You are the tiny test model; answer in one word."
+
+
+@pytest.fixture(scope="module")
+def adapter_and_merged_set(slurm_cluster, offline_inspect, tiny, tmp_path_factory) -> Path:
+    """Two runs that differ only in what each epoch keeps — the LoRA adapter only, or merged weights too —
+    trained with a system prompt, and evaluated after both epochs with generation settings."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        site = make_cluster_site(tmp_path_factory.mktemp("adapters"), offline_inspect, monkeypatch)
+        set_dir = create_set(
+            site,
+            tiny,
+            vary={"save_adapter_weights_only": [True, False]},
+            fixed={
+                "model": "tiny",
+                "dataset": "train",
+                "epochs": 2,
+                "batch_size": 2,
+                "lora_rank": 4,
+                "max_steps_per_epoch": 2,
+                "prompt.system": SYSTEM_PROMPT,
+            },
+            naming={
+                "template": "{save_adapter_weights_only}",
+                "aliases": {"save_adapter_weights_only": {True: "adapter", False: "merged"}},
+            },
+            evaluations=[
+                {
+                    "name": "echo",
+                    "task": f"{site / 'tasks.py'}@echo",
+                    "epochs": "all",
+                    "generate": {"temperature": 0.0, "max_tokens": 3, "seed": 7},
+                }
+            ],
+        )
+        submitted = expset("submit", str(set_dir))
+        assert submitted.exit_code == 0, submitted.stderr
+        wait_until_settled(set_dir)
+    return set_dir
+
+
+def test_adapter_only_epochs_are_evaluated_and_keep_no_model_weights(adapter_and_merged_set):
+    status = json.loads(expset("status", str(adapter_and_merged_set), "--json").stdout)
+    assert {run["run"]: run["progress"] for run in status["runs"]} == {"adapter": "complete", "merged": "complete"}
+    for epoch in ("epoch_0", "epoch_1"):
+        kept = {path.name for path in (adapter_and_merged_set / "adapter" / epoch).iterdir()}
+        assert "adapter_model.safetensors" in kept and not any(name.startswith("model") for name in kept)
+        assert any(path.name.startswith("model") for path in (adapter_and_merged_set / "merged" / epoch).iterdir())
+
+
+def test_the_adapter_merged_for_an_evaluation_equals_torchtunes_own_merge(adapter_and_merged_set, tiny, tmp_path):
+    from importlib.resources import files
+
+    import torch
+    from safetensors.torch import load_file
+
+    # torchtune saved both its merge and the adapter. Epoch 0: on a CPU, torchtune 0.6.1 merges into the
+    # model's own weights in place (state_dict() tensors, .cpu() no copy), so later merged epochs carry
+    # the earlier merges too; on a GPU the merge works on a copy. Adapter-only saving never merges.
+    epoch = adapter_and_merged_set / "merged" / "epoch_0"
+    view = tmp_path / "view"
+    view.mkdir()
+    script = files("expset") / "templates" / "merge_adapter.py"
+    merged = subprocess.run(
+        [sys.executable, str(script), str(epoch), tiny["folder"], str(view)], capture_output=True, text=True
+    )
+    assert merged.returncode == 0, merged.stderr
+    ours = load_file(str(view / "model.safetensors"))
+    torchtunes = {}
+    for shard in epoch.glob("model*.safetensors"):
+        torchtunes.update(load_file(str(shard)))
+    assert ours.keys() == torchtunes.keys()
+    changed = [
+        name
+        for name in ours
+        if not torch.equal(ours[name], load_file(str(Path(tiny["folder"]) / "model.safetensors"))[name])
+    ]
+    assert changed  # the adapter changed something
+    for name in ours:
+        assert torch.allclose(ours[name].float(), torchtunes[name].float(), atol=1e-5), name
+
+
+def test_the_system_prompt_and_generation_settings_reach_the_tiny_models_evaluation(adapter_and_merged_set):
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    from torchtune_reader import component_arguments, torchtune_reads
+
+    run_dir = adapter_and_merged_set / "adapter"
+    trained_with = component_arguments(torchtune_reads(run_dir / "finetune.yaml"), "dataset")["new_system_prompt"]
+    assert trained_with == SYSTEM_PROMPT
+    logs = list_eval_logs(str(run_dir / "evaluations" / "echo"))
+    assert len(logs) == 2
+    for info in logs:
+        log = read_eval_log(info.name)
+        assert (log.plan.config.temperature, log.plan.config.max_tokens, log.plan.config.seed) == (0.0, 3, 7)
+        [sample] = log.samples
+        [model_call] = [event for event in sample.events if event.event == "model"]
+        assert model_call.input[0].role == "system" and model_call.input[0].text == trained_with
+        assert len(log.eval.metadata["expset_prompt_sha256"]) == 64

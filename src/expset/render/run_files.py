@@ -152,6 +152,7 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
             "evaluated_folder": setup.model.folder if setup.evaluated_only else None,
             "kind": setup.kind,
             "device": evaluation_device(setup, resources.gpus),
+            "greedy": evaluation.generate.get("temperature") == 0,
             "run_config": inspect_run_config(
                 evaluation.task,
                 task_arguments(setup, evaluation),
