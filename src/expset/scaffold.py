@@ -16,11 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
-from expset.core.layout import CONFIG_FILE, GENERATED_RECORD, LOG_DIR, SETUP_FILE
+from expset.core.deviations import deviations as deviations_of
+from expset.core.deviations import identity_edits
+from expset.core.layout import CONFIG_FILE, DEVIATIONS_RECORD, GENERATED_RECORD, LOG_DIR, SETUP_FILE, STATE_DIR
 from expset.core.naming import ExperimentSet
 from expset.core.run_setup import RunSetup, check_set_path, derive_run_setup
 from expset.core.site_settings import Site, merge_site
+from expset.core.values import format_value
 from expset.data_files import count_samples, resolve_data
 from expset.errors import ConflictError, SetupError, WriteError
 from expset.fs.inside import refuse_links
@@ -52,6 +56,14 @@ class PlannedWrite:
     action: Action
 
 
+@dataclass(frozen=True)
+class ScaffoldPlan:
+    """Every file scaffold would write, keep or remove, and notes on set files it leaves alone."""
+
+    writes: list[PlannedWrite]
+    notes: list[str]
+
+
 def scaffold_set(
     experiment_set: ExperimentSet,
     set_dir: Path,
@@ -59,9 +71,10 @@ def scaffold_set(
     profile: Site,
     runs: list[str] | None = None,
     force: bool = False,
-) -> list[PlannedWrite]:
+) -> ScaffoldPlan:
     """Plan every file of the chosen runs; raise ``ConflictError`` for edits unless ``force``."""
-    from expset.render.run_files import RunPlace, run_files
+    from expset.provenance import read_deviations, render_deviations, set_file_updates
+    from expset.render.run_files import Provenance, RunPlace, run_files
 
     set_dir = set_dir.absolute()
     check_set_path(str(set_dir))
@@ -70,6 +83,8 @@ def scaffold_set(
     refuse_links(set_dir, GENERATED_RECORD)
     record = read_generated_record(set_dir)
     task_paths = resolve_tasks(experiment_set, set_dir)  # plans record absolute paths; older ones may not
+    recorded_deviations = read_deviations(set_dir)
+    deviations: dict[str, dict[str, Any]] = dict(recorded_deviations)
     data_paths: dict[str, str] = {}
     samples: dict[str, int | None] = {}
     planned: list[PlannedWrite] = []
@@ -92,19 +107,25 @@ def scaffold_set(
             expand_path=expand_path,
             samples=samples.get(dataset),
         )
-        setup = derived
-        derived_text = render_setup(derived)
-        if setup_path.exists() and _edited(setup_path, record, set_dir) and _read(setup_path) != derived_text:
-            setup = read_setup(setup_path)
-            planned.append(PlannedWrite(setup_path, setup_path.read_text(encoding="utf-8"), Action.KEEP_EDITED))
+        setup, setup_text = derived, render_setup(derived)
+        changed: dict[str, Any] = {}
+        if setup_path.exists() and _edited(setup_path, record, set_dir) and _read(setup_path) != setup_text:
+            setup, setup_text = read_setup(setup_path), setup_path.read_text(encoding="utf-8")
+            changed = checked_deviations(derived, setup, run.varied, setup_path)
+            planned.append(PlannedWrite(setup_path, setup_text, Action.KEEP_EDITED))
         else:
-            planned.append(_plan_write(setup_path, derived_text, record, set_dir, force))
+            planned.append(_plan_write(setup_path, setup_text, record, set_dir, force))
+        deviations[run.name] = changed
         check_prompt_reaches_tasks(setup)
         place = RunPlace(set_name=set_dir.name, run_dir=str(run_dir))
-        files = run_files(setup, place)
+        files = run_files(setup, place, Provenance(setup_digest=digest(setup_text), deviations=changed))
         planned.extend(_plan_write(run_dir / path, text, record, set_dir, force) for path, text in files)
         now = {f"{run.name}/{SETUP_FILE}", *(f"{run.name}/{path}" for path, _ in files)}
         planned.extend(_plan_removals(generated_by_run.get(run.name, []), now, record, set_dir))
+    updates, notes = set_file_updates(experiment_set, set_dir, recorded_deviations, deviations)
+    planned.extend(PlannedWrite(path, text, Action.UPDATE) for path, text in updates)
+    if {run: c for run, c in deviations.items() if c} != {run: c for run, c in recorded_deviations.items() if c}:
+        planned.append(_plan_write(set_dir / DEVIATIONS_RECORD, render_deviations(deviations), record, set_dir, True))
     conflicts = [write for write in planned if write.action is Action.CONFLICT]
     if conflicts:
         names = ", ".join(str(write.path.relative_to(set_dir)) for write in conflicts[:5])
@@ -114,7 +135,23 @@ def scaffold_set(
             hint="put lasting changes in setup_finetune.yaml (kept and followed), or re-run with --force to "
             "overwrite the edits",
         )
-    return planned
+    return ScaffoldPlan(planned, notes)
+
+
+def checked_deviations(derived: RunSetup, edited: RunSetup, varied: dict[str, Any], setup_path: Path) -> dict[str, Any]:
+    """What a hand-edited setup changes from the plan's; a ``SetupError`` when it changes a varied parameter,
+    which names the run and must stay what the plan says."""
+    changed = deviations_of(derived, edited)
+    for key, path in identity_edits(list(varied), changed):
+        if path == "data.path" and Path(str(changed[path])).name == Path(derived.data.path).name:
+            continue  # the same file where the set was first scaffolded: the set moved, its data did not change
+        raise SetupError(
+            f"{setup_path}: {path} is edited, but {key} varies across the set and names this run — "
+            "change the plan instead (a new set), or undo the edit",
+            hint=f"a varied parameter is the run's identity: its name, run.yaml and the evaluations say {key} is "
+            f"{format_value(varied[key])}",
+        )
+    return changed
 
 
 def apply(planned: list[PlannedWrite], set_dir: Path, on_written: Callable[[PlannedWrite], None] | None = None) -> None:
@@ -140,7 +177,8 @@ def apply(planned: list[PlannedWrite], set_dir: Path, on_written: Callable[[Plan
                 on_written(write)
         if write.action is not Action.KEEP_EDITED:
             record[relative] = digest(write.text)
-    for run_dir in {write.path.relative_to(set_dir).parts[0] for write in planned}:
+    run_dirs = {parts[0] for write in planned if len(parts := write.path.relative_to(set_dir).parts) > 1}
+    for run_dir in run_dirs - {STATE_DIR}:
         if not os.path.lexists(set_dir / run_dir / LOG_DIR):  # SLURM does not create --output folders
             with folder(set_dir, run_dir) as handle:
                 os.mkdir(LOG_DIR, dir_fd=handle)

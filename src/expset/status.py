@@ -8,12 +8,13 @@ answer, and the others are listed as superseded (they stay on disk).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from expset.core.jobs import JobState, Progress, run_progress
-from expset.core.layout import FINETUNE_STEP, parse_epoch_dir, parse_evaluation_step
+from expset.core.layout import FINETUNE_STEP, SETUP_FILE, parse_epoch_dir, parse_evaluation_step
 from expset.core.naming import FINE_TUNED, ExperimentSet
 from expset.slurm.client import SlurmClient
 from expset.tracking import Tracked, list_folder, track
@@ -45,6 +46,7 @@ class RunStatus:
     job_id: str | None
     epochs_on_disk: list[int]
     evaluations: list[EvaluationStatus] = field(default_factory=list)
+    setup_changed: bool = False  # its setup_finetune.yaml changed since its fine-tune ran
 
     def to_data(self) -> dict[str, Any]:
         """The run's status as plain data, for ``status --json``."""
@@ -87,7 +89,17 @@ def _run_status(run: str, kind: str, run_dir: Path, steps: list[str], tracked: T
             evaluations.append(_evaluation_status(run, step, *place, tracked))
     evaluations.sort(key=lambda e: (e.task, e.epoch))
     progress = run_progress(finetune, [(e.job, e.result == "success") for e in evaluations])
-    return RunStatus(run, kind, progress, finetune, finetune_job and finetune_job.job_id, epochs, evaluations)
+    record = tracked.records.get(finetune_job.job_id) if finetune_job else None
+    changed = record is not None and record.setup is not None and record.setup != _digest(run_dir / SETUP_FILE)
+    return RunStatus(run, kind, progress, finetune, finetune_job and finetune_job.job_id, epochs, evaluations, changed)
+
+
+def _digest(path: Path) -> str | None:
+    """The SHA-256 of a file's text, as scaffold computes it; None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _evaluation_status(run: str, step: str, task: str, epoch: int, tracked: Tracked) -> EvaluationStatus:

@@ -48,6 +48,7 @@ class JobRecord:
     log: str | None = None  # relative to the run folder
     started: int | None = None  # seconds since the epoch; jobs written by older versions did not say
     ended: int | None = None
+    setup: str | None = None  # a fine-tune's: the SHA-256 of the setup_finetune.yaml its script was written from
 
 
 @dataclass
@@ -214,6 +215,7 @@ def read_record(run_dir: Path | str, step: str, job_id: str) -> JobRecord | None
         log=log if isinstance(log, str) else None,
         started=_whole_number(data.get("started")),
         ended=_whole_number(data.get("ended")),
+        setup=data.get("setup") or None if isinstance(data.get("setup"), str) else None,
     )
 
 

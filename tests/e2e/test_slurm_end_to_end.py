@@ -522,3 +522,16 @@ def test_the_system_prompt_and_generation_settings_reach_the_tiny_models_evaluat
         [model_call] = [event for event in sample.events if event.event == "model"]
         assert model_call.input[0].role == "system" and model_call.input[0].text == trained_with
         assert len(log.eval.metadata["expset_prompt_sha256"]) == 64
+
+
+def test_a_finished_run_whose_setup_changed_since_it_ran_is_flagged(adapter_and_merged_set, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(adapter_and_merged_set, copy, symlinks=True)
+    setup = copy / "merged" / "setup_finetune.yaml"
+    setup.write_text(setup.read_text().replace("  batch_size: 2\n", "  batch_size: 1\n"))
+    runs = {run["run"]: run for run in json.loads(expset("status", str(copy), "--json").stdout)["runs"]}
+    assert (runs["merged"]["setup_changed"], runs["adapter"]["setup_changed"]) == (True, False)
+    shown = expset("status", str(copy)).stdout
+    assert "1 run(s) ran with a setup_finetune.yaml that has changed since" in " ".join(shown.split())

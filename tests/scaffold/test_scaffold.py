@@ -1,5 +1,6 @@
 """``expset scaffold``: every file of every run, re-runs that respect edits, one-line errors."""
 
+import csv
 import json
 import os
 
@@ -158,10 +159,65 @@ def test_an_edited_setup_is_kept_and_the_derived_files_follow_it(site):
     setup.write_text(setup.read_text().replace("  batch_size: 4\n", "  batch_size: 16\n"))
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 0
-    assert "1 keep edited" in result.stderr and "1 update" in result.stderr
+    assert "1 keep edited" in result.stderr
     assert "  batch_size: 16\n" in setup.read_text()
     assert load_yaml((set_dir / "1B_rank16/finetune.yaml").read_text(), "f")["batch_size"] == 16
     assert load_yaml((set_dir / "1B_rank8/finetune.yaml").read_text(), "f")["batch_size"] == 4
+
+
+def edit_setup(set_dir, run: str, old: str, new: str) -> None:
+    setup = set_dir / run / "setup_finetune.yaml"
+    assert old in setup.read_text()
+    setup.write_text(setup.read_text().replace(old, new))
+
+
+def test_an_edit_of_a_setting_the_plan_fixes_is_recorded_as_the_runs_deviation_everywhere(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    edit_setup(set_dir, "1B_rank16", "  batch_size: 4\n", "  batch_size: 16\n")
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    assert load_yaml((set_dir / "1B_rank16/run.yaml").read_text(), "run.yaml")["deviations"] == {
+        "training.batch_size": 16
+    }
+    assert "deviations" not in load_yaml((set_dir / "1B_rank8/run.yaml").read_text(), "run.yaml")
+    rows = {row["run"]: row for row in csv.DictReader((set_dir / "runs.csv").open())}
+    assert (rows["1B_rank16"]["deviations"], rows["1B_rank8"]["deviations"]) == ("training.batch_size=16", "")
+    assert "- `1B_rank16`: `training.batch_size` = `16`" in (set_dir / "README.md").read_text()
+    script = (set_dir / "1B_rank16/evaluations/arithmetic/evaluate_epoch_1.slurm").read_text()
+    assert "expset_deviations:\n    training.batch_size: 16" in script
+    edit_setup(set_dir, "1B_rank16", "  batch_size: 16\n", "  batch_size: 4\n")  # undone: recorded as undone
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    assert "deviations" not in load_yaml((set_dir / "1B_rank16/run.yaml").read_text(), "run.yaml")
+    assert (
+        "deviations" not in (set_dir / "runs.csv").read_text()
+        and "Deviations" not in (set_dir / "README.md").read_text()
+    )
+
+
+def test_an_edit_of_a_varied_parameter_is_refused_naming_the_file_and_the_parameter(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    edit_setup(set_dir, "1B_rank16", "  lora_rank: 16\n", "  lora_rank: 32\n")
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    setup = set_dir / "1B_rank16/setup_finetune.yaml"
+    assert result.stderr.startswith(
+        f"error: {setup}: training.lora_rank is edited, but lora_rank varies across the set and names this run"
+    )
+
+
+def test_a_readme_edited_by_hand_is_left_alone_and_a_note_says_where_the_deviations_are(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    readme = set_dir / "README.md"
+    readme.write_text(readme.read_text() + "\nOur own notes.\n")
+    edit_setup(set_dir, "1B_rank16", "  batch_size: 4\n", "  batch_size: 16\n")
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 0
+    assert readme.read_text().endswith("\nOur own notes.\n") and "Deviations" not in readme.read_text()
+    assert "note: README.md was edited by hand, so it does not list the deviations; .expset/deviations.json does" in (
+        result.stderr
+    )
 
 
 def test_an_edited_setup_with_a_bad_value_names_the_file_and_field(site):

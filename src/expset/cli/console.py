@@ -281,6 +281,16 @@ def _status_view(current: Any, *, refreshed: bool = False) -> Any:
 
     colours = {"complete": "green", "running": "cyan", "pending": "yellow", "failed": "red", "lost": "red"}
     parts: list[Any] = [markup("[yellow]note:[/] {}", note) for note in current.notes]
+    changed = [status.run for status in current.runs if status.setup_changed]
+    if changed:
+        parts.append(
+            markup(
+                "[yellow]note:[/] {} run(s) ran with a setup_finetune.yaml that has changed since, so their results "
+                "are not those of the setup now there: {}",
+                len(changed),
+                ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else ""),
+            )
+        )
     table = Table(header_style="bold")
     table.add_column("run", overflow="fold")  # a narrow terminal folds a name, never cuts it
     for column in ("state", "fine-tune", "epochs on disk", "evaluations"):
@@ -292,7 +302,7 @@ def _status_view(current: Any, *, refreshed: bool = False) -> Any:
         evaluations = ", ".join(f"{e.task}@{e.epoch}: {e.result or e.job.value}" for e in status.evaluations)
         table.add_row(
             Text(status.run),
-            Text(status.progress.value, style=colour),
+            Text(status.progress.value + (" (setup changed since)" if status.setup_changed else ""), style=colour),
             Text(
                 f"{status.kind}: no fine-tune"
                 if status.finetune is None

@@ -43,9 +43,12 @@ def scaffold_command(
 
     with reporting(interrupted):
         experiment_set = load_set(set_dir)
-        planned = scaffold_set(
+        plan = scaffold_set(
             experiment_set, set_dir, profile=read_profile(profile_path()), runs=run_names(runs), force=force
         )
+        planned = plan.writes
+        for note in plan.notes:
+            status("[yellow]note:[/] {}", note)
         if dry_run:
             for write in planned:
                 sys.stdout.write(f"{write.action.value:>11}  {write.path}\n")

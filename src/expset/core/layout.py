@@ -34,6 +34,8 @@ STATE_DIR = ".expset"
 """expset's own records inside a set: the job ledger, the generated-files record, the submit lock."""
 LEDGER_FILE = f"{STATE_DIR}/jobs.jsonl"
 GENERATED_RECORD = f"{STATE_DIR}/generated.json"
+DEVIATIONS_RECORD = f"{STATE_DIR}/deviations.json"
+"""Per run, what its hand-edited setup changes from the plan (setup path → value), as scaffold last found it."""
 SUBMIT_LOCK = f"{STATE_DIR}/submit.lock"
 
 FINETUNE_STEP = "finetune"

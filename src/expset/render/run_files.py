@@ -12,7 +12,7 @@ forgotten it, and jobs that run at the same time never overwrite each other's.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from expset.core.layout import (
@@ -49,18 +49,30 @@ class RunPlace:
     run_dir: str
 
 
-def run_files(setup: RunSetup, place: RunPlace) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class Provenance:
+    """Where a run's setup came from: the SHA-256 of its ``setup_finetune.yaml`` (which the fine-tune
+    records, so that ``status`` can tell a setup changed since), and what a hand edit changed from the
+    plan (setup path → value, which every evaluation records)."""
+
+    setup_digest: str = ""
+    deviations: dict[str, Any] = field(default_factory=dict)
+
+
+def run_files(setup: RunSetup, place: RunPlace, provenance: Provenance | None = None) -> list[tuple[str, str]]:
     """The files scaffold derives from a setup, as (path relative to the run folder, text): a run that is
     evaluated only (a control, a checkpoint made elsewhere) has its evaluation jobs only."""
+    provenance = provenance or Provenance()
     files = []
     if not setup.evaluated_only:
         files += [
             (CONFIG_FILE, render_finetune_config(setup, place.run_dir)),
-            (FINETUNE_SCRIPT, finetune_script(setup, place)),
+            (FINETUNE_SCRIPT, finetune_script(setup, place, provenance)),
         ]
     for evaluation in setup.evaluations:
         for epoch in evaluation.epochs:
-            files.append((evaluation_script(evaluation.name, epoch), evaluation_job(setup, place, evaluation, epoch)))
+            job = evaluation_job(setup, place, evaluation, epoch, provenance)
+            files.append((evaluation_script(evaluation.name, epoch), job))
     return files
 
 
@@ -83,7 +95,7 @@ def _names() -> dict[str, str]:
     return {"setup_file": SETUP_FILE, "log_dir": LOG_DIR, "first_epochs": f"{epoch_dir(0)}/, {epoch_dir(1)}/"}
 
 
-def finetune_script(setup: RunSetup, place: RunPlace) -> str:
+def finetune_script(setup: RunSetup, place: RunPlace, provenance: Provenance | None = None) -> str:
     """The text of a run's ``finetune.slurm``."""
     return render(
         "finetune.slurm.j2",
@@ -96,6 +108,7 @@ def finetune_script(setup: RunSetup, place: RunPlace) -> str:
             "run_dir_assignment": run_dir_assignment(place.run_dir),
             "output": f"{place.run_dir}/{step_output(FINETUNE_STEP)}",
             "record": job_record(FINETUNE_STEP, "${job}"),
+            "setup_digest": (provenance or Provenance()).setup_digest,
             "resources": setup.resources.model_dump(),
             "directives": directives(setup, setup.resources.gpus),
             "environment": setup.slurm.environment,
@@ -119,7 +132,9 @@ def evaluation_device(setup: RunSetup, gpus: int) -> str:
     return "auto" if gpus > 1 else setup.training.device
 
 
-def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup, epoch: int) -> str:
+def evaluation_job(
+    setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup, epoch: int, provenance: Provenance | None = None
+) -> str:
     """The text of the job that evaluates ``epoch`` of a run on one task."""
     resources = evaluation_resources(setup, evaluation)
     step = evaluation_step(evaluation.name, epoch)
@@ -156,7 +171,7 @@ def evaluation_job(setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup
             "run_config": inspect_run_config(
                 evaluation.task,
                 task_arguments(setup, evaluation),
-                _metadata(setup, place, epoch),
+                _metadata(setup, place, epoch, (provenance or Provenance()).deviations),
                 generation(setup, evaluation),
             ),
         },
@@ -203,8 +218,9 @@ def inspect_run_config(
     return f"{text}  {JOB_METADATA}: "
 
 
-def _metadata(setup: RunSetup, place: RunPlace, epoch: int) -> dict[str, Any]:
-    """What joins an evaluation log back to the plan: the set, the run, the epoch, every parameter."""
+def _metadata(setup: RunSetup, place: RunPlace, epoch: int, deviations: dict[str, Any]) -> dict[str, Any]:
+    """What joins an evaluation log back to the plan: the set, the run, the epoch, every parameter, and
+    what a hand edit of the run's setup changed from the plan."""
     prompt = setup.prompt.digest()
     return {
         "expset_set": place.set_name,
@@ -212,5 +228,6 @@ def _metadata(setup: RunSetup, place: RunPlace, epoch: int) -> dict[str, Any]:
         "expset_kind": setup.kind,
         "expset_epoch": epoch,
         **({"expset_prompt_sha256": prompt} if prompt else {}),
+        **({"expset_deviations": deviations} if deviations else {}),
         **setup.parameters,
     }

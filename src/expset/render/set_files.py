@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from expset.core.layout import (
@@ -36,9 +37,16 @@ README_RUN_LIMIT = 50
 """The README lists this many runs; runs_plan.md and runs.csv always list all of them."""
 
 
-def render_set_files(experiment_set: ExperimentSet, layout: SetLayout, version: str) -> Iterator[tuple[str, str]]:
-    """Every file of ``layout`` with its text."""
-    context = set_context(experiment_set, version)
+Deviations = Mapping[str, Mapping[str, Any]]
+"""Per run, what its hand-edited setup changes from the plan: setup path → the value it runs with."""
+
+
+def render_set_files(
+    experiment_set: ExperimentSet, layout: SetLayout, version: str, deviations: Deviations | None = None
+) -> Iterator[tuple[str, str]]:
+    """Every file of ``layout`` with its text; ``deviations``, recorded by scaffold, where runs have them."""
+    deviations = deviations or {}
+    context = set_context(experiment_set, version, deviations)
     run_template = template("run.yaml.j2")
     run_context = {key: context[key] for key in RUN_CONTEXT}
     for planned in layout.files:
@@ -47,6 +55,7 @@ def render_set_files(experiment_set: ExperimentSet, layout: SetLayout, version: 
             run = experiment_set.all_runs[planned.run_index]
             run_context["run"], run_context["varied"], run_context["kind"] = run.name, run.varied, run.kind
             run_context["source"] = run.source
+            run_context["deviations"] = deviations.get(run.name, {})
             text = run_template.render(run_context)
         elif planned.kind is FileKind.README:
             text = render("README.md.j2", context)
@@ -55,7 +64,7 @@ def render_set_files(experiment_set: ExperimentSet, layout: SetLayout, version: 
         elif planned.kind is FileKind.PLAN:
             text = render_plan_file(experiment_set, version)
         else:
-            text = render_runs_table(experiment_set)
+            text = render_runs_table(experiment_set, deviations)
         yield planned.path, text
 
 
@@ -69,29 +78,43 @@ def render_plan_file(experiment_set: ExperimentSet, version: str) -> str:
     return header + to_yaml(set_record(experiment_set, version))
 
 
-def render_runs_table(experiment_set: ExperimentSet) -> str:
+def render_runs_table(experiment_set: ExperimentSet, deviations: Deviations | None = None) -> str:
     """``runs.csv``: one row per run, its name and kind, then every parameter (varied, then fixed); a control
-    run's row holds only its model, the other cells blank: nothing else applies to an untuned model."""
+    run's row holds only its model, the other cells blank: nothing else applies to an untuned model. When a
+    run deviates from the plan, a last column says how (``path=value; …``)."""
     varied = list(experiment_set.plan.vary)
     fixed = list(experiment_set.plan.fixed)
+    deviations = deviations or {}
+    extra = ["deviations"] if any(deviations.values()) else []
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["run", "kind", *varied, *fixed])
+    writer.writerow(["run", "kind", *varied, *fixed, *extra])
     fixed_cells = [_csv_cell(experiment_set.plan.fixed[key]) for key in fixed]
+
+    def changes(run: str) -> list[str]:
+        made = deviations.get(run, {})
+        return ["; ".join(f"{path}={_csv_cell(value)}" for path, value in made.items())] if extra else []
+
     for run in experiment_set.runs:
-        writer.writerow([run.name, run.kind, *(_csv_cell(run.varied[key]) for key in varied), *fixed_cells])
+        cells = [_csv_cell(run.varied[key]) for key in varied]
+        writer.writerow([run.name, run.kind, *cells, *fixed_cells, *changes(run.name)])
     for run in experiment_set.controls + experiment_set.evaluation_only:  # a model only: nothing else applies
-        writer.writerow([run.name, run.kind, *(_csv_cell(run.varied.get(key, "")) for key in [*varied, *fixed])])
+        cells = [_csv_cell(run.varied.get(key, "")) for key in [*varied, *fixed]]
+        writer.writerow([run.name, run.kind, *cells, *changes(run.name)])
     return buffer.getvalue()
 
 
 def _csv_cell(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(format_value(item) for item in value)
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
     return format_value(value)
 
 
-def set_context(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
+def set_context(experiment_set: ExperimentSet, version: str, deviations: Deviations | None = None) -> dict[str, Any]:
     """Plain data the README and runs_plan templates format; nothing in them is typed by hand."""
     plan = experiment_set.plan
     convention = experiment_set.convention
@@ -139,6 +162,11 @@ def set_context(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         "evaluation_only": [
             {"name": run.name, "model": format_value(run.varied["model"]), "source": run.source}
             for run in experiment_set.evaluation_only
+        ],
+        "deviations": [
+            {"run": run, "changes": [{"path": path, "value": _csv_cell(value)} for path, value in changed.items()]}
+            for run, changed in (deviations or {}).items()
+            if changed
         ],
         "readme_run_limit": README_RUN_LIMIT,
         "shortened": [run.name for run in runs if run.shortened],
