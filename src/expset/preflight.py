@@ -34,6 +34,9 @@ def preflight(experiment_set: ExperimentSet, profile: Site | None) -> Preflight:
     plan = experiment_set.plan
     site = merge_site(profile or Site(), plan.site)
     _check_tasks(experiment_set)
+    validation = plan.validation
+    if validation is not None and validation.file is not None and data_location(validation.file, site) is not None:
+        resolve_data(validation.file, site, "validation.file")
     samples: dict[str, int | None] = {}
     unchecked: list[str] = []
     lengths: dict[str, RunLength] = {}

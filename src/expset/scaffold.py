@@ -91,6 +91,10 @@ def scaffold_set(
     generated_by_run: dict[str, list[str]] = {}
     for path in record:
         generated_by_run.setdefault(path.split("/", 1)[0], []).append(path)
+    planned_validation = experiment_set.plan.validation
+    validation_path = None
+    if planned_validation is not None and planned_validation.file is not None:
+        validation_path = resolve_data(planned_validation.file, site, "validation.file")
     for run in chosen:
         run_dir = set_dir / run.name
         setup_path = run_dir / SETUP_FILE
@@ -106,6 +110,7 @@ def scaffold_set(
             task_paths=task_paths,
             expand_path=expand_path,
             samples=samples.get(dataset),
+            validation_path=validation_path,
         )
         setup, setup_text = derived, render_setup(derived)
         changed: dict[str, Any] = {}

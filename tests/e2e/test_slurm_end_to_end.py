@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from expset.core.models import MODELS
+from expset.render.yaml_read import load_yaml
 from expset.render.yaml_text import to_yaml
 
 from e2e.tiny_model import make_tiny_model, write_training_data
@@ -429,7 +430,8 @@ SYSTEM_PROMPT = "You are the tiny test model; answer in one word."
 @pytest.fixture(scope="module")
 def adapter_and_merged_set(slurm_cluster, offline_inspect, tiny, tmp_path_factory) -> Path:
     """Two runs that differ only in what each epoch keeps — the LoRA adapter only, or merged weights too —
-    trained with a system prompt, and evaluated after both epochs with generation settings."""
+    trained with a system prompt and validated on a quarter of the data held out, and evaluated after both
+    epochs with generation settings."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         site = make_cluster_site(tmp_path_factory.mktemp("adapters"), offline_inspect, monkeypatch)
         set_dir = create_set(
@@ -445,6 +447,7 @@ def adapter_and_merged_set(slurm_cluster, offline_inspect, tiny, tmp_path_factor
                 "max_steps_per_epoch": 2,
                 "prompt.system": SYSTEM_PROMPT,
             },
+            validation={"fraction": 0.25, "every_n_steps": 1},
             naming={
                 "template": "{save_adapter_weights_only}",
                 "aliases": {"save_adapter_weights_only": {True: "adapter", False: "merged"}},
@@ -535,3 +538,15 @@ def test_a_finished_run_whose_setup_changed_since_it_ran_is_flagged(adapter_and_
     assert (runs["merged"]["setup_changed"], runs["adapter"]["setup_changed"]) == (True, False)
     shown = expset("status", str(copy)).stdout
     assert "1 run(s) ran with a setup_finetune.yaml that has changed since" in " ".join(shown.split())
+
+
+def test_the_validation_loss_is_in_the_training_log_at_every_interval(adapter_and_merged_set):
+    from expset.core.report import parse_training_log
+
+    [log] = (adapter_and_merged_set / "adapter" / "logs").glob("log_*.txt")
+    rows = parse_training_log(log.read_text())
+    validated = [row for row in rows if "val_loss" in row]
+    assert [row["step"] for row in validated] == [1.0, 2.0, 3.0, 4.0]  # every step of 2 epochs × 2 steps
+    assert all(row["val_loss"] > 0 for row in validated)
+    config = load_yaml((adapter_and_merged_set / "adapter" / "finetune.yaml").read_text(), "finetune.yaml")
+    assert (config["dataset"]["split"], config["dataset_val"]["split"]) == ("train[:75%]", "train[75%:]")

@@ -74,3 +74,55 @@ def test_an_evaluation_time_slurm_cannot_read_is_refused_when_the_plan_is_read(s
     result = expset("plan", str(plan_file))
     assert result.exit_code == 2
     assert "evaluations[0].time: '1h' cannot go in an #SBATCH line" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("validation", "said"),
+    [
+        ({"every_n_steps": 5}, "validation: give one of fraction, split or file"),
+        ({"fraction": 0.1, "file": "val"}, "validation: give one of fraction, split or file"),
+        ({"fraction": 0.125}, "validation.fraction: 0.125 is not a whole percent"),
+    ],
+)
+def test_validation_is_checked_when_the_plan_is_read(site, validation, said):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(to_yaml(site.plan(validation=validation)))
+    result = expset("plan", str(plan_file))
+    assert result.exit_code == 2
+    assert said in result.stderr
+
+
+def test_a_held_out_fraction_is_the_end_of_the_training_file_and_the_run_uses_the_validating_recipe(site):
+    from expset.render.yaml_read import load_yaml
+
+    set_dir = site.create(validation={"fraction": 0.1, "every_n_steps": 20})
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    config = load_yaml((set_dir / "1B_rank8/finetune.yaml").read_text(), "finetune.yaml")
+    assert (config["dataset"]["split"], config["dataset_val"]["split"]) == ("train[:90%]", "train[90%:]")
+    assert config["dataset_val"]["data_files"] == config["dataset"]["data_files"]
+    assert config["run_val_every_n_steps"] == 20
+    assert (set_dir / "1B_rank8/lora_single_device_validated.py").is_file()
+    assert (
+        'python "${run_dir}/lora_single_device_validated.py" --config'
+        in (set_dir / "1B_rank8/finetune.slurm").read_text()
+    )
+
+
+def test_a_validation_file_is_looked_for_before_the_set_exists(site):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(to_yaml(site.plan(validation={"file": "missing"})))
+    result = expset("create", str(plan_file), "--yes", "--root", str(site.root))
+    assert result.exit_code == 2
+    assert f"validation.file 'missing': no file at {site.data / 'missing'}" in result.stderr
+    assert not (site.root / "scaffold-test_2025-10-18").exists()
+
+
+def test_validation_on_several_gpus_is_refused_naming_the_recipe(site):
+    set_dir = site.create(
+        vary={"lora_rank": [8, 16]},
+        fixed={"model": "Llama-3.3-70B-Instruct", "dataset": "words"},
+        validation={"split": "train"},
+    )
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2
+    assert "validation: torchtune's lora_finetune_distributed recipe (0.6.1) has no validation loop" in result.stderr

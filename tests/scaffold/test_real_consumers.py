@@ -97,6 +97,7 @@ def test_a_varied_setting_is_validated_by_torchtune_and_read_back_from_the_run_n
         fixed={"model": "tiny", "dataset": "words", "epochs": 1, "compile": False},
         models={"tiny": TINY_MODEL},
         evaluations=[],
+        validation={"split": "train", "every_n_steps": 5},
     )
     assert sorted(path.name for path in set_dir.iterdir() if path.is_dir()) == ["wd0", "wd0.05"]
     assert expset("scaffold", str(set_dir)).exit_code == 0

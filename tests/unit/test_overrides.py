@@ -131,3 +131,9 @@ def test_every_generation_setting_an_evaluation_takes_is_one_of_inspects():
     from expset.core.sections import GENERATE_SETTINGS
 
     assert set(GENERATE_SETTINGS) <= set(GenerateConfig.model_fields)
+
+
+def test_a_label_must_be_a_plain_name():
+    assert problems(vary={"lora_rank": [8, 16], "a b": [1, 2]}, labels={"a b": "spaced"})[0] == (
+        "labels.a b: not a parameter name — use letters, digits and _ (e.g. prompt_style)"
+    )

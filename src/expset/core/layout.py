@@ -20,6 +20,8 @@ README_FILE = "README.md"
 RUNS_PLAN_FILE = "runs_plan.md"
 RUNS_TABLE_FILE = "runs.csv"
 RUN_FILE = "run.yaml"
+VALIDATED_RECIPE = "lora_single_device_validated.py"
+"""torchtune's single-device LoRA recipe with a validation loss, written beside a run that is validated."""
 EVALUATIONS_DIR = "evaluations"
 
 SETUP_FILE = "setup_finetune.yaml"

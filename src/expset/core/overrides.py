@@ -29,6 +29,7 @@ RECIPE_KEYS = frozenset(
         "cudnn_deterministic_mode",
         "custom_sharded_layers",
         "dataset",
+        "dataset_val",
         "device",
         "dtype",
         "enable_activation_checkpointing",
@@ -50,13 +51,15 @@ RECIPE_KEYS = frozenset(
         "profile_memory",
         "profiler",
         "resume_from_checkpoint",
+        "run_val_every_n_steps",
         "save_adapter_weights_only",
         "seed",
         "shuffle",
         "tokenizer",
     }
 )
-"""The top-level settings torchtune 0.6.1's LoRA recipes read (single device and distributed)."""
+"""The top-level settings torchtune 0.6.1's LoRA recipes read (single device and distributed), and the two
+that expset's recipe with a validation loss adds."""
 
 MANAGED = {
     "output_dir": "the run's folder",
@@ -72,6 +75,8 @@ MANAGED = {
     "dataset.source": "the dataset parameter",
     "dataset._component_": "data.format",
     "metric_logger.log_dir": "the run's folder",
+    "dataset_val": "validation: in the plan",
+    "run_val_every_n_steps": "validation.every_n_steps in the plan",
     "device": "the model's entry (models:)",
     "dtype": "the model's entry (models:)",
 }

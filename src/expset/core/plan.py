@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+import re
 import sys
 from typing import Any, get_args
 
@@ -27,6 +28,7 @@ from expset.core.sections import (
     IsoDate,
     Naming,
     ScalarValue,
+    Validation,
 )
 from expset.core.site_settings import Site
 from expset.core.values import Scalar, is_safe_name, parse_number, value_identity
@@ -83,6 +85,9 @@ class Plan(BaseModel):
         default_factory=dict, description="Models the built-in table lacks, by the name used in vary/fixed."
     )
     data: DataFormat = Field(default_factory=DataFormat)
+    validation: Validation | None = Field(
+        default=None, description="A validation loss during training: {fraction | split | file, every_n_steps}."
+    )
     site: Site = Field(default_factory=Site, description="Overrides of the user profile for this plan.")
 
     @property
@@ -106,6 +111,8 @@ class Plan(BaseModel):
 
 
 PLAN_FIELDS = tuple(Plan.model_fields)
+LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""What a label may be called: it becomes a key in run.yaml and a column of runs.csv."""
 
 
 def parse_plan(data: Any, *, today: dt.date, default_author: str) -> Plan:
@@ -213,9 +220,10 @@ def check_plan(plan: Plan) -> list[str]:
         elif value is None and not is_override(key):
             problems.append(f"fixed.{key}: null is not a value of {key} — remove the line to use its default")
     for key in plan.labels:
-        if key in plan.vary or key in plan.fixed:
-            continue
-        problems.append(f"labels.{key}: not in vary or fixed — list its values there, or remove the label")
+        if not LABEL_KEY.fullmatch(key):
+            problems.append(f"labels.{key}: not a parameter name — use letters, digits and _ (e.g. prompt_style)")
+        elif key not in plan.vary and key not in plan.fixed:
+            problems.append(f"labels.{key}: not in vary or fixed — list its values there, or remove the label")
     problems.extend(_unknown_models(plan))
     if not any(len(values) >= 2 for values in plan.vary.values()) and not plan.single_run_reason:
         problems.append(
@@ -259,6 +267,8 @@ def check_plan(plan: Plan) -> list[str]:
                 f"evaluate_only.{name}.model: required here — the set has no single model to assume "
                 "(write {path: …, model: …})"
             )
+    if plan.validation is not None:
+        problems.extend(_check_validation(plan.validation, plan.data))
     if plan.controls and not plan.evaluations:
         problems.append(
             "controls: a control run only evaluates the base model, and this plan has no evaluations — "
@@ -278,6 +288,19 @@ def check_plan(plan: Plan) -> list[str]:
                     "digits, '.', '-' and '_'"
                 )
     return problems
+
+
+def _check_validation(validation: Validation, data: DataFormat) -> list[str]:
+    """One source of validation data, and a held-out share that Hugging Face's split syntax can take."""
+    given = [name for name in ("fraction", "split", "file") if getattr(validation, name) is not None]
+    if len(given) != 1:
+        return ["validation: give one of fraction, split or file — where the validation data comes from"]
+    if validation.fraction is not None:
+        if abs(validation.fraction * 100 - round(validation.fraction * 100)) > 1e-9:
+            return [f"validation.fraction: {validation.fraction} is not a whole percent — write e.g. 0.1 or 0.05"]
+        if data.split != "train":
+            return ["validation.fraction: data.split already chooses part of the file — give validation.split instead"]
+    return []
 
 
 def _unknown_models(plan: Plan) -> list[str]:

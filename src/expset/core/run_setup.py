@@ -21,7 +21,7 @@ from expset.core.naming import ExperimentSet, Run
 from expset.core.overrides import REMOVE, is_override, override_problem, unknown_key_problem
 from expset.core.parameters import BY_KEY, TEMPLATE_INPUT, field_constraints, value_problem
 from expset.core.run_length import WARMUP_PATH, RunLength, run_length, training_gpus, training_values
-from expset.core.sections import DataFormat, Evaluation
+from expset.core.sections import DataFormat, Evaluation, Validation
 from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
 
@@ -90,6 +90,14 @@ class ResourcesSetup(_Strict):
         return check_sbatch_value(TIME, value)
 
 
+class ValidationSetup(_Strict):
+    """The data the fine-tune is validated on (a split of a data file) and how often."""
+
+    path: str = Field(description="The data file, absolute: the training data's, or one of its own.")
+    split: str = Field(default="train", description="The split of it, as Hugging Face writes it: train[90%:].")
+    every_n_steps: int = Field(ge=1, description="Optimizer steps between validations.")
+
+
 class PromptSetup(_Strict):
     """The prompt the run trains with and every evaluation of it uses."""
 
@@ -151,6 +159,9 @@ class RunSetup(_Strict):
     resources: ResourcesSetup
     slurm: SlurmSetup
     prompt: PromptSetup = Field(default_factory=PromptSetup)
+    validation: ValidationSetup | None = Field(
+        default=None, description="A validation loss in the training log (single-device recipe only)."
+    )
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="torchtune settings by their config path (optimizer.weight_decay: 0.1), applied last to the "
@@ -183,6 +194,11 @@ class RunSetup(_Strict):
                     f"evaluations.{evaluation.name}.epochs: {late} — this run trains {epochs} epoch(s), "
                     f"numbered 0 to {epochs - 1}; epochs are numbered from 0"
                 )
+        if self.validation is not None and self.recipe != SINGLE_DEVICE_RECIPE and not self.evaluated_only:
+            raise ValueError(
+                f"validation: torchtune's {self.recipe} recipe (0.6.1) has no validation loop, and expset adds one "
+                f"to {SINGLE_DEVICE_RECIPE} only — train on one GPU, or leave validation out"
+            )
         if self.prompt.system is not None and self.data.format == "text" and not self.evaluated_only:
             raise ValueError(
                 "prompt.system: plain-text data (data.format: text) has no conversation to put a system prompt "
@@ -227,10 +243,11 @@ def derive_run_setup(
     task_paths: dict[str, str],
     expand_path: Callable[[str], str] = str,
     samples: int | None = None,
+    validation_path: str | None = None,
 ) -> RunSetup:
     """The setup of ``run``. The caller resolved ``data_path`` and ``task_paths`` (one per evaluation) on
-    disk, counted the data's ``samples`` where it could, and gives ``expand_path`` for model folders
-    written with ``~`` or ``$VAR`` (the environment is its to read)."""
+    disk (and the validation file, when the plan has one), counted the data's ``samples`` where it could,
+    and gives ``expand_path`` for model folders written with ``~`` or ``$VAR`` (the environment is its to read)."""
     plan = experiment_set.plan
     if run.evaluated_only:  # a model only; the prompt, when the whole set shares one, is the fine-tunes'
         parameters = {**run.varied, **{key: value for key, value in plan.fixed.items() if key in PROMPT_KEYS}}
@@ -254,12 +271,16 @@ def derive_run_setup(
         )
     training = training_values(parameters, model)
     gpus = training_gpus(parameters, model)
+    data = {"path": data_path, **plan.data.model_dump()}
+    validation = None
+    if plan.validation is not None and not run.evaluated_only:
+        validation, data["split"], samples = _validation(plan.validation, data, validation_path, samples)
     model_setup = _model_setup(model_name, model, site, expand_path, run.source)
     setup = {
         "run": run.name,
         "kind": run.kind,
         "model": model_setup,
-        "data": {"path": data_path, **plan.data.model_dump()},
+        "data": data,
         "training": training,
         "resources": {
             "gpus": gpus,
@@ -271,6 +292,11 @@ def derive_run_setup(
             key: value for key, value in site.model_dump(exclude_none=True).items() if key in SlurmSetup.model_fields
         },
         "prompt": {"system": parameters.get("prompt.system"), "template": parameters.get("prompt.template")},
+        "validation": validation
+        and {
+            **validation,
+            "every_n_steps": validation["every_n_steps"] or _validation_interval(parameters, model, samples),
+        },
         "settings": {} if run.evaluated_only else _settings(parameters, run_length(parameters, model, samples)),
         "parameters": parameters,
         "evaluations": [
@@ -286,6 +312,31 @@ def derive_run_setup(
         ],
     }
     return validate_setup(setup, f"run {run.name}")
+
+
+def _validation(
+    planned: Validation, data: dict[str, Any], validation_path: str | None, samples: int | None
+) -> tuple[dict[str, Any], str, int | None]:
+    """The validation data (file and split), the training data's split, and its samples: a held-out
+    fraction is the end of the training file, and training uses the rest."""
+    every = planned.every_n_steps
+    if planned.fraction is not None:
+        kept = round(100 - 100 * planned.fraction)
+        validation = {"path": data["path"], "split": f"train[{kept}%:]", "every_n_steps": every}
+        return validation, f"train[:{kept}%]", None if samples is None else samples * kept // 100
+    if planned.file is not None:
+        return {"path": validation_path, "split": "train", "every_n_steps": every}, data["split"], samples
+    return {"path": data["path"], "split": planned.split, "every_n_steps": every}, data["split"], samples
+
+
+VALIDATIONS_PER_RUN = 10
+"""Without an interval, a run is validated this many times."""
+
+
+def _validation_interval(parameters: dict[str, Any], model: ModelSpec, samples: int | None) -> int:
+    """Steps between validations: a tenth of the run's steps, or every 50 steps when its length is unknown."""
+    total = run_length(parameters, model, samples).total_steps
+    return 50 if not total else max(1, total // VALIDATIONS_PER_RUN)
 
 
 def _evaluation_resources(evaluation: Evaluation, model: ModelSpec, site: Site) -> dict[str, Any]:

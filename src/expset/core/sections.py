@@ -168,6 +168,26 @@ class DataFormat(BaseModel):
     split: str = "train"
 
 
+class Validation(BaseModel):
+    """Data the fine-tune is validated on, and how often: its loss lands in the training log as val_loss."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fraction: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Hold out this share of the training data (whole percents: 0.1, 0.05); training uses the rest.",
+    )
+    split: str | None = Field(
+        default=None, description="A split of the training data file, as Hugging Face writes it: train[90%:]."
+    )
+    file: str | None = Field(default=None, description="A data file of its own, in the training data's format.")
+    every_n_steps: int | None = Field(
+        default=None, ge=1, description="Optimizer steps between validations (default: a tenth of the run)."
+    )
+
+
 class Checkpoint(BaseModel):
     """A checkpoint made elsewhere, evaluated beside the set's runs in a folder of its own."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from expset.core.layout import CONFIG_FILE, LOG_DIR, SETUP_FILE
+from expset.core.layout import CONFIG_FILE, LOG_DIR, SETUP_FILE, VALIDATED_RECIPE
 from expset.core.overrides import apply_overrides
 from expset.core.run_setup import RunSetup
 from expset.render.yaml_text import to_yaml
@@ -86,8 +86,13 @@ def _escaped(value: Any, resolutions: int) -> Any:
 
 def finetune_config(setup: RunSetup, run_dir: str) -> dict[str, Any]:
     """The torchtune config for ``setup``'s fine-tune, writing into ``run_dir``: torchtune's own LoRA
-    config, then the setup's ``settings`` by config path, applied last."""
-    return apply_overrides(_base_config(setup, run_dir), setup.settings)
+    config, the validation data when the run has it, then the setup's ``settings`` by config path, applied last."""
+    config = _base_config(setup, run_dir)
+    if setup.validation is not None:
+        validation = setup.validation
+        config["dataset_val"] = {**dataset_section(setup), "data_files": validation.path, "split": validation.split}
+        config["run_val_every_n_steps"] = validation.every_n_steps
+    return apply_overrides(config, setup.settings)
 
 
 def _base_config(setup: RunSetup, run_dir: str) -> dict[str, Any]:
@@ -189,6 +194,10 @@ def render_finetune_config(setup: RunSetup, run_dir: str) -> str:
     header = (
         f"# torchtune LoRA config of run {setup.run}, written by expset from\n"
         f"# {SETUP_FILE}: edit that file and re-run `expset scaffold`, not this one.\n"
-        f"# Run: tune run {setup.recipe} --config {CONFIG_FILE}\n"
+        + (
+            f"# Run: python {VALIDATED_RECIPE} --config {CONFIG_FILE}\n"
+            if setup.validation
+            else f"# Run: tune run {setup.recipe} --config {CONFIG_FILE}\n"
+        )
     )
     return header + to_yaml(for_omegaconf(finetune_config(setup, run_dir)))

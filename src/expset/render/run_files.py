@@ -22,6 +22,7 @@ from expset.core.layout import (
     FINETUNE_STEP,
     LOG_DIR,
     SETUP_FILE,
+    VALIDATED_RECIPE,
     epoch_dir,
     evaluation_log_marker,
     evaluation_script,
@@ -35,7 +36,7 @@ from expset.core.layout import (
 from expset.core.run_setup import DISTRIBUTED_RECIPE, EvaluationSetup, ResourcesSetup, RunSetup
 from expset.core.site_settings import job_options
 from expset.render.finetune import render_finetune_config
-from expset.render.templates import render
+from expset.render.templates import render, source_file
 from expset.render.yaml_text import to_yaml
 
 EVALUATION_TIME = "01:00:00"
@@ -69,6 +70,8 @@ def run_files(setup: RunSetup, place: RunPlace, provenance: Provenance | None = 
             (CONFIG_FILE, render_finetune_config(setup, place.run_dir)),
             (FINETUNE_SCRIPT, finetune_script(setup, place, provenance)),
         ]
+        if setup.validation is not None:
+            files.append((VALIDATED_RECIPE, source_file(VALIDATED_RECIPE)))
     for evaluation in setup.evaluations:
         for epoch in evaluation.epochs:
             job = evaluation_job(setup, place, evaluation, epoch, provenance)
@@ -83,8 +86,11 @@ def directives(setup: RunSetup, gpus: int) -> list[str]:
 
 
 def finetune_command(setup: RunSetup) -> str:
-    """The ``tune run`` command line: the distributed recipe under torchrun when the run has several GPUs."""
+    """The ``tune run`` command line: the distributed recipe under torchrun when the run has several GPUs,
+    the single-device one with a validation loss (written beside the run) when it is validated."""
     config = f'"${{run_dir}}/{CONFIG_FILE}"'
+    if setup.validation is not None:  # run as a script: `tune run` takes custom recipes as modules of the cwd
+        return f'python "${{run_dir}}/{VALIDATED_RECIPE}" --config {config}'
     if setup.recipe == DISTRIBUTED_RECIPE:
         return f"tune run --nproc_per_node {setup.resources.gpus} {DISTRIBUTED_RECIPE} --config {config}"
     return f"tune run {setup.recipe} --config {config}"

@@ -7,7 +7,7 @@ Templates are package data and only loop and format; the context is plain data b
 from __future__ import annotations
 
 import shlex
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from expset.core.values import format_value
@@ -71,3 +71,11 @@ def render(name: str, context: dict[str, Any]) -> str:
         return template(name).render(context)
     except jinja2.TemplateError as error:
         raise RenderError(f"template {name}: {error}", hint="this is a bug in expset; please report it") from error
+
+
+@cache
+def source_file(name: str) -> str:
+    """A file expset writes as it is, not a template (a recipe a job runs): its text from the package."""
+    from importlib.resources import files
+
+    return (files("expset") / "templates" / name).read_text(encoding="utf-8")
