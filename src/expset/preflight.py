@@ -9,23 +9,38 @@ looked for at scaffold.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from expset.core.models import find_model
+from expset.core.models import ModelSpec, checkpoint_folder, find_model, nominal_weight_bytes
 from expset.core.naming import ExperimentSet
-from expset.core.run_length import RunLength, run_length
+from expset.core.run_length import RunLength, run_length, training_values
 from expset.core.site_settings import Site, merge_site
 from expset.data_files import count_samples, data_location, resolve_data
 from expset.errors import ProfileError, SetupError
 
 
 @dataclass(frozen=True)
+class Checkpoints:
+    """What a fine-tune keeps on disk: an adapter at each epoch, and merged weights too when it saves them."""
+
+    model: str
+    epochs: int
+    merged: bool  # it saves merged weights at every epoch (save_adapter_weights_only: false)
+    merged_bytes: int | None  # one epoch's merged weights: the base model's on disk, else from its size
+    measured: bool  # merged_bytes is the size of the base model's files, not from its nominal size
+
+
+@dataclass(frozen=True)
 class Preflight:
-    """The outcome: each fine-tune's length (by run name), and notes on what could not be checked yet."""
+    """The outcome: each fine-tune's length and checkpoints (by run name), and notes on what could not be
+    checked yet."""
 
     lengths: dict[str, RunLength] = field(default_factory=dict)
     datasets: dict[str, str] = field(default_factory=dict)  # by run name: the data file, as the plan names it
+    checkpoints: dict[str, Checkpoints] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -41,10 +56,14 @@ def preflight(experiment_set: ExperimentSet, profile: Site | None) -> Preflight:
     unchecked: list[str] = []
     lengths: dict[str, RunLength] = {}
     datasets: dict[str, str] = {}
+    checkpoints: dict[str, Checkpoints] = {}
+    weights: dict[str, tuple[int | None, bool]] = {}
     for run in experiment_set.runs:
         parameters = {**run.varied, **plan.fixed}
         dataset = parameters.get("dataset")
         model = find_model(str(parameters.get("model", "")), plan.models)
+        if model is not None:
+            checkpoints[run.name] = _checkpoints(str(parameters["model"]), model, parameters, site, weights)
         if not isinstance(dataset, str):
             continue  # nothing to train on yet: scaffold says so
         if dataset not in samples:
@@ -61,7 +80,30 @@ def preflight(experiment_set: ExperimentSet, profile: Site | None) -> Preflight:
         )
     if plan.data.packed:
         notes.append("packed data: the steps per epoch depend on the packing, so they are known only when training")
-    return Preflight(lengths, datasets, notes)
+    return Preflight(lengths, datasets, checkpoints, notes)
+
+
+def _checkpoints(
+    name: str, model: ModelSpec, parameters: dict[str, Any], site: Site, weights: dict[str, tuple[int | None, bool]]
+) -> Checkpoints:
+    """What a fine-tune of ``model`` keeps; the size of its weights is looked up once per model."""
+    if name not in weights:
+        weights[name] = _weight_bytes(name, model, site)
+    training = training_values(parameters, model)
+    merged_bytes, measured = weights[name]
+    return Checkpoints(name, training["epochs"], not training["save_adapter_weights_only"], merged_bytes, measured)
+
+
+def _weight_bytes(name: str, model: ModelSpec, site: Site) -> tuple[int | None, bool]:
+    """The size of the model's checkpoint files where they are on disk, else from its nominal size."""
+    folder = checkpoint_folder(name, model, site.models_folder)
+    if folder is not None:
+        try:
+            base = Path(os.path.expandvars(folder)).expanduser()
+            return sum((base / file).stat().st_size for file in model.checkpoint_files), True
+        except OSError:
+            pass
+    return nominal_weight_bytes(model), False
 
 
 def _samples(experiment_set: ExperimentSet, dataset: str, site: Site, unchecked: list[str]) -> int | None:

@@ -126,3 +126,25 @@ def test_validation_on_several_gpus_is_refused_naming_the_recipe(site):
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 2
     assert "validation: torchtune's lora_finetune_distributed recipe (0.6.1) has no validation loop" in result.stderr
+
+
+def test_the_proposal_says_what_each_model_keeps_on_disk_measured_where_its_files_are(site):
+    import json
+
+    folder = site.models / "Llama-3.2-1B-Instruct"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"\0" * 3_000)
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(to_yaml(site.plan(vary={"model": ["Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct"]})))
+    proposal = json.loads(expset("plan", str(plan_file), "--json").stdout)
+    kept = {group["model"]: group for group in proposal["checkpoints"]}
+    small, large = kept["Llama-3.2-1B-Instruct"], kept["Llama-3.2-3B-Instruct"]
+    assert (small["merged"], small["merged_bytes_per_epoch"], small["merged_bytes_per_run"], small["measured"]) == (
+        False,
+        3_000,
+        6_000,
+        True,
+    )
+    assert (large["merged_bytes_per_epoch"], large["measured"]) == (6_000_000_000, False)  # 3B in bf16, nominally
+    shown = " ".join(expset("plan", str(plan_file)).stdout.split())
+    assert "Checkpoints Llama-3.2-3B-Instruct: the LoRA adapter at each of 2 epoch(s), megabytes;" in shown

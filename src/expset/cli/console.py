@@ -193,7 +193,10 @@ def _show_training(out: Any, proposal: dict[str, Any]) -> None:
             if len(groups) == 1
             else ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
         )
-        warmup = f"warm-up {group['warmup_steps']} steps" + ("" if group["warmup_planned"] else " (3% of the steps)")
+        steps = group["warmup_steps"]
+        warmup = f"warm-up {steps} step{'' if steps == 1 else 's'}" + (
+            "" if group["warmup_planned"] else " (3% of the steps)"
+        )
         if group["total_steps"] is None:
             out.print(markup("[bold]Training[/] {}: {}; {}", which, group["dataset"], warmup), soft_wrap=True)
             continue
@@ -209,12 +212,35 @@ def _show_training(out: Any, proposal: dict[str, Any]) -> None:
             ),
             soft_wrap=True,
         )
+    for kept in proposal["checkpoints"]:
+        out.print(markup("[bold]Checkpoints[/] {}", describe_checkpoints(kept)), soft_wrap=True)
     for warning in proposal["warnings"]:
         every = len(warning["runs"]) == sum(len(group["runs"]) for group in groups) > 1
         which = "every run" if every else _some(warning["runs"])
         out.print(markup("[yellow]warning:[/] {}: {}", which, warning["warning"]), soft_wrap=True)
     for note in proposal["notes"]:
         out.print(markup("[dim]note: {}[/]", note), soft_wrap=True)
+
+
+def describe_checkpoints(kept: dict[str, Any]) -> str:
+    """``Llama-3.2-1B: the LoRA adapter at each of 2 epochs (megabytes); merged weights would add …``."""
+    size = kept["merged_bytes_per_epoch"]
+    about = "" if kept["measured"] else "about "
+    epoch = (
+        f"{about}{_gigabytes(size)} an epoch, {_gigabytes(kept['merged_bytes_per_run'])} a run"
+        if size
+        else "the model's size an epoch"
+    )
+    if kept["merged"]:
+        return f"{kept['model']}: merged weights and the adapter at each of {kept['epochs']} epoch(s): {epoch}"
+    return (
+        f"{kept['model']}: the LoRA adapter at each of {kept['epochs']} epoch(s), megabytes; merged weights "
+        f"(save_adapter_weights_only: false) would add {epoch}"
+    )
+
+
+def _gigabytes(size: int | None) -> str:
+    return "?" if size is None else f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
 
 
 def _some(runs: list[str]) -> str:

@@ -53,6 +53,7 @@ def proposal_data(
             for run in experiment_set.evaluation_only
         ],
         "training": training_lengths(checked),
+        "checkpoints": checkpoint_disk(checked),
         "warnings": length_warnings(checked),
         "notes": checked.notes,
         "folders": len(layout.directories),
@@ -94,3 +95,25 @@ def length_warnings(checked: Preflight) -> list[dict[str, Any]]:
         for warning in length.warnings():
             by_text.setdefault(warning, []).append(run)
     return [{"warning": text, "runs": runs} for text, runs in by_text.items()]
+
+
+def checkpoint_disk(checked: Preflight) -> list[dict[str, Any]]:
+    """What the fine-tunes keep on disk, one entry per model, epochs and choice, with the runs alike: the
+    bytes of one epoch's merged weights, and of a run's, kept or not (adapters are megabytes)."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for run, kept in checked.checkpoints.items():
+        key = (kept.model, kept.epochs, kept.merged)
+        group = groups.setdefault(
+            key,
+            {
+                "model": kept.model,
+                "epochs": kept.epochs,
+                "merged": kept.merged,
+                "merged_bytes_per_epoch": kept.merged_bytes,
+                "merged_bytes_per_run": None if kept.merged_bytes is None else kept.merged_bytes * kept.epochs,
+                "measured": kept.measured,
+                "runs": [],
+            },
+        )
+        group["runs"].append(run)
+    return list(groups.values())

@@ -361,3 +361,15 @@ def guess_size(identifier: str) -> str | None:
     """The size written in a model name the table lacks (``my-llama-13b-v2`` → ``13B``), if any."""
     sizes = _SIZE.findall(identifier.rsplit("/", 1)[-1])
     return f"{sizes[0]}B" if len(sizes) == 1 else None
+
+
+BYTES_PER_WEIGHT = {"bf16": 2, "fp16": 2, "fp32": 4}
+
+
+def nominal_weight_bytes(model: ModelSpec) -> int | None:
+    """The size of the model's weights from its nominal size and precision (``1B`` in bf16: 2 GB); None
+    when its size is not written as a number of billions."""
+    if model.size is None:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)[bB]", model.size)
+    return None if match is None else int(float(match.group(1)) * 1e9 * BYTES_PER_WEIGHT[model.dtype])

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 Kind = Literal["integer", "number", "boolean", "text"]
 Section = Literal["model", "data", "training", "resources", "prompt", "config"]
-"""Where a parameter goes; ``config``: a torchtune setting by its config path, applied last (``overrides``)."""
+"""Where a parameter goes; ``config``: a torchtune setting by its config path, applied last (a setup's ``settings``)."""
 
 
 @dataclass(frozen=True)
@@ -203,8 +203,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "save_adapter_weights_only",
         kind="boolean",
         section="training",
-        meaning="save only the LoRA adapter at each epoch (tens of megabytes), which the evaluations load onto the "
-        "base model; false also saves merged weights, the size of the model, at every epoch",
+        meaning="save only the LoRA adapter at each epoch (megabytes), which evaluations merge into the base model; "
+        "false also saves merged weights, the size of the model, at every epoch",
         example="false",
         default=True,
     ),
