@@ -133,6 +133,7 @@ def test_task_arguments_and_metadata_reach_inspect_with_their_values_and_types(s
         "dataset": "words, v2.json",
         "epochs": 1,
         "lora_rank": 4,
+        "expset_deviations": {"evaluations.recorded.args": expected_args},  # the hand edit, with its types
     }
 
 
