@@ -148,7 +148,7 @@ def resolve_plan_paths(data: Any, base: Path) -> Any:
 
     ``base`` is the folder of the file they are written in (the current folder for flags). A relative
     task path or checkpoint folder resolves against it, and so does a dataset written ``./…`` or
-    ``../…`` (any other relative dataset is a name under the data folder, found at scaffold time). An
+    ``../…``, and a validation file (any other relative dataset is a name under the data folder). An
     evaluation without a task runs the bundled task of its name, when there is one. Anything malformed
     is left for the plan's checks.
     """
@@ -160,6 +160,9 @@ def resolve_plan_paths(data: Any, base: Path) -> Any:
     for section in ("fixed", "vary"):
         if isinstance(data.get(section), dict) and "dataset" in data[section]:
             data[section] = {**data[section], "dataset": _resolve_dataset(data[section]["dataset"], base)}
+    validation = data.get("validation")
+    if isinstance(validation, dict) and "file" in validation:
+        data["validation"] = {**validation, "file": _resolve_dataset(validation["file"], base)}
     if isinstance(data.get("evaluate_only"), dict):
         data["evaluate_only"] = {name: _resolve_checkpoint(item, base) for name, item in data["evaluate_only"].items()}
     naming = data.get("naming")

@@ -16,7 +16,8 @@ from typing import Any
 
 from expset.core.models import ModelSpec, checkpoint_folder, find_model, nominal_weight_bytes
 from expset.core.naming import ExperimentSet
-from expset.core.run_length import RunLength, run_length, training_values
+from expset.core.run_length import RunLength, run_length, training_gpus, training_samples, training_values
+from expset.core.run_setup import DISTRIBUTED_RECIPE
 from expset.core.site_settings import Site, merge_site
 from expset.data_files import count_samples, data_location, resolve_data
 from expset.errors import ProfileError, SetupError
@@ -70,7 +71,15 @@ def preflight(experiment_set: ExperimentSet, profile: Site | None) -> Preflight:
             samples[dataset] = _samples(experiment_set, dataset, site, unchecked)
         if model is None:
             continue  # a set of folders only, for now: its length follows from its model
-        lengths[run.name] = run_length(parameters, model, samples[dataset])
+        if validation is not None and training_gpus(parameters, model) > 1:
+            raise SetupError(
+                f"validation: run {run.name} trains on {training_gpus(parameters, model)} GPUs, with torchtune's "
+                f"{DISTRIBUTED_RECIPE} recipe, which has no validation loop (expset adds one to the single-device "
+                "recipe)",
+                hint="train on one GPU (gpus: 1), or leave validation out",
+            )
+        held_out = validation.fraction if validation is not None else None
+        lengths[run.name] = run_length(parameters, model, training_samples(samples[dataset], held_out))
         datasets[run.name] = dataset
     notes = []
     if unchecked:

@@ -1,19 +1,39 @@
-"""Deviations from the plan, recorded where a reader of the set looks.
+"""What each run ran with, kept where a reader of the set looks.
 
-When a run's ``setup_finetune.yaml`` is edited by hand, scaffold records what it changes (setup path →
-value) in ``.expset/deviations.json``, and brings ``README.md``, ``runs.csv`` and the run's ``run.yaml``
-up to date with it — each only when it is still the text expset wrote (rendered with the deviations
-recorded before): a file a researcher edited is never overwritten, and a note says it was left alone.
+When a run's ``setup_finetune.yaml`` is edited by hand, scaffold measures the edit against the setup it
+last wrote there (kept in ``.expset/setups/``), so that neither a newer expset nor a changed profile is
+mistaken for an edit. An edit of a varied parameter is refused; any other is the run's deviation,
+recorded in ``.expset/deviations.json``, and ``README.md``, ``runs.csv`` and the run's ``run.yaml`` are
+brought up to date with it — each only when it is still the text expset wrote (rendered with the
+deviations recorded before): a file a researcher edited is never overwritten, and a note says so.
+
+Each fine-tune's job record keeps the digest of the training inputs its script was written from, and
+``.expset/training.json`` the digest of the scripts now there: ``status`` tells a finished run whose
+training inputs changed since it ran.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from expset.core.layout import DEVIATIONS_RECORD, PLAN_FILE, README_FILE, RUN_FILE, RUNS_TABLE_FILE, plan_layout
-from expset.core.naming import ExperimentSet
+from expset.core.deviations import deviations, identity_edits
+from expset.core.layout import (
+    DEVIATIONS_RECORD,
+    PLAN_FILE,
+    README_FILE,
+    RUN_FILE,
+    RUNS_TABLE_FILE,
+    TRAINING_DIGESTS,
+    plan_layout,
+    setup_snapshot,
+)
+from expset.core.naming import ExperimentSet, Run
+from expset.core.run_setup import RunSetup
+from expset.core.values import format_value
+from expset.errors import SetupError
 from expset.render.set_files import Deviations
 
 UPDATED_FILES = (README_FILE, RUNS_TABLE_FILE)
@@ -22,20 +42,68 @@ UPDATED_FILES = (README_FILE, RUNS_TABLE_FILE)
 
 def read_deviations(set_dir: Path) -> dict[str, dict[str, Any]]:
     """The deviations scaffold last recorded; none when it never did (or the record is unreadable)."""
+    data = _read_state(set_dir / DEVIATIONS_RECORD)
+    return {run: dict(changes) for run, changes in data.items() if isinstance(changes, dict)}
+
+
+def read_training_digests(set_dir: Path) -> dict[str, str]:
+    """Per run, the digest of the training inputs its scripts were last written from."""
+    return {run: value for run, value in _read_state(set_dir / TRAINING_DIGESTS).items() if isinstance(value, str)}
+
+
+def _read_state(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads((set_dir / DEVIATIONS_RECORD).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return (
-        {run: dict(changes) for run, changes in data.items() if isinstance(changes, dict)}
-        if isinstance(data, dict)
-        else {}
-    )
+    return data if isinstance(data, dict) else {}
 
 
-def render_deviations(deviations: Deviations) -> str:
-    """The text of ``.expset/deviations.json``."""
-    return json.dumps({run: dict(changes) for run, changes in sorted(deviations.items()) if changes}, indent=1) + "\n"
+def render_state(data: Mapping[str, Any]) -> str:
+    """The text of one of these state files, runs in order, empty entries left out."""
+    return json.dumps({run: value for run, value in sorted(data.items()) if value}, indent=1) + "\n"
+
+
+def checked_deviations(
+    set_dir: Path, run: Run, derived: RunSetup, edited: RunSetup, setup_path: Path
+) -> dict[str, Any]:
+    """What a hand-edited setup changes from the one expset last wrote there (else, for a set scaffolded
+    before that was kept, from the one the plan gives now); a ``SetupError`` when it changes a varied
+    parameter, which names the run and must stay what the plan says."""
+    written = _written_setup(set_dir, run.name)
+    changed = deviations(written or derived, edited)
+    for key, path in identity_edits(list(run.varied), changed):
+        if written is None and path == "data.path" and _same_data(str(run.varied[key]), str(changed[path])):
+            continue  # the plan's file where the set was first scaffolded: the set moved, its data did not
+        raise SetupError(
+            f"{setup_path}: {path} is edited, but {key} varies across the set and names this run — "
+            "change the plan instead (a new set), or undo the edit",
+            hint=f"a varied parameter is the run's identity: its name, run.yaml and the evaluations say {key} is "
+            f"{format_value(run.varied[key])}",
+        )
+    return changed
+
+
+def _written_setup(set_dir: Path, run: str) -> RunSetup | None:
+    """The setup expset last wrote for ``run``, or None when none was kept (or it no longer reads)."""
+    from expset.sets import read_setup
+
+    path = set_dir / setup_snapshot(run)
+    if not path.is_file():
+        return None
+    try:
+        return read_setup(path)
+    except SetupError:
+        return None
+
+
+def _same_data(dataset: str, path: str) -> bool:
+    """Whether ``path`` ends with the data file the plan names (``v1/train`` in ``/old/data/v1/train.jsonl``)."""
+    named = [part for part in Path(dataset).parts if part not in ("/", ".")]
+    if not named:
+        return False
+    found = Path(path).parts if Path(named[-1]).suffix else Path(path).with_suffix("").parts
+    return list(found[-len(named) :]) == named
 
 
 def set_file_updates(

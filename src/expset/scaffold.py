@@ -18,13 +18,19 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from expset.core.deviations import deviations as deviations_of
-from expset.core.deviations import identity_edits
-from expset.core.layout import CONFIG_FILE, DEVIATIONS_RECORD, GENERATED_RECORD, LOG_DIR, SETUP_FILE, STATE_DIR
+from expset.core.layout import (
+    CONFIG_FILE,
+    DEVIATIONS_RECORD,
+    GENERATED_RECORD,
+    LOG_DIR,
+    SETUP_FILE,
+    STATE_DIR,
+    TRAINING_DIGESTS,
+    setup_snapshot,
+)
 from expset.core.naming import ExperimentSet
 from expset.core.run_setup import RunSetup, check_set_path, derive_run_setup
 from expset.core.site_settings import Site, merge_site
-from expset.core.values import format_value
 from expset.data_files import count_samples, resolve_data
 from expset.errors import ConflictError, SetupError, WriteError
 from expset.fs.inside import refuse_links
@@ -54,6 +60,8 @@ class PlannedWrite:
     path: Path
     text: str
     action: Action
+    recorded: bool = True  # kept in the generated-files record: a run's own generated file
+    state: bool = False  # one of expset's own records in .expset/, not a file of the set's reader
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,13 @@ def scaffold_set(
     force: bool = False,
 ) -> ScaffoldPlan:
     """Plan every file of the chosen runs; raise ``ConflictError`` for edits unless ``force``."""
-    from expset.provenance import read_deviations, render_deviations, set_file_updates
+    from expset.provenance import (
+        checked_deviations,
+        read_deviations,
+        read_training_digests,
+        render_state,
+        set_file_updates,
+    )
     from expset.render.run_files import Provenance, RunPlace, run_files
 
     set_dir = set_dir.absolute()
@@ -85,6 +99,8 @@ def scaffold_set(
     task_paths = resolve_tasks(experiment_set, set_dir)  # plans record absolute paths; older ones may not
     recorded_deviations = read_deviations(set_dir)
     deviations: dict[str, dict[str, Any]] = dict(recorded_deviations)
+    recorded_digests = read_training_digests(set_dir)
+    digests = dict(recorded_digests)
     data_paths: dict[str, str] = {}
     samples: dict[str, int | None] = {}
     planned: list[PlannedWrite] = []
@@ -116,21 +132,25 @@ def scaffold_set(
         changed: dict[str, Any] = {}
         if setup_path.exists() and _edited(setup_path, record, set_dir) and _read(setup_path) != setup_text:
             setup, setup_text = read_setup(setup_path), setup_path.read_text(encoding="utf-8")
-            changed = checked_deviations(derived, setup, run.varied, setup_path)
+            changed = checked_deviations(set_dir, run, derived, setup, setup_path)
             planned.append(PlannedWrite(setup_path, setup_text, Action.KEEP_EDITED))
         else:
             planned.append(_plan_write(setup_path, setup_text, record, set_dir, force))
+            planned.append(_plan_state(set_dir, setup_snapshot(run.name), setup_text))
         deviations[run.name] = changed
+        digests[run.name] = setup.training_digest()
         check_prompt_reaches_tasks(setup)
         place = RunPlace(set_name=set_dir.name, run_dir=str(run_dir))
-        files = run_files(setup, place, Provenance(setup_digest=digest(setup_text), deviations=changed))
+        files = run_files(setup, place, Provenance(setup_digest=digests[run.name], deviations=changed))
         planned.extend(_plan_write(run_dir / path, text, record, set_dir, force) for path, text in files)
         now = {f"{run.name}/{SETUP_FILE}", *(f"{run.name}/{path}" for path, _ in files)}
         planned.extend(_plan_removals(generated_by_run.get(run.name, []), now, record, set_dir))
     updates, notes = set_file_updates(experiment_set, set_dir, recorded_deviations, deviations)
-    planned.extend(PlannedWrite(path, text, Action.UPDATE) for path, text in updates)
+    planned.extend(PlannedWrite(path, text, Action.UPDATE, recorded=False) for path, text in updates)
     if {run: c for run, c in deviations.items() if c} != {run: c for run, c in recorded_deviations.items() if c}:
-        planned.append(_plan_write(set_dir / DEVIATIONS_RECORD, render_deviations(deviations), record, set_dir, True))
+        planned.append(_plan_state(set_dir, DEVIATIONS_RECORD, render_state(deviations)))
+    if digests != recorded_digests:
+        planned.append(_plan_state(set_dir, TRAINING_DIGESTS, render_state(digests)))
     conflicts = [write for write in planned if write.action is Action.CONFLICT]
     if conflicts:
         names = ", ".join(str(write.path.relative_to(set_dir)) for write in conflicts[:5])
@@ -141,22 +161,6 @@ def scaffold_set(
             "overwrite the edits",
         )
     return ScaffoldPlan(planned, notes)
-
-
-def checked_deviations(derived: RunSetup, edited: RunSetup, varied: dict[str, Any], setup_path: Path) -> dict[str, Any]:
-    """What a hand-edited setup changes from the plan's; a ``SetupError`` when it changes a varied parameter,
-    which names the run and must stay what the plan says."""
-    changed = deviations_of(derived, edited)
-    for key, path in identity_edits(list(varied), changed):
-        if path == "data.path" and Path(str(changed[path])).name == Path(derived.data.path).name:
-            continue  # the same file where the set was first scaffolded: the set moved, its data did not change
-        raise SetupError(
-            f"{setup_path}: {path} is edited, but {key} varies across the set and names this run — "
-            "change the plan instead (a new set), or undo the edit",
-            hint=f"a varied parameter is the run's identity: its name, run.yaml and the evaluations say {key} is "
-            f"{format_value(varied[key])}",
-        )
-    return changed
 
 
 def apply(planned: list[PlannedWrite], set_dir: Path, on_written: Callable[[PlannedWrite], None] | None = None) -> None:
@@ -180,7 +184,7 @@ def apply(planned: list[PlannedWrite], set_dir: Path, on_written: Callable[[Plan
             write_file(set_dir, relative, write.text)
             if on_written:
                 on_written(write)
-        if write.action is not Action.KEEP_EDITED:
+        if write.action is not Action.KEEP_EDITED and write.recorded:
             record[relative] = digest(write.text)
     run_dirs = {parts[0] for write in planned if len(parts := write.path.relative_to(set_dir).parts) > 1}
     for run_dir in run_dirs - {STATE_DIR}:
@@ -282,6 +286,16 @@ def _plan_removals(generated: list[str], now: set[str], record: dict[str, str], 
 
 def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+def _plan_state(set_dir: Path, relative: str, text: str) -> PlannedWrite:
+    """A write of one of expset's own state files: only ever written by expset, so never a conflict."""
+    path = set_dir / relative
+    refuse_links(set_dir, relative)
+    if not path.exists():
+        return PlannedWrite(path, text, Action.CREATE, recorded=False, state=True)
+    action = Action.UNCHANGED if _read(path) == text else Action.UPDATE
+    return PlannedWrite(path, text, action, recorded=False, state=True)
 
 
 def _plan_write(path: Path, text: str, record: dict[str, str], set_dir: Path, force: bool) -> PlannedWrite:

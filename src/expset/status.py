@@ -8,14 +8,14 @@ answer, and the others are listed as superseded (they stay on disk).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from expset.core.jobs import JobState, Progress, run_progress
-from expset.core.layout import FINETUNE_STEP, SETUP_FILE, parse_epoch_dir, parse_evaluation_step
+from expset.core.layout import FINETUNE_STEP, parse_epoch_dir, parse_evaluation_step
 from expset.core.naming import FINE_TUNED, ExperimentSet
+from expset.provenance import read_training_digests
 from expset.slurm.client import SlurmClient
 from expset.tracking import Tracked, list_folder, track
 
@@ -46,7 +46,7 @@ class RunStatus:
     job_id: str | None
     epochs_on_disk: list[int]
     evaluations: list[EvaluationStatus] = field(default_factory=list)
-    setup_changed: bool = False  # its setup_finetune.yaml changed since its fine-tune ran
+    setup_changed: bool = False  # its fine-tune finished, and its training inputs changed since (then re-scaffolded)
 
     def to_data(self) -> dict[str, Any]:
         """The run's status as plain data, for ``status --json``."""
@@ -73,11 +73,17 @@ def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient
     steps: dict[str, list[str]] = {}
     for run, step in tracked.history.keys() | tracked.unresolved:
         steps.setdefault(run, []).append(step)
-    statuses = [_run_status(run.name, run.kind, set_dir / run.name, steps.get(run.name, []), tracked) for run in runs]
+    digests = read_training_digests(set_dir)
+    statuses = [
+        _run_status(run.name, run.kind, set_dir / run.name, steps.get(run.name, []), tracked, digests.get(run.name))
+        for run in runs
+    ]
     return SetStatus(statuses, tracked.notes)
 
 
-def _run_status(run: str, kind: str, run_dir: Path, steps: list[str], tracked: Tracked) -> RunStatus:
+def _run_status(
+    run: str, kind: str, run_dir: Path, steps: list[str], tracked: Tracked, scripts_digest: str | None
+) -> RunStatus:
     evaluated_only = kind != FINE_TUNED
     finetune = None if evaluated_only else tracked.state(run, FINETUNE_STEP)
     finetune_job = None if evaluated_only else tracked.current(run, FINETUNE_STEP)
@@ -90,16 +96,9 @@ def _run_status(run: str, kind: str, run_dir: Path, steps: list[str], tracked: T
     evaluations.sort(key=lambda e: (e.task, e.epoch))
     progress = run_progress(finetune, [(e.job, e.result == "success") for e in evaluations])
     record = tracked.records.get(finetune_job.job_id) if finetune_job else None
-    changed = record is not None and record.setup is not None and record.setup != _digest(run_dir / SETUP_FILE)
+    ran_with = record.setup if record is not None and finetune is JobState.COMPLETED else None
+    changed = ran_with is not None and scripts_digest is not None and ran_with != scripts_digest
     return RunStatus(run, kind, progress, finetune, finetune_job and finetune_job.job_id, epochs, evaluations, changed)
-
-
-def _digest(path: Path) -> str | None:
-    """The SHA-256 of a file's text, as scaffold computes it; None when it cannot be read."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 def _evaluation_status(run: str, step: str, task: str, epoch: int, tracked: Tracked) -> EvaluationStatus:

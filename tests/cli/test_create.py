@@ -248,10 +248,10 @@ def test_no_plan_at_all_says_how_to_give_one():
 
 
 def test_numbers_in_flags_are_numbers():
-    result = expset("plan", "--json", "--purpose", "p", "--vary", "lr=1e-4,2e-5", "--fixed", "dataset.packed=true")
+    result = expset("plan", "--json", "--purpose", "p", "--vary", "lr=1e-4,2e-5", "--fixed", "compile=true")
     proposal = json.loads(result.stdout)
     assert [run["parameters"]["lr"] for run in proposal["runs"]] == [0.0001, 2e-5]
-    assert proposal["fixed"] == {"dataset.packed": True}
+    assert proposal["fixed"] == {"compile": True}
     assert [run["name"] for run in proposal["runs"]] == ["lr1e-4", "lr2e-5"]
 
 

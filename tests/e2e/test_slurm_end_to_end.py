@@ -527,13 +527,19 @@ def test_the_system_prompt_and_generation_settings_reach_the_tiny_models_evaluat
         assert len(log.eval.metadata["expset_prompt_sha256"]) == 64
 
 
-def test_a_finished_run_whose_setup_changed_since_it_ran_is_flagged(adapter_and_merged_set, tmp_path):
+def test_a_finished_run_whose_training_inputs_changed_since_it_ran_is_flagged(adapter_and_merged_set, tmp_path):
     import shutil
 
-    copy = tmp_path / "copy"
+    copy = tmp_path / "copy"  # a copy moved elsewhere: what it trains on is the same
     shutil.copytree(adapter_and_merged_set, copy, symlinks=True)
-    setup = copy / "merged" / "setup_finetune.yaml"
-    setup.write_text(setup.read_text().replace("  batch_size: 2\n", "  batch_size: 1\n"))
+    for run, old, new in (
+        ("merged", "  batch_size: 2\n", "  batch_size: 1\n"),
+        ("adapter", "max_tokens: 3", "max_tokens: 4"),
+    ):
+        setup = copy / run / "setup_finetune.yaml"
+        assert old in setup.read_text()
+        setup.write_text(setup.read_text().replace(old, new))  # a training input; an evaluation's setting
+    assert expset("scaffold", str(copy)).exit_code == 0
     runs = {run["run"]: run for run in json.loads(expset("status", str(copy), "--json").stdout)["runs"]}
     assert (runs["merged"]["setup_changed"], runs["adapter"]["setup_changed"]) == (True, False)
     shown = expset("status", str(copy)).stdout

@@ -87,15 +87,15 @@ HOSTILE = ['say "hi"', "a: b", "- x", "#hash", "multi\nline", "tab\there", "1e-4
 @pytest.mark.parametrize("value", HOSTILE)
 def test_run_file_reads_back_as_the_runs_parameters_whatever_the_text(value):
     files = rendered(
-        vary={"optimizer": [value, "plain"]},
+        vary={"style": [value, "plain"]},
         fixed={"note": value},
-        naming={"aliases": {"optimizer": {value: "odd"}}},
-        labels={"optimizer": "the optimizer our script builds", "note": "a note"},
+        naming={"aliases": {"style": {value: "odd"}}},
+        labels={"style": "the answer style our script asks for", "note": "a note"},
     )
-    run = load_yaml(files["optimizer-odd/run.yaml"], "run.yaml")
-    assert run["varied"] == {"optimizer": value}
+    run = load_yaml(files["style-odd/run.yaml"], "run.yaml")
+    assert run["varied"] == {"style": value}
     assert run["fixed"] == {"note": value}
-    assert run["run"] == "optimizer-odd"
+    assert run["run"] == "style-odd"
 
 
 def test_runs_table_has_a_row_per_run_with_every_parameter():

@@ -117,15 +117,61 @@ def test_a_validation_file_is_looked_for_before_the_set_exists(site):
     assert not (site.root / "scaffold-test_2025-10-18").exists()
 
 
-def test_validation_on_several_gpus_is_refused_naming_the_recipe(site):
-    set_dir = site.create(
-        vary={"lora_rank": [8, 16]},
-        fixed={"model": "Llama-3.3-70B-Instruct", "dataset": "words"},
-        validation={"split": "train"},
-    )
-    result = expset("scaffold", str(set_dir))
+def test_validation_on_several_gpus_is_refused_before_the_set_exists_naming_the_recipe(site):
+    plan_file = site.root / "plan.yaml"
+    changes = {"fixed": {"model": "Llama-3.3-70B-Instruct", "dataset": "words"}, "validation": {"fraction": 0.1}}
+    plan_file.write_text(to_yaml(site.plan(vary={"lora_rank": [8, 16]}, **changes)))
+    result = expset("create", str(plan_file), "--yes", "--root", str(site.root))
     assert result.exit_code == 2
-    assert "validation: torchtune's lora_finetune_distributed recipe (0.6.1) has no validation loop" in result.stderr
+    assert "trains on 8 GPUs, with torchtune's lora_finetune_distributed recipe, which has no validation loop" in (
+        result.stderr
+    )
+    assert not (site.root / "scaffold-test_2025-10-18").exists()
+
+
+def test_an_evaluation_asks_for_the_memory_the_plan_gives_the_run(site):
+    set_dir = site.create(fixed={"dataset": "words", "epochs": 2, "mem": "96G"})
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    lines = sbatch_lines(set_dir / "1B_rank8" / "evaluations" / "arithmetic" / "evaluate_epoch_1.slurm")
+    assert "#SBATCH --mem=96G" in lines
+
+
+@pytest.mark.parametrize(
+    ("generate", "said"),
+    [
+        ({"temperature": "hot"}, "temperature: 'hot' is not a number"),
+        ({"max_tokens": 1.5}, "max_tokens: 1.5 is not a whole number"),
+    ],
+)
+def test_generation_values_of_the_wrong_kind_are_refused_when_the_plan_is_read(site, generate, said):
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(
+        to_yaml(site.plan(evaluations=[{"name": "a", "task": f"{site.tasks}@arithmetic", "generate": generate}]))
+    )
+    result = expset("plan", str(plan_file))
+    assert result.exit_code == 2 and said in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"data": {"format": "text"}}, "prompt: plain-text data (data.format: text) has no conversation"),
+        (
+            {"fixed": {"model": "Mistral-7B-Instruct-v0.2", "dataset": "words"}},
+            "chat format is torchtune's prompt template",
+        ),
+    ],
+)
+def test_a_prompt_template_where_training_cannot_take_it_is_refused(site, changes, said):
+    fixed = {
+        "model": "Llama-3.2-1B-Instruct",
+        "dataset": "words",
+        **changes.pop("fixed", {}),
+        "prompt.template": "Q: {input}",
+    }
+    set_dir = site.create(vary={"lora_rank": [8, 16]}, fixed=fixed, evaluations=[], **changes)
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2 and said in result.stderr
 
 
 def test_the_proposal_says_what_each_model_keeps_on_disk_measured_where_its_files_are(site):

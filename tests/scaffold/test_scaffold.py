@@ -194,6 +194,41 @@ def test_an_edit_of_a_setting_the_plan_fixes_is_recorded_as_the_runs_deviation_e
     )
 
 
+def test_a_runs_deviation_outlives_the_next_scaffolds_and_a_change_of_profile_is_not_one(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    edit_setup(set_dir, "1B_rank16", "  seed: 42\n", "  seed: 7\n")
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    site.profile.write_text(site.profile.read_text().replace("module load cuda", "module load cuda/12"))
+    for _ in range(2):
+        assert expset("scaffold", str(set_dir)).exit_code == 0
+        assert (set_dir / "1B_rank16/run.yaml").is_file()
+    recorded = json.loads((set_dir / ".expset/deviations.json").read_text())
+    assert recorded == {"1B_rank16": {"training.seed": 7}}
+
+
+def test_a_setting_removed_by_hand_is_a_deviation(site):
+    set_dir = site.create()
+    expset("scaffold", str(set_dir))
+    edit_setup(set_dir, "1B_rank16", "settings:\n", "settings:\n  ~compile: null\n")
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    assert json.loads((set_dir / ".expset/deviations.json").read_text()) == {"1B_rank16": {"settings.~compile": None}}
+
+
+def test_a_varied_dataset_swapped_for_another_of_the_same_name_is_refused(site):
+    for version in ("v1", "v2"):
+        (site.data / version).mkdir()
+        (site.data / version / "train.json").write_text(json.dumps([{"input": version, "output": version}]))
+    set_dir = site.create(
+        vary={"model": ["Llama-3.2-1B-Instruct"], "dataset": ["v1/train", "v2/train"]}, fixed={"epochs": 1}
+    )
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    [run] = [path for path in set_dir.iterdir() if path.name.endswith("v1-train")]
+    edit_setup(set_dir, run.name, "/v1/train.json", "/v2/train.json")
+    result = expset("scaffold", str(set_dir))
+    assert result.exit_code == 2 and "data.path is edited, but dataset varies across the set" in result.stderr
+
+
 def test_an_edit_of_a_varied_parameter_is_refused_naming_the_file_and_the_parameter(site):
     set_dir = site.create()
     expset("scaffold", str(set_dir))

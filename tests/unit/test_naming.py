@@ -154,7 +154,7 @@ def test_a_single_run_set_names_its_run_run():
 
 # --- properties: for any valid plan, names are unique, safe and decode back to their parameters ---
 
-KEYS = ["model", "dataset", "lr", "lora_rank", "seed", "epochs", "dataset.packed", "style"]
+KEYS = ["model", "dataset", "lr", "lora_rank", "seed", "epochs", "compile", "style"]
 keys = st.sampled_from([*KEYS, "lr_scheduler.num_warmup_steps", "optimizer._component_"])
 SPEC = {"builder": "b", "tokenizer": "t", "tokenizer_files": {"path": "x"}, "checkpoint_files": ["m"]}
 texts = st.text(alphabet=st.characters(codec="ascii", categories=["L", "N", "P", "Zs"]), min_size=1, max_size=40)
@@ -164,7 +164,7 @@ numbers = st.one_of(st.integers(0, 10**6), st.floats(1e-9, 1e3, allow_nan=False,
 def values_for(key: str, min_size: int = 1):
     if key in ("lr", "lora_rank", "seed", "epochs", "lr_scheduler.num_warmup_steps"):
         kind = numbers if key == "lr" else st.integers(1, 4096)
-    elif key == "dataset.packed":
+    elif key == "compile":
         kind = st.booleans()
     else:
         kind = st.one_of(texts, numbers)

@@ -32,7 +32,7 @@ def parse(**changes):
     "key",
     [
         *("optimizer.weight_decay", "lr_scheduler.num_warmup_steps", "clip_grad_norm", "compile", "optimizer.betas"),
-        *("enable_activation_checkpointing", "~profiler", "dataset.packed", "model.apply_lora_to_output"),
+        *("enable_activation_checkpointing", "~profiler", "model.apply_lora_to_mlp", "model.apply_lora_to_output"),
     ],
 )
 def test_torchtune_settings_by_path_are_accepted(key):
@@ -47,7 +47,7 @@ def test_torchtune_settings_by_path_are_accepted(key):
         ("tokenizer.max_seq_len", "write max_seq_len instead"),
         ("output_dir", "is set by expset from the run's folder"),
         ("checkpointer.checkpoint_dir", "is set by expset from the model's folder"),
-        ("checkpointer", "is set by expset from"),
+        ("checkpointer", "holds checkpointer.checkpoint_dir, which expset sets"),
         ("dataset.data_files", "is set by expset from the dataset parameter"),
         ("metric_logger._component_", "`expset report` reads the training log"),
         ("optimzer.weight_decay", "did you mean 'optimizer'?"),
@@ -137,3 +137,59 @@ def test_a_label_must_be_a_plain_name():
     assert problems(vary={"lora_rank": [8, 16], "a b": [1, 2]}, labels={"a b": "spaced"})[0] == (
         "labels.a b: not a parameter name — use letters, digits and _ (e.g. prompt_style)"
     )
+
+
+@pytest.mark.parametrize("key", ["loss", "seed", "compile"])
+def test_a_label_cannot_be_called_like_a_setting_expset_applies(key):
+    assert problems(vary={"lora_rank": [8, 16], key: [1, 2]}, labels={key: "mine"})[0] == (
+        f"labels.{key}: is a setting expset applies, not a label — call your own parameter another name"
+    )
+
+
+def test_a_removal_takes_no_value():
+    assert problems(fixed={"~compile": True}) == ["fixed.~compile: a removal takes no value — write ~compile: null"]
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("lr_scheduler.num_warmup_step", "did you mean lr_scheduler.num_warmup_steps?"),
+        ("optimizer.weight_decy", "did you mean optimizer.weight_decay?"),
+    ],
+)
+def test_a_misspelt_argument_of_a_component_expset_builds_is_refused(key, said):
+    [problem] = problems(fixed={key: 1})
+    assert problem.startswith(f"fixed.{key}: is not an argument of") and said in problem
+
+
+def test_an_argument_of_a_component_the_plan_chooses_itself_is_left_to_it():
+    plan = parse(
+        fixed={"optimizer._component_": "torch.optim.SGD", "optimizer.momentum": 0.9, "~optimizer.fused": None}
+    )
+    assert plan.fixed["optimizer.momentum"] == 0.9
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("tokenizer.prompt_template", "prompt.template in the plan"),
+        ("dataset.new_system_prompt", "prompt.system in the plan"),
+        ("dataset.split", "data.split and validation: in the plan"),
+        ("lr_scheduler.num_training_steps", "the recipe: the run's length"),
+        ("~model", "which expset sets — set the settings you mean inside it by their own paths"),
+    ],
+)
+def test_paths_that_would_bypass_the_plans_own_sections_are_refused(key, said):
+    problem = unknown_key_problem(key, set())
+    assert problem is not None and said in problem
+
+
+def test_the_component_arguments_a_plan_may_give_are_the_components_own():
+    import inspect
+
+    from torchtune.config._utils import _get_component_from_path
+
+    from expset.core.overrides import COMPONENT_ARGUMENTS
+
+    for component, arguments in COMPONENT_ARGUMENTS.values():
+        assert set(arguments) <= set(inspect.signature(_get_component_from_path(component)).parameters), component

@@ -47,7 +47,7 @@ def test_integer_parameters_written_as_text_become_integers():
 
 
 def test_booleans_stay_booleans():
-    assert parse(seed(fixed={"dataset.packed": True})).fixed["dataset.packed"] is True
+    assert parse(seed(fixed={"compile": True})).fixed["compile"] is True
 
 
 def test_unknown_field_names_the_field_and_suggests_the_spelling():

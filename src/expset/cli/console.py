@@ -194,9 +194,9 @@ def _show_training(out: Any, proposal: dict[str, Any]) -> None:
             else ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
         )
         steps = group["warmup_steps"]
-        warmup = f"warm-up {steps} step{'' if steps == 1 else 's'}" + (
-            "" if group["warmup_planned"] else " (3% of the steps)"
-        )
+        unknown = group["total_steps"] is None
+        why = "" if group["warmup_planned"] else " (torchtune's)" if unknown else " (3% of the steps)"
+        warmup = f"warm-up {steps} step{'' if steps == 1 else 's'}{why}"
         if group["total_steps"] is None:
             out.print(markup("[bold]Training[/] {}: {}; {}", which, group["dataset"], warmup), soft_wrap=True)
             continue

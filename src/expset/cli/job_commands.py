@@ -36,10 +36,11 @@ def scaffold_command(
     written: list[PlannedWrite] = []
 
     def interrupted() -> str:
-        if not written:
+        if not any(not write.state for write in written):
             return "nothing was written"
-        changes = sum(1 for write in planned if write.action in WRITING_ACTIONS)
-        return f"{len(written)} of the {changes} file changes were made, each file whole; scaffold again to finish"
+        changes = sum(1 for write in planned if write.action in WRITING_ACTIONS and not write.state)
+        made = sum(1 for write in written if not write.state)
+        return f"{made} of the {changes} file changes were made, each file whole; scaffold again to finish"
 
     with reporting(interrupted):
         experiment_set = load_set(set_dir)
@@ -55,7 +56,7 @@ def scaffold_command(
             status("dry run: nothing was written")
             return
         apply(planned, set_dir, written.append)
-        counts = Counter(write.action for write in planned)
+        counts = Counter(write.action for write in planned if not write.state)
         summary = ", ".join(f"{counts[action]} {action.value}" for action in Action if counts[action])
         status(
             "[green]scaffolded[/] {} runs: {}",

@@ -1,4 +1,4 @@
-"""What a hand-edited ``setup_finetune.yaml`` changes from the setup its plan derives, and whether it may.
+"""What a hand-edited ``setup_finetune.yaml`` changes from the setup expset wrote there, and whether it may.
 
 A varied parameter is the run's identity — its name, ``run.yaml``, ``runs.csv``, ``expset which`` and the
 evaluations' metadata all say its planned value — so an edit of it is refused: the plan changes instead.
@@ -42,13 +42,17 @@ def flatten(setup: RunSetup) -> dict[str, Any]:
     return flat
 
 
-def deviations(derived: RunSetup, edited: RunSetup) -> dict[str, Any]:
-    """Each path whose value the edited setup changes (or adds, or removes: None), with its new value."""
-    planned, actual = flatten(derived), flatten(edited)
+_ABSENT = object()
+
+
+def deviations(written: RunSetup, edited: RunSetup) -> dict[str, Any]:
+    """Each path whose value the edited setup changes from the one expset ``written`` (or adds, or takes
+    away: None), with its new value."""
+    before, after = flatten(written), flatten(edited)
     return {
-        path: actual.get(path)
-        for path in sorted(planned.keys() | actual.keys())
-        if planned.get(path) != actual.get(path)
+        path: after.get(path)
+        for path in sorted(before.keys() | after.keys())
+        if before.get(path, _ABSENT) != after.get(path, _ABSENT)
     }
 
 

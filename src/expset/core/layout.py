@@ -38,6 +38,17 @@ LEDGER_FILE = f"{STATE_DIR}/jobs.jsonl"
 GENERATED_RECORD = f"{STATE_DIR}/generated.json"
 DEVIATIONS_RECORD = f"{STATE_DIR}/deviations.json"
 """Per run, what its hand-edited setup changes from the plan (setup path → value), as scaffold last found it."""
+TRAINING_DIGESTS = f"{STATE_DIR}/training.json"
+"""Per run, the digest of the training inputs its scripts were last written from (``RunSetup.training_digest``)."""
+SETUP_SNAPSHOTS = f"{STATE_DIR}/setups"
+"""Each run's setup_finetune.yaml as expset last wrote it: what a hand edit is measured against."""
+
+
+def setup_snapshot(run: str) -> str:
+    """Where the setup expset last wrote for ``run`` is kept, relative to the set."""
+    return f"{SETUP_SNAPSHOTS}/{run}.yaml"
+
+
 SUBMIT_LOCK = f"{STATE_DIR}/submit.lock"
 
 FINETUNE_STEP = "finetune"

@@ -75,6 +75,18 @@ MANAGED = {
     "dataset.source": "the dataset parameter",
     "dataset._component_": "data.format",
     "metric_logger.log_dir": "the run's folder",
+    "dataset.split": "data.split and validation: in the plan",
+    "dataset.packed": "data.packed in the plan",
+    "dataset.train_on_input": "data.train_on_input in the plan",
+    "dataset.column_map": "data.fields in the plan",
+    "dataset.column": "data.fields in the plan",
+    "dataset.conversation_column": "data.fields in the plan",
+    "dataset.conversation_style": "data.conversation_style in the plan",
+    "dataset.new_system_prompt": "prompt.system in the plan, which reaches the evaluations too",
+    "tokenizer.prompt_template": "prompt.template in the plan, which reaches the evaluations too",
+    "optimizer.params": "the recipe: the LoRA parameters",
+    "lr_scheduler.num_training_steps": "the recipe: the run's length",
+    "lr_scheduler.last_epoch": "the recipe: where a resumed run left off",
     "dataset_val": "validation: in the plan",
     "run_val_every_n_steps": "validation.every_n_steps in the plan",
     "device": "the model's entry (models:)",
@@ -129,22 +141,55 @@ def override_problem(key: str) -> str | None:
 
 
 def _owner(path: str) -> str | None:
-    """Why expset refuses to let a plan set ``path`` (or a setting inside it, or around it): it sets it
-    itself; None when nothing does."""
+    """Why expset refuses to let a plan set ``path`` (or a setting inside it): it sets it itself; None
+    when nothing does."""
     for parameter, config_path in _PARAMETER_PATHS.items():
-        if _overlaps(path, config_path):
+        if _within(path, config_path):
             return f"is what expset's parameter {parameter} sets — write {parameter} instead"
     for managed, source in MANAGED.items():
-        if _overlaps(path, managed):
+        if _within(path, managed):
             return f"is set by expset from {source} — change that instead"
     for kept, reason in KEPT.items():
-        if _overlaps(path, kept):
+        if _within(path, kept):
             return f"is kept as it is: {reason}"
+    held = [other for other in (*_PARAMETER_PATHS.values(), *MANAGED, *KEPT) if other.startswith(path + ".")]
+    if held:
+        return f"holds {held[0]}, which expset sets — set the settings you mean inside it by their own paths"
     return None
 
 
-def _overlaps(path: str, other: str) -> bool:
-    return path == other or other.startswith(path + ".") or path.startswith(other + ".")
+def _within(path: str, other: str) -> bool:
+    return path == other or path.startswith(other + ".")
+
+
+COMPONENT_ARGUMENTS = {
+    "optimizer": (
+        "torch.optim.AdamW",
+        ("betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused"),
+    ),
+    "lr_scheduler": (
+        "torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup",
+        ("num_warmup_steps", "num_cycles"),
+    ),
+    "loss": ("torchtune.modules.loss.CEWithChunkedOutputLoss", ("num_output_chunks", "ignore_index")),
+}
+"""The components expset's config builds by default, and the arguments a plan may give them: a misspelt
+one would reach the component and fail the job, so it is refused when the plan reads."""
+
+
+def argument_problem(key: str, components: set[str]) -> str | None:
+    """What is wrong with ``key`` as an argument of a component expset builds by default; None when it is
+    one, or when the plan sets that component itself (``components``: the sections whose ``_component_``
+    it sets), or when ``key`` is not an argument of such a component."""
+    section, _, argument = key.removeprefix(REMOVE).partition(".")
+    if section not in COMPONENT_ARGUMENTS or section in components or not argument or "." in argument:
+        return None
+    component, arguments = COMPONENT_ARGUMENTS[section]
+    if argument == "_component_" or argument in arguments:
+        return None
+    close = difflib.get_close_matches(argument, arguments, n=1)
+    near = f"did you mean {section}.{close[0]}? " if close else ""
+    return f"is not an argument of {component} — {near}it takes {', '.join(arguments)}"
 
 
 def unknown_key_problem(key: str, labels: frozenset[str] | set[str]) -> str | None:

@@ -17,8 +17,8 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from expset.core.models import MODELS, ModelSpec, find_model
-from expset.core.overrides import REMOVE, is_override, unknown_key_problem
-from expset.core.parameters import NUMERIC_KEYS, parameter, value_problem
+from expset.core.overrides import REMOVE, argument_problem, is_override, unknown_key_problem
+from expset.core.parameters import KNOWN_KEYS, NUMERIC_KEYS, parameter, value_problem
 from expset.core.sections import (
     CheckpointEntry,
     ConstantValue,
@@ -219,11 +219,22 @@ def check_plan(plan: Plan) -> list[str]:
             problems.append(f"fixed.{key}: {problem}")
         elif value is None and not is_override(key):
             problems.append(f"fixed.{key}: null is not a value of {key} — remove the line to use its default")
+        elif key.startswith(REMOVE) and value is not None:
+            problems.append(f"fixed.{key}: a removal takes no value — write {key}: null")
     for key in plan.labels:
         if not LABEL_KEY.fullmatch(key):
             problems.append(f"labels.{key}: not a parameter name — use letters, digits and _ (e.g. prompt_style)")
+        elif key in KNOWN_KEYS or is_override(key):
+            problems.append(
+                f"labels.{key}: is a setting expset applies, not a label — call your own parameter another name"
+            )
         elif key not in plan.vary and key not in plan.fixed:
             problems.append(f"labels.{key}: not in vary or fixed — list its values there, or remove the label")
+    components = {key.split(".")[0] for key in [*plan.vary, *plan.fixed] if key.endswith("._component_")}
+    for section, key in [*(("vary", key) for key in plan.vary), *(("fixed", key) for key in plan.fixed)]:
+        argument = argument_problem(key, components) if is_override(key) else None
+        if argument is not None:
+            problems.append(f"{section}.{key}: {argument}")
     problems.extend(_unknown_models(plan))
     if not any(len(values) >= 2 for values in plan.vary.values()) and not plan.single_run_reason:
         problems.append(
@@ -295,6 +306,11 @@ def _check_validation(validation: Validation, data: DataFormat) -> list[str]:
     given = [name for name in ("fraction", "split", "file") if getattr(validation, name) is not None]
     if len(given) != 1:
         return ["validation: give one of fraction, split or file — where the validation data comes from"]
+    if validation.split is not None and data.split == "train":
+        return [
+            "validation.split: training reads the whole file (data.split: train), this split included — give "
+            "data.split the rest (train[:90%] beside train[90%:]), or use validation.fraction"
+        ]
     if validation.fraction is not None:
         if abs(validation.fraction * 100 - round(validation.fraction * 100)) > 1e-9:
             return [f"validation.fraction: {validation.fraction} is not a whole percent — write e.g. 0.1 or 0.05"]

@@ -25,6 +25,18 @@ FEWEST_STEPS = 50
 """A run with fewer optimizer steps than this in all is warned about."""
 
 
+def kept_percent(fraction: float) -> int:
+    """The whole percent of the training file that training keeps when ``fraction`` of it is held out."""
+    return round(100 - 100 * fraction)
+
+
+def training_samples(samples: int | None, held_out: float | None) -> int | None:
+    """The samples training reads when ``held_out`` (a fraction, or None) of them are kept for validation."""
+    if samples is None or held_out is None:
+        return samples
+    return samples * kept_percent(held_out) // 100
+
+
 def training_values(parameters: dict[str, Any], model: ModelSpec) -> dict[str, Any]:
     """A run's training hyperparameters: the plan's, else the defaults (alpha twice the rank)."""
     training = {key: parameters.get(key, BY_KEY[key].default) for key in TRAINING_KEYS}

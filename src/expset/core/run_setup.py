@@ -20,7 +20,15 @@ from expset.core.models import ModelBuild, ModelSpec, checkpoint_folder, find_mo
 from expset.core.naming import ExperimentSet, Run
 from expset.core.overrides import REMOVE, is_override, override_problem, unknown_key_problem
 from expset.core.parameters import BY_KEY, TEMPLATE_INPUT, field_constraints, value_problem
-from expset.core.run_length import WARMUP_PATH, RunLength, run_length, training_gpus, training_values
+from expset.core.run_length import (
+    WARMUP_PATH,
+    RunLength,
+    kept_percent,
+    run_length,
+    training_gpus,
+    training_samples,
+    training_values,
+)
 from expset.core.sections import DataFormat, Evaluation, Validation
 from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
@@ -199,10 +207,15 @@ class RunSetup(_Strict):
                 f"validation: torchtune's {self.recipe} recipe (0.6.1) has no validation loop, and expset adds one "
                 f"to {SINGLE_DEVICE_RECIPE} only — train on one GPU, or leave validation out"
             )
-        if self.prompt.system is not None and self.data.format == "text" and not self.evaluated_only:
+        if (self.prompt.system or self.prompt.template) and self.data.format == "text" and not self.evaluated_only:
             raise ValueError(
-                "prompt.system: plain-text data (data.format: text) has no conversation to put a system prompt "
-                "in — use instruct or chat data, or leave prompt.system out"
+                "prompt: plain-text data (data.format: text) has no conversation to put a system prompt or a "
+                "template in — use instruct or chat data, or leave prompt out"
+            )
+        if self.prompt.template is not None and self.model.tokenizer in CHAT_FORMAT_TEMPLATES:
+            raise ValueError(
+                f"prompt.template: {self.model.name}'s chat format is torchtune's prompt template, which "
+                "prompt.template would replace in training but not in evaluation — leave prompt.template out"
             )
         return self
 
@@ -211,6 +224,15 @@ class RunSetup(_Strict):
         """Whether this run only evaluates a model (its base model, or a checkpoint made elsewhere)."""
         return self.kind != "fine-tuned"
 
+    def training_digest(self) -> str:
+        """A SHA-256 of what the fine-tune learns from: model, data, training, prompt, validation and
+        settings — not where files are (a moved set trains the same), nor its jobs' resources or evaluations."""
+        data = self.model_dump(mode="json", include=set(TRAINING_INPUTS))
+        for section, field in LOCATIONS:
+            if data.get(section):
+                data[section].pop(field, None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
     @property
     def recipe(self) -> str:
         """The torchtune recipe: distributed on more than one GPU, else single device."""
@@ -218,6 +240,12 @@ class RunSetup(_Strict):
 
 
 PROMPT_KEYS = ("prompt.system", "prompt.template")
+CHAT_FORMAT_TEMPLATES = frozenset({"torchtune.models.mistral.mistral_tokenizer"})
+"""Tokenizers whose chat format is itself a torchtune prompt template (Mistral's [INST] … [/INST])."""
+TRAINING_INPUTS = ("model", "data", "training", "prompt", "validation", "settings")
+"""The setup's sections a fine-tune learns from."""
+LOCATIONS = (("model", "folder"), ("model", "base"), ("data", "path"), ("validation", "path"))
+"""Fields of those sections that say where a file is, not what it holds."""
 
 LOCATION_KEYS = ("set", "run_dir")
 """Keys that setups written by earlier versions held: where a run lives now follows from its folder."""
@@ -306,7 +334,7 @@ def derive_run_setup(
                 "args": dict(evaluation.args),
                 "epochs": [0] if run.evaluated_only else evaluated_epochs(evaluation.epochs, training["epochs"]),
                 "generate": dict(evaluation.generate),
-                "resources": _evaluation_resources(evaluation, model, site),
+                "resources": _evaluation_resources(evaluation, model, site, parameters),
             }
             for evaluation in plan.evaluations
         ],
@@ -321,9 +349,9 @@ def _validation(
     fraction is the end of the training file, and training uses the rest."""
     every = planned.every_n_steps
     if planned.fraction is not None:
-        kept = round(100 - 100 * planned.fraction)
+        kept = kept_percent(planned.fraction)
         validation = {"path": data["path"], "split": f"train[{kept}%:]", "every_n_steps": every}
-        return validation, f"train[:{kept}%]", None if samples is None else samples * kept // 100
+        return validation, f"train[:{kept}%]", training_samples(samples, planned.fraction)
     if planned.file is not None:
         return {"path": validation_path, "split": "train", "every_n_steps": every}, data["split"], samples
     return {"path": data["path"], "split": planned.split, "every_n_steps": every}, data["split"], samples
@@ -339,14 +367,17 @@ def _validation_interval(parameters: dict[str, Any], model: ModelSpec, samples: 
     return 50 if not total else max(1, total // VALIDATIONS_PER_RUN)
 
 
-def _evaluation_resources(evaluation: Evaluation, model: ModelSpec, site: Site) -> dict[str, Any]:
-    """What an evaluation's jobs ask for: the plan's, else the model's GPUs (a model that needs several is
-    spread across them), memory and time limit, or the profile's evaluation time."""
+def _evaluation_resources(
+    evaluation: Evaluation, model: ModelSpec, site: Site, parameters: dict[str, Any]
+) -> dict[str, Any]:
+    """What an evaluation's jobs ask for: the evaluation's own, else the model's GPUs (a model that needs
+    several is spread across them), the run's memory (the plan's mem, else the model's), and the
+    profile's evaluation time, else the model's time limit."""
     gpus = evaluation.gpus if evaluation.gpus is not None else (0 if model.device == "cpu" else model.gpus)
     return {
         "gpus": gpus,
         "cpus": evaluation.cpus or max(1, gpus),
-        "mem": evaluation.mem or f"{model.gpu_memory_gb}G",
+        "mem": evaluation.mem or str(parameters.get("mem", f"{model.gpu_memory_gb}G")),
         "time": evaluation.time or site.evaluation_time or model.time,
     }
 

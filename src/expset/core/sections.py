@@ -77,23 +77,23 @@ class Naming(BaseModel):
     )
 
 
-GENERATE_SETTINGS = (
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "seed",
-    "num_choices",
-    "best_of",
-    "frequency_penalty",
-    "presence_penalty",
-    "logprobs",
-    "top_logprobs",
-    "max_connections",
-    "max_retries",
-    "timeout",
-    "attempt_timeout",
-)
+GENERATE_SETTINGS = {
+    "temperature": "number",
+    "max_tokens": "integer",
+    "top_p": "number",
+    "top_k": "integer",
+    "seed": "integer",
+    "num_choices": "integer",
+    "best_of": "integer",
+    "frequency_penalty": "number",
+    "presence_penalty": "number",
+    "logprobs": "boolean",
+    "top_logprobs": "integer",
+    "max_connections": "integer",
+    "max_retries": "integer",
+    "timeout": "integer",
+    "attempt_timeout": "integer",
+}
 """The settings of inspect's ``GenerateConfig`` that an evaluation may set: one value each. (Its system
 message is the plan's ``prompt.system``, the same for training and evaluation.)"""
 
@@ -101,15 +101,20 @@ message is the plan's ``prompt.system``, the same for training and evaluation.)"
 def _generate(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
-    for key in value:
+    for key, item in value.items():
         if key == "system_message":
             raise ValueError("the system message is the plan's prompt.system, given to training and evaluation alike")
         if key not in GENERATE_SETTINGS:
-            close = difflib.get_close_matches(str(key), GENERATE_SETTINGS, n=1)
+            close = difflib.get_close_matches(str(key), list(GENERATE_SETTINGS), n=1)
             near = f"did you mean {close[0]!r}? " if close else ""
             raise ValueError(
                 f"{key!r} is not a generation setting of inspect — {near}it takes {', '.join(GENERATE_SETTINGS)}"
             )
+        kind = GENERATE_SETTINGS[key]
+        number = isinstance(item, (int, float)) and not isinstance(item, bool)
+        fits = isinstance(item, bool) if kind == "boolean" else number and (kind == "number" or isinstance(item, int))
+        if not fits:
+            raise ValueError(f"{key}: {item!r} is not {'a whole number' if kind == 'integer' else 'a ' + kind}")
     return value
 
 

@@ -134,8 +134,8 @@ def evaluation_resources(setup: RunSetup, evaluation: EvaluationSetup) -> Resour
 
 def evaluation_device(setup: RunSetup, gpus: int) -> str:
     """Where inspect's Hugging Face provider puts the model: across all the job's GPUs (``auto``) when it
-    has several, else on the run's device."""
-    return "auto" if gpus > 1 else setup.training.device
+    has several, on the CPU when it has none, else on the run's device."""
+    return "auto" if gpus > 1 else "cpu" if gpus == 0 else setup.training.device
 
 
 def evaluation_job(
@@ -173,7 +173,7 @@ def evaluation_job(
             "evaluated_folder": setup.model.folder if setup.evaluated_only else None,
             "kind": setup.kind,
             "device": evaluation_device(setup, resources.gpus),
-            "greedy": evaluation.generate.get("temperature") == 0,
+            "greedy": _is_zero(evaluation.generate.get("temperature")),
             "run_config": inspect_run_config(
                 evaluation.task,
                 task_arguments(setup, evaluation),
@@ -182,6 +182,10 @@ def evaluation_job(
             ),
         },
     )
+
+
+def _is_zero(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
 
 
 PROMPT_TEMPLATE_ARGUMENT = "prompt_template"
