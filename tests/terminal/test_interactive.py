@@ -252,7 +252,9 @@ def test_profile_init_asks_for_the_site_settings_and_writes_them(terminal, isola
         "SLURM constraint": "a100",
         "E-mail for job notices": "",
         "When to mail": "FAIL",
-        "Default time limit": "",
+        "Default time limit, e.g.": "",
+        "Default time limit of evaluation jobs": "04:00:00",
+        "Jobs run offline": "",  # the default: yes
     }
     for prompt, answer in answers.items():
         term.answer(prompt, answer)
@@ -268,5 +270,6 @@ def test_profile_init_asks_for_the_site_settings_and_writes_them(terminal, isola
         'partition = "gpu"',
         'constraint = "a100"',
         'mail_type = "FAIL"',
+        'evaluation_time = "04:00:00"',
         'environment = ["module load anaconda3", "conda activate tune"]',
     ]
