@@ -527,9 +527,12 @@ def test_the_system_prompt_and_generation_settings_reach_the_tiny_models_evaluat
         assert len(log.eval.metadata["expset_prompt_sha256"]) == 64
 
 
-def test_a_finished_run_whose_training_inputs_changed_since_it_ran_is_flagged(adapter_and_merged_set, tmp_path):
+def test_a_finished_run_whose_training_inputs_changed_since_it_ran_is_flagged(
+    adapter_and_merged_set, tmp_path, monkeypatch
+):
     import shutil
 
+    monkeypatch.setenv("EXPSET_PROFILE", str(adapter_and_merged_set.parent / "profile.toml"))
     copy = tmp_path / "copy"  # a copy moved elsewhere: what it trains on is the same
     shutil.copytree(adapter_and_merged_set, copy, symlinks=True)
     for run, old, new in (

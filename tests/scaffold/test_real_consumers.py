@@ -97,7 +97,7 @@ def test_a_varied_setting_is_validated_by_torchtune_and_read_back_from_the_run_n
         fixed={"model": "tiny", "dataset": "words", "epochs": 1, "compile": False},
         models={"tiny": TINY_MODEL},
         evaluations=[],
-        validation={"split": "train", "every_n_steps": 5},
+        validation={"fraction": 0.5, "every_n_steps": 5},
     )
     assert sorted(path.name for path in set_dir.iterdir() if path.is_dir()) == ["wd0", "wd0.05"]
     assert expset("scaffold", str(set_dir)).exit_code == 0
@@ -179,6 +179,8 @@ def test_values_with_shell_meaning_reach_the_command_verbatim_and_run_nothing(si
     (bin_dir / "python").write_text("#!/bin/sh\nexit 0\n")
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
+    (set_dir / "rank8/epoch_0").mkdir()
+    (set_dir / "rank8/epoch_0/model.safetensors").write_bytes(b"")  # whole weights, as far as the job can tell
     work = tmp_path / "job-cwd"
     work.mkdir()
     ran = subprocess.run(
