@@ -16,8 +16,14 @@ from typing import Any
 
 from expset.core.models import ModelSpec, checkpoint_folder, find_model, nominal_weight_bytes
 from expset.core.naming import ExperimentSet
-from expset.core.run_length import RunLength, run_length, training_gpus, training_samples, training_values
-from expset.core.run_setup import DISTRIBUTED_RECIPE
+from expset.core.run_length import (
+    DISTRIBUTED_RECIPE,
+    RunLength,
+    run_length,
+    training_gpus,
+    training_samples,
+    training_values,
+)
 from expset.core.site_settings import Site, merge_site
 from expset.data_files import count_samples, data_location, resolve_data
 from expset.errors import ProfileError, SetupError

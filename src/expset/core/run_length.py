@@ -14,6 +14,10 @@ from typing import Any
 from expset.core.models import ModelSpec
 from expset.core.parameters import BY_KEY, TRAINING_KEYS
 
+SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
+DISTRIBUTED_RECIPE = "lora_finetune_distributed"
+"""torchtune's LoRA recipes: the distributed one trains on more than one GPU."""
+
 WARMUP_SHARE = 0.03
 """The default warm-up, as a share of the run's optimizer steps (Alpaca's and many recipes' 3%)."""
 WARMUP_WHEN_UNKNOWN = 100

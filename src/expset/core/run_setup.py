@@ -21,6 +21,8 @@ from expset.core.naming import ExperimentSet, Run
 from expset.core.overrides import REMOVE, is_override, override_problem, unknown_key_problem
 from expset.core.parameters import BY_KEY, TEMPLATE_INPUT, field_constraints, value_problem
 from expset.core.run_length import (
+    DISTRIBUTED_RECIPE,
+    SINGLE_DEVICE_RECIPE,
     WARMUP_PATH,
     RunLength,
     kept_percent,
@@ -32,9 +34,6 @@ from expset.core.run_length import (
 from expset.core.sections import DataFormat, Evaluation, Validation
 from expset.core.site_settings import MEMORY, TIME, Site, SlurmSetup, check_sbatch_value
 from expset.errors import SetupError
-
-SINGLE_DEVICE_RECIPE = "lora_finetune_single_device"
-DISTRIBUTED_RECIPE = "lora_finetune_distributed"
 
 _UNSAFE_SBATCH_PATH = re.compile(r"[\s\"'%$`\\#,]")
 
