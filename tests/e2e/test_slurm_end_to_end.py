@@ -113,6 +113,17 @@ def wait_until_settled(set_dir: Path, timeout: float = 600) -> dict:
         time.sleep(1)
 
 
+TWO_SHORT_EPOCHS = {
+    "model": "tiny",
+    "dataset": "train",
+    "epochs": 2,
+    "batch_size": 2,
+    "lora_rank": 4,
+    "max_steps_per_epoch": 2,
+}
+"""The tiny model's training in the sets that run to the end: two epochs of two steps each."""
+
+
 @pytest.fixture(scope="module")
 def finished_set(slurm_cluster, offline_inspect, tiny, tmp_path_factory) -> Path:
     """A two-run set fine-tuned for two epochs, each epoch evaluated on two tasks, the control run of its
@@ -123,14 +134,7 @@ def finished_set(slurm_cluster, offline_inspect, tiny, tmp_path_factory) -> Path
             site,
             tiny,
             vary={"lr": [1e-4, 1e-3]},
-            fixed={
-                "model": "tiny",
-                "dataset": "train",
-                "epochs": 2,
-                "batch_size": 2,
-                "lora_rank": 4,
-                "max_steps_per_epoch": 2,
-            },
+            fixed=TWO_SHORT_EPOCHS,
             evaluations=[
                 {"name": "echo", "task": f"{site / 'tasks.py'}@echo", "epochs": "all"},
                 {"name": "shout", "task": f"{site / 'tasks.py'}@shout", "epochs": "all"},
@@ -438,15 +442,7 @@ def adapter_and_merged_set(slurm_cluster, offline_inspect, tiny, tmp_path_factor
             site,
             tiny,
             vary={"save_adapter_weights_only": [True, False]},
-            fixed={
-                "model": "tiny",
-                "dataset": "train",
-                "epochs": 2,
-                "batch_size": 2,
-                "lora_rank": 4,
-                "max_steps_per_epoch": 2,
-                "prompt.system": SYSTEM_PROMPT,
-            },
+            fixed={**TWO_SHORT_EPOCHS, "prompt.system": SYSTEM_PROMPT},
             validation={"fraction": 0.25, "every_n_steps": 1},
             naming={
                 "template": "{save_adapter_weights_only}",

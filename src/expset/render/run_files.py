@@ -52,9 +52,9 @@ class RunPlace:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a run's setup came from: the SHA-256 of its ``setup_finetune.yaml`` (which the fine-tune
-    records, so that ``status`` can tell a setup changed since), and what a hand edit changed from the
-    plan (setup path → value, which every evaluation records)."""
+    """Where a run's setup came from: the digest of its training inputs (``RunSetup.training_digest``,
+    which the fine-tune records, so that ``status`` can tell them changed since it ran), and what a hand
+    edit changed from the setup expset wrote (setup path → value, which every evaluation records)."""
 
     setup_digest: str = ""
     deviations: dict[str, Any] = field(default_factory=dict)
