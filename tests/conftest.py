@@ -116,3 +116,22 @@ def slurm_cluster(tmp_path_factory):
         os.environ.pop("SLURM_CONF", None)
     else:
         os.environ["SLURM_CONF"] = previous
+
+
+@pytest.fixture(scope="session")
+def accounting_cluster(tmp_path_factory):
+    """A real single-node SLURM cluster with accounting: slurmdbd on a private MariaDB, per-user limits enforced.
+
+    It runs beside ``slurm_cluster`` (its own ports, cluster name ``expset-acct``) and leaves ``SLURM_CONF`` alone:
+    a test selects it with ``monkeypatch.setenv("SLURM_CONF", str(accounting_cluster))``. Set a limit on the current
+    user with ``dev/slurm-cluster limit DIR MaxSubmitJobs=3`` (DIR is the slurm.conf's grandparent; -1 lifts it)."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "dev" / "slurm-cluster"
+    folder = tmp_path_factory.mktemp("slurm-acct")
+    started = subprocess.run(
+        [str(script), "start", str(folder), "--accounting"], capture_output=True, text=True, timeout=120
+    )
+    assert started.returncode == 0, started.stderr
+    yield Path(started.stdout.strip().rsplit("SLURM_CONF=", 1)[1])
+    subprocess.run([str(script), "stop", str(folder)], capture_output=True, timeout=120)

@@ -1,6 +1,6 @@
 """A stand-in for SLURM's commands behind expset's ``Runner`` seam, for situations a test cluster cannot
 produce on demand (a refusal half-way through a run, Ctrl-C between two ``sbatch`` calls). It
-answers in SLURM's own formats (``sbatch --parsable``, ``squeue --format=%i|%T|%k``) and keeps the
+answers in SLURM's own formats (``sbatch --parsable``, ``squeue --format=%i|%T|%r|%k``) and keeps the
 jobs it accepted, so a test can count them. The real cluster tests stay the proof."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from expset.slurm.runner import Completed
+
+NO_ACCOUNTING_SACCTMGR = "sacctmgr: error: Problem talking to the database: Connection refused\n"
 
 
 @dataclass
@@ -27,6 +29,7 @@ class FakeSlurm:
     on_sbatch: Callable[[int, list[str]], Completed | None] | None = None  # nth sbatch → a different answer
     on_squeue: Callable[[list[str]], Completed] | None = None  # a different answer from squeue
     next_id: int = 100
+    partitions: tuple[str, ...] = ("debug*", "gpu", "held")
 
     def run(self, argv: list[str], *, cwd: Path | None = None, timeout: float = 60) -> Completed:
         self.calls.append(argv)
@@ -40,10 +43,14 @@ class FakeSlurm:
         if command == "squeue":
             if self.on_squeue:
                 return self.on_squeue(argv)
-            lines = "".join(f"{j.job_id}|{j.state}|{j.comment}\n" for j in self.jobs.values())
+            lines = "".join(f"{j.job_id}|{j.state}|None|{j.comment}\n" for j in self.jobs.values())
             return Completed(tuple(argv), 0, lines, "")
         if command == "sacct":
             return Completed(tuple(argv), 1, "Slurm accounting storage is disabled\n", "")
+        if command == "sinfo":
+            return Completed(tuple(argv), 0, "".join(f"{name}\n" for name in self.partitions), "")
+        if command == "sacctmgr":  # a cluster without an accounting database
+            return Completed(tuple(argv), 1, "", NO_ACCOUNTING_SACCTMGR)
         if command == "scancel":
             for job_id in argv[1:]:
                 self.jobs[job_id].state = "CANCELLED"

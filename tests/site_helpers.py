@@ -27,6 +27,9 @@ def arithmetic():
     return Task(dataset=[Sample(input="2 + 2 =", target="4")], scorer=includes())
 """
 
+SITE_MODELS = ("Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct")
+"""The models whose folders a site holds (files of no content: enough for `expset check`)."""
+
 
 class Site:
     """Folders and files a researcher would have, plus helpers to create and scaffold sets."""
@@ -37,6 +40,8 @@ class Site:
         self.data = root / "data"
         self.models.mkdir()
         self.data.mkdir()
+        for model in SITE_MODELS:
+            self.add_model_files(model)
         (self.data / "words.json").write_text(json.dumps([{"input": "hi", "output": "HI"}]))
         (self.data / "numbers.jsonl").write_text(json.dumps({"input": "1+1", "output": "2"}) + "\n")
         self.tasks = root / "tasks.py"
@@ -46,6 +51,17 @@ class Site:
             f'models_folder = "{self.models}"\ndata_folder = "{self.data}"\naccount = "lab"\n'
             'partition = "gpu"\nenvironment = ["module load cuda", "source ~/venvs/tune/bin/activate"]\n'
         )
+
+    def add_model_files(self, name: str) -> Path:
+        """Stand-in files where the model's checkpoint and tokenizer would be: `expset check` looks for them."""
+        from expset.check import checkpoint_names
+        from expset.core.models import MODELS
+
+        folder = self.models / name
+        for file in [*checkpoint_names(MODELS[name].checkpoint_files), *MODELS[name].tokenizer_files.values()]:
+            (folder / file).parent.mkdir(parents=True, exist_ok=True)
+            (folder / file).write_bytes(b"")
+        return folder
 
     def plan(self, **changes: Any) -> dict[str, Any]:
         plan: dict[str, Any] = {

@@ -49,6 +49,7 @@ class Ledger:
     jobs: list[Job] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)  # "FILE line N: why"
     tokens: set[str] = field(default_factory=set)  # of every intent ever written, abandoned ones too
+    notes: list[dict[str, Any]] = field(default_factory=list)  # what was done to the set's jobs: fixes, cancels
 
     def current(self) -> dict[tuple[str, str], Job]:
         """The newest job of every (run, step) that SLURM accepted."""
@@ -115,6 +116,16 @@ def adopted(job: Job, source: str) -> dict[str, Any]:
         "source": source,
         "time": now(),
     }
+
+
+def fixed(run: str, fix: str, changes: list[str]) -> dict[str, Any]:
+    """The line for a failed run's setup changed by ``submit --fix`` before it goes again."""
+    return {"event": "fixed", "token": new_token(), "run": run, "fix": fix, "changes": changes, "time": now()}
+
+
+def cancelled(run: str, step: str, job_id: str) -> dict[str, Any]:
+    """The line for a job ``expset cancel`` asked SLURM to cancel."""
+    return {"event": "cancelled", "token": new_token(), "run": run, "step": step, "job_id": job_id, "time": now()}
 
 
 def append(set_dir: Path, events: list[dict[str, Any]]) -> None:
@@ -187,6 +198,9 @@ def fold(content: bytes, where: str) -> Ledger:
             ledger.damaged.append(f"{where} line {number}: {error}")
             continue
         kind, token = event["event"], event["token"]
+        if kind in NOTES:
+            ledger.notes.append(event)
+            continue
         orphan = kind == "submitted" and token not in by_token and "run" in event and "step" in event
         if kind == "intent" or (kind == "adopted" and token not in by_token) or orphan:
             by_token[token] = len(slots)
@@ -214,6 +228,9 @@ def fold(content: bytes, where: str) -> Ledger:
     return ledger
 
 
+NOTES = ("fixed", "cancelled")
+"""Events that record what was done to a set's jobs; they submit nothing and change no job's place."""
+
 _TEXT_FIELDS = ("run", "step", "token", "time", "script", "script_sha256", "reason", "source")
 
 
@@ -230,7 +247,7 @@ def _event(raw: bytes) -> dict[str, Any]:
     if "event" not in data and "job_id" in data:  # the first ledger format: one line per submitted job
         data = {**data, "event": "adopted", "token": f"job-{data['job_id']}"}
     kind = data.get("event")
-    if kind not in ("intent", "submitted", "abandoned", "adopted"):
+    if kind not in ("intent", "submitted", "abandoned", "adopted", *NOTES):
         raise ValueError(f"unknown event {kind!r}")
     for key in _TEXT_FIELDS:
         if key in data and not isinstance(data[key], str):
@@ -241,6 +258,10 @@ def _event(raw: bytes) -> dict[str, Any]:
         value = data.get(key)
         if value is not None and not (isinstance(value, str) and value.isascii() and value.isalnum()):
             raise ValueError(f"{key} {value!r} is not a SLURM job id")
+    if kind in NOTES:
+        if not isinstance(data.get("run"), str):
+            raise ValueError("no run")
+        return data
     if kind in ("submitted", "adopted") and data.get("job_id") is None:
         raise ValueError("no job_id")
     if kind in ("intent", "adopted") or (kind == "submitted" and "run" in data):

@@ -115,7 +115,9 @@ def _weight_bytes(name: str, model: ModelSpec, site: Site) -> tuple[int | None, 
     if folder is not None:
         try:
             base = Path(os.path.expandvars(folder)).expanduser()
-            return sum((base / file).stat().st_size for file in model.checkpoint_files), True
+            size = sum((base / file).stat().st_size for file in model.checkpoint_files)
+            if size:  # empty files stand in for a checkpoint still being copied: no measure
+                return size, True
         except OSError:
             pass
     return nominal_weight_bytes(model), False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from expset.core.layout import PLAN_FILE
 from expset.core.naming import ExperimentSet, Run
@@ -45,19 +44,20 @@ def read_setup(path: Path) -> RunSetup:
     Where the run lives follows from its folder: a ``run_dir`` or ``set`` that an earlier version wrote
     into the file is ignored, so a copied set never points at the old one.
     """
-    data = _read_yaml(path)
-    if isinstance(data, dict):
-        data = {key: value for key, value in data.items() if key not in LOCATION_KEYS}
-    return validate_setup(data, f"{path}")
-
-
-def _read_yaml(path: Path) -> Any:
-    from expset.render.yaml_read import load_yaml
-
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise SetupError(
             f"{path}: not UTF-8 text (byte {error.start})", hint="save it as UTF-8, or delete it to start over"
         ) from None
-    return load_yaml(text, str(path))
+    return parse_setup(text, path)
+
+
+def parse_setup(text: str, path: Path) -> RunSetup:
+    """The text of a run's ``setup_finetune.yaml`` (at ``path``) as its setup; see ``read_setup``."""
+    from expset.render.yaml_read import load_yaml
+
+    data = load_yaml(text, str(path))
+    if isinstance(data, dict):
+        data = {key: value for key, value in data.items() if key not in LOCATION_KEYS}
+    return validate_setup(data, f"{path}")

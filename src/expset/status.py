@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expset.core.failures import Cause
 from expset.core.jobs import JobState, Progress, run_progress
-from expset.core.layout import FINETUNE_STEP, parse_epoch_dir, parse_evaluation_step
+from expset.core.layout import FINETUNE_STEP, parse_epoch_dir, parse_evaluation_step, step_output
 from expset.core.naming import FINE_TUNED, ExperimentSet
 from expset.provenance import read_training_digests
 from expset.slurm.client import SlurmClient
-from expset.tracking import Tracked, list_folder, track
+from expset.tracking import FAILED_STATES, Tracked, job_failure, list_folder, setup_changed_since, track
 
 __all__ = ["EvaluationStatus", "Progress", "RunStatus", "SetStatus", "set_status", "summary"]
 
@@ -33,6 +34,8 @@ class EvaluationStatus:
     result: str | None  # the chosen log's status as the job recorded it ("success", "error"…), None before
     log: str | None = None  # the chosen log, relative to the run folder
     superseded: list[str] = field(default_factory=list)  # older logs of the same cell, kept on disk
+    failure: str | None = None  # why the newest attempt failed, when it did
+    output: str | None = None  # the newest attempt's SLURM output, relative to the run folder
 
 
 @dataclass
@@ -47,6 +50,9 @@ class RunStatus:
     epochs_on_disk: list[int]
     evaluations: list[EvaluationStatus] = field(default_factory=list)
     setup_changed: bool = False  # its fine-tune finished, and its training inputs changed since (then re-scaffolded)
+    failure: str | None = None  # why its fine-tune, else its first evaluation, failed
+    fix: str | None = None  # the ``--fix`` that mends that failure, if one does
+    output: str | None = None  # the failed job's SLURM output, relative to the set folder: the log to open
 
     def to_data(self) -> dict[str, Any]:
         """The run's status as plain data, for ``status --json``."""
@@ -64,6 +70,7 @@ class SetStatus:
 
     runs: list[RunStatus]
     notes: list[str]  # what could not be read or asked, one line each
+    set_dir: Path = Path()
 
 
 def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient) -> SetStatus:
@@ -78,7 +85,7 @@ def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient
         _run_status(run.name, run.kind, set_dir / run.name, steps.get(run.name, []), tracked, digests.get(run.name))
         for run in runs
     ]
-    return SetStatus(statuses, tracked.notes)
+    return SetStatus(statuses, tracked.notes, set_dir)
 
 
 def _run_status(
@@ -92,29 +99,43 @@ def _run_status(
     for step in steps:
         place = parse_evaluation_step(step)
         if place is not None:
-            evaluations.append(_evaluation_status(run, step, *place, tracked))
+            evaluations.append(_evaluation_status(run, run_dir, step, *place, tracked))
     evaluations.sort(key=lambda e: (e.task, e.epoch))
     progress = run_progress(finetune, [(e.job, e.result == "success") for e in evaluations])
-    record = tracked.records.get(finetune_job.job_id) if finetune_job else None
-    ran_with = record.setup if record is not None and finetune is JobState.COMPLETED else None
-    changed = ran_with is not None and scripts_digest is not None and ran_with != scripts_digest
-    return RunStatus(run, kind, progress, finetune, finetune_job and finetune_job.job_id, epochs, evaluations, changed)
+    changed = not evaluated_only and setup_changed_since(tracked, run, scripts_digest)
+    job_id = finetune_job.job_id if finetune_job else None
+    status = RunStatus(run, kind, progress, finetune, job_id, epochs, evaluations, changed)
+    if finetune is not None and finetune in FAILED_STATES and finetune_job is not None:
+        failure = job_failure(run_dir, FINETUNE_STEP, finetune_job.job_id or "", tracked)
+        status.failure, status.fix = failure.describe(), failure.fix
+        status.output = f"{run}/{step_output(FINETUNE_STEP).replace('%j', finetune_job.job_id or '')}"
+    elif failed := [e for e in evaluations if e.failure and e.result != "success"]:
+        status.failure, status.output = f"{failed[0].task}@{failed[0].epoch}: {failed[0].failure}", failed[0].output
+    return status
 
 
-def _evaluation_status(run: str, step: str, task: str, epoch: int, tracked: Tracked) -> EvaluationStatus:
+def _evaluation_status(run: str, run_dir: Path, step: str, task: str, epoch: int, tracked: Tracked) -> EvaluationStatus:
     history = tracked.history.get((run, step), [])
     records = [tracked.records[job.job_id] for job in history if job.job_id in tracked.records]
     successes = [record for record in records if record.status == "success"]
     chosen = successes[-1] if successes else (records[-1] if records else None)
     current = history[-1].job_id if history else ""
+    state = tracked.state(run, step)
+    failure = None
+    if state in FAILED_STATES or (state is JobState.COMPLETED and records and records[-1].status != "success"):
+        found = job_failure(run_dir, step, current or "", tracked)
+        last_status = records[-1].status if records and records[-1].job_id == current else None
+        failure = found.describe() if found.cause is not Cause.ERROR or not last_status else f"log {last_status}"
     return EvaluationStatus(
         task=task,
         epoch=epoch,
-        job=tracked.state(run, step),
+        job=state,
         job_id=current or "",
         result=chosen.status if chosen else None,
         log=chosen.log if chosen else None,
         superseded=[record.log for record in records if record is not chosen and record.log],
+        failure=failure,
+        output=f"{run}/{step_output(step).replace('%j', current)}" if failure and current else None,
     )
 
 

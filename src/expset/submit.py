@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from expset import ledger
 from expset.core.jobs import plan_submission
@@ -36,9 +37,13 @@ from expset.core.layout import (
 )
 from expset.core.naming import ExperimentSet
 from expset.errors import BusyError, RecordError, SetupError, SubmitError
+from expset.provenance import read_training_digests
 from expset.sets import choose_runs, read_setup
 from expset.slurm.client import SlurmClient, job_comment, sbatch_argv
-from expset.tracking import set_key, track
+from expset.tracking import FAILED_STATES, set_key, setup_changed_since, track
+
+if TYPE_CHECKING:
+    from expset.fix_runs import FixReport
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,11 @@ class SubmitReport:
     submitted: dict[str, list[ledger.Job]] = field(default_factory=dict)  # run → its new jobs
     skipped: dict[str, str] = field(default_factory=dict)  # run → why
     left: list[str] = field(default_factory=list)  # runs kept for a later submit by --max-jobs
+    failed: list[str] = field(default_factory=list)  # runs not submitted because jobs of theirs failed
     commands: list[list[str]] = field(default_factory=list)  # --dry-run: what would be run
     notes: list[str] = field(default_factory=list)  # damaged ledger lines, SLURM's complaints, jobs recovered
     error: SubmitError | None = None
+    fixed: FixReport | None = None  # --fix: what changed in which run's setup, and the failed runs left as they were
 
 
 def run_steps(run_dir: Path) -> list[Step]:
@@ -109,6 +116,9 @@ def submit_set(
     max_jobs: int | None = None,
     stagger: float = 0.0,
     resubmit: bool = False,
+    fix: str | None = None,
+    rerun: bool = False,
+    profile: Any = None,
     on_submitted: Callable[[str], None] | None = None,
 ) -> SubmitReport:
     """Submit what each chosen run still needs, under the set's submit lock; see ``plan_submission``.
@@ -129,7 +139,15 @@ def submit_set(
         report.notes = tracked.notes + [_describe(event) for event in tracked.events if event["event"] == "adopted"]
         if not dry_run:
             ledger.append(set_dir, tracked.events)
+        if fix is not None and not dry_run:
+            from expset.fix_runs import fix_failed_runs
+
+            report.fixed = fix_failed_runs(
+                experiment_set, set_dir, tracked, fix, named=runs, profile=profile, client=client
+            )
+            steps.update({run: run_steps(set_dir / run) for run in report.fixed.changed})
         active = sum(1 for state in tracked.states.values() if state.active)
+        digests = read_training_digests(set_dir)
         key = set_key(set_dir)
         first = True
         for run in chosen:
@@ -142,9 +160,16 @@ def submit_set(
                 resubmit=resubmit,
                 fine_tuned=FINETUNE_STEP in by_name,
             )
+            if setup_changed_since(tracked, run.name, digests.get(run.name)):
+                if rerun:
+                    todo_names, reason, waits_for = list(by_name), "", None
+                else:
+                    reason = "completed with a setup that has changed since: re-run it on purpose with --rerun"
             todo = [by_name[name] for name in todo_names]
             if not todo:
                 report.skipped[run.name] = reason
+                if not resubmit and any(tracked.state(run.name, name) in FAILED_STATES for name in by_name):
+                    report.failed.append(run.name)
                 continue
             if max_jobs is not None and active + len(todo) > max_jobs:
                 report.left.append(run.name)

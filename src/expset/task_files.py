@@ -34,3 +34,33 @@ def takes_argument(task: str, argument: str) -> bool:
     path, _, name = task.rpartition("@")
     found = task_arguments(path, name)
     return found is None or argument in found
+
+
+def static_task_problem(task: str) -> str | None:
+    """What is wrong with the task ``/path/task.py@name`` that its file's syntax shows: it cannot be read,
+    does not parse, or binds no such name at its top level (a def, an assignment or an import); None
+    when nothing is."""
+    path, _, name = task.rpartition("@")
+    try:
+        with open(path, encoding="utf-8") as file:
+            tree = ast.parse(file.read(), filename=path)
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+    except SyntaxError as error:
+        return f"does not import: SyntaxError: {error.msg} (line {error.lineno})"
+    except ValueError as error:
+        return f"does not import: {error}"
+    return None if name in _top_level_names(tree) else "the file defines no task of that name"
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(target.id for target in targets if isinstance(target, ast.Name))
+    return names

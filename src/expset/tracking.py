@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from expset import ledger
+from expset.core.failures import Failure, diagnose
 from expset.core.jobs import JobState, settle
 from expset.core.layout import (
     EVALUATIONS_DIR,
@@ -29,6 +30,7 @@ from expset.core.layout import (
     job_record_prefix,
     parse_evaluation_record,
     parse_job_record,
+    step_output,
 )
 from expset.slurm.client import SlurmClient, SlurmView
 
@@ -232,3 +234,33 @@ def job_ids_with_records(run_dir: Path, step: str) -> list[str]:
     except OSError:
         return []
     return [job_id for name in names if (job_id := parse_job_record(name, name_prefix)) is not None]
+
+
+FAILED_STATES = (JobState.FAILED, JobState.CANCELLED, JobState.LOST)
+
+
+def job_failure(run_dir: Path, step: str, job_id: str, tracked: Tracked) -> Failure:
+    """Why job ``job_id`` of ``step`` failed: SLURM's state name, the exit status it recorded, its output's tail."""
+    record = tracked.records.get(job_id)
+    output = run_dir / step_output(step).replace("%j", job_id)
+    return diagnose(tracked.slurm.names.get(job_id), record.exit_code if record else None, read_tail(output))
+
+
+def read_tail(path: Path, size: int = 16_384) -> str:
+    """The last ``size`` bytes of a file as text; empty when it cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(max(0, os.fstat(file.fileno()).st_size - size))
+            return file.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def setup_changed_since(tracked: Tracked, run: str, scaffolded: str | None) -> bool:
+    """Whether ``run``'s fine-tune completed with training inputs other than those scaffolded now (``scaffolded``,
+    the digest in ``.expset/training.json``): its results are not those of the setup now there."""
+    job = tracked.current(run, FINETUNE_STEP)
+    record = tracked.records.get(job.job_id or "") if job else None
+    if record is None or record.setup is None or scaffolded is None:
+        return False
+    return tracked.state(run, FINETUNE_STEP) is JobState.COMPLETED and record.setup != scaffolded

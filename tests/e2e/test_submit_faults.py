@@ -42,7 +42,7 @@ def held_set(slurm_cluster, site):
 def jobs_in_slurm(set_dir: Path) -> dict[str, tuple[str, str]]:
     """Every job SLURM holds for this set: job id → (run, step), from the identity in its comment."""
     listed = subprocess.run(
-        ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%k"],
+        ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%r|%k"],
         capture_output=True,
         text=True,
         check=True,
@@ -50,7 +50,7 @@ def jobs_in_slurm(set_dir: Path) -> dict[str, tuple[str, str]]:
     prefix = f"expset:{set_key(set_dir)}:"
     jobs = {}
     for line in listed.stdout.splitlines():
-        job_id, _, comment = line.split("|", 2)
+        job_id, _, _, comment = line.split("|", 3)
         if comment.startswith(prefix):
             _, step, run = comment[len(prefix) :].split(":", 2)
             jobs[job_id] = (run, step)

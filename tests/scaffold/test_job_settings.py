@@ -178,7 +178,6 @@ def test_the_proposal_says_what_each_model_keeps_on_disk_measured_where_its_file
     import json
 
     folder = site.models / "Llama-3.2-1B-Instruct"
-    folder.mkdir()
     (folder / "model.safetensors").write_bytes(b"\0" * 3_000)
     plan_file = site.root / "plan.yaml"
     plan_file.write_text(to_yaml(site.plan(vary={"model": ["Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct"]})))

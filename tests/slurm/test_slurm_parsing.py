@@ -5,6 +5,7 @@ import pytest
 from expset.core.jobs import JobState, job_state
 from expset.slurm.client import (
     JobIdentity,
+    QueuedJob,
     job_comment,
     parse_job_comment,
     parse_job_id,
@@ -40,15 +41,16 @@ def test_every_job_carries_its_identity_to_slurm_in_its_comment(tmp_path):
     assert parse_job_comment("a comment someone else wrote") is None
 
 
-def test_squeue_lines_give_states_and_comments():
-    assert parse_queue("7|RUNNING|expset:k:t:finetune:r\n8|PENDING|\n8.0|RUNNING|\n") == {
-        "7": (JobState.RUNNING, "expset:k:t:finetune:r"),
-        "8": (JobState.PENDING, ""),
+def test_squeue_lines_give_states_reasons_and_comments():
+    listed = "7|RUNNING|None|expset:k:t:finetune:r\n8|PENDING|DependencyNeverSatisfied|a|b\n8.0|RUNNING|None|\n"
+    assert parse_queue(listed) == {
+        "7": QueuedJob(JobState.RUNNING, "RUNNING", "None", "expset:k:t:finetune:r"),
+        "8": QueuedJob(JobState.PENDING, "PENDING", "DependencyNeverSatisfied", "a|b"),
     }
 
 
 def test_one_query_covers_many_jobs():
-    assert squeue_argv() == ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%k"]
+    assert squeue_argv() == ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%r|%k"]
     assert sacct_argv(["1", "2"])[-1] == "--jobs=1,2"
     assert "--completion" in sacct_argv(["1"], completion_log=True)
 

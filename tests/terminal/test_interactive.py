@@ -254,6 +254,7 @@ def test_profile_init_asks_for_the_site_settings_and_writes_them(terminal, isola
         "When to mail": "FAIL",
         "Default time limit, e.g.": "",
         "Default time limit of evaluation jobs": "04:00:00",
+        "Longest time limit a job may ask for": "2-00:00:00",
         "Jobs run offline": "",  # the default: yes
     }
     for prompt, answer in answers.items():

@@ -36,12 +36,14 @@ COMMANDS = (
     Command(
         "scaffold", "Write each run's torchtune config and SLURM jobs.", "expset.cli.job_commands:scaffold_command"
     ),
+    Command("check", "Check a set's inputs before its jobs are queued.", "expset.cli.job_commands:check_command"),
     Command(
         "submit",
         "Submit each run's fine-tune and evaluation jobs to SLURM.",
         "expset.cli.job_commands:submit_command",
     ),
     Command("status", "Show where every run of a set stands.", "expset.cli.job_commands:status_command"),
+    Command("cancel", "Cancel a set's pending and running jobs.", "expset.cli.job_commands:cancel_command"),
     Command(
         "report",
         "Write the set's results: tables, figures, report.html.",

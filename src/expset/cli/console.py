@@ -8,6 +8,7 @@ for each value, the values inserted verbatim after the template is parsed.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ PREVIEW_RUNS = 12
 """Runs shown in the preview table and tree; the rest are counted (and all are in ``--json``)."""
 STATUS_ROWS = 50
 """Runs shown in the status table, those needing attention first; ``--json`` lists every run."""
+FAILED_ROWS = 10
+"""Failed runs whose reason and log are spelt out below the table."""
 FIELD = 0xE000
 """Private-use characters stand for the values of a ``markup`` template while its markup is parsed."""
 
@@ -340,6 +343,7 @@ def _status_view(current: Any, *, refreshed: bool = False) -> Any:
     if len(statuses) > STATUS_ROWS:
         table.add_row(Text(f"… {len(statuses) - STATUS_ROWS} more"), "", "", "", Text("all runs: --json"))
     parts.append(table)
+    parts.extend(_failures_view(current))
     line = Text(_summary_line(current))
     if refreshed:
         line.append_text(
@@ -347,6 +351,28 @@ def _status_view(current: Any, *, refreshed: bool = False) -> Any:
         )
     parts.append(line)
     return Group(*parts)
+
+
+def _failures_view(current: Any) -> list[Any]:
+    """Each failed run's reason and the log to open, then the command that resubmits them, one per fix."""
+    failed = [status for status in current.runs if status.failure and status.progress.value in ("failed", "lost")]
+    if not failed:
+        return []
+    lines = []
+    for status in failed[:FAILED_ROWS]:
+        lines.append(markup("[red]failed[/] {}: {}", status.run, status.failure))
+        if status.output:
+            lines.append(markup("  [dim]log:[/] {}", current.set_dir / status.output))
+    if len(failed) > FAILED_ROWS:
+        lines.append(markup("… and {} more failed runs (all of them: --json)", len(failed) - FAILED_ROWS))
+    by_fix: dict[str | None, list[str]] = {}
+    for status in failed:
+        by_fix.setdefault(status.fix, []).append(status.run)
+    for fix, runs in by_fix.items():
+        command = ["expset", "submit", str(current.set_dir), "--runs", ",".join(runs), "--resubmit"]
+        command += ["--fix", fix] if fix else []
+        lines.append(markup("resubmit: [bold]{}[/]", shlex.join(command)))
+    return lines
 
 
 def _compare_runs(set_dir: Any) -> Text:

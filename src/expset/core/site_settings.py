@@ -88,6 +88,12 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         pattern=TIME,
     ),
     SiteSetting(
+        "max_time",
+        "Longest time limit a job may ask for here, e.g. 2-00:00:00 (blank: the partition's, as SLURM says)",
+        "2-00:00:00",
+        pattern=TIME,
+    ),
+    SiteSetting(
         "offline",
         "Jobs run offline: models and data come from local folders, never from the model hub",
         True,

@@ -19,6 +19,7 @@ from expset.core.layout import (
     CONFIG_FILE,
     EVALUATION_LOG_PATTERN,
     FINETUNE_SCRIPT,
+    FINETUNE_STARTED,
     FINETUNE_STEP,
     LOG_DIR,
     SETUP_FILE,
@@ -120,6 +121,8 @@ def finetune_script(setup: RunSetup, place: RunPlace, provenance: Provenance | N
             "environment": setup.slurm.environment,
             "offline": setup.slurm.offline,
             "command": finetune_command(setup),
+            "last_epoch": setup.training.epochs - 1,
+            "started_marker": FINETUNE_STARTED,
         },
     )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from expset.core.jobs import JobState, job_state
+from expset.core.site_settings import TIME
 from expset.errors import ExpsetError, SubmitError, ToolMissingError
 from expset.slurm.runner import Runner
 
@@ -67,8 +68,9 @@ def parse_job_id(stdout: str) -> str | None:
 
 
 def squeue_argv() -> list[str]:
-    """All of this user's jobs SLURM still holds, finished ones included, with their comments, in one call."""
-    return ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%k"]
+    """All of this user's jobs SLURM still holds, finished ones included, with why each waits or ended
+    (``%r``) and their comments, in one call; the comment comes last, since only it may hold ``|``."""
+    return ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%r|%k"]
 
 
 def sacct_argv(job_ids: Iterable[str], *, fields: str = "JobID,State", completion_log: bool = False) -> list[str]:
@@ -102,18 +104,40 @@ def parse_elapsed(stdout: str) -> dict[str, tuple[int, int | None]]:
 
 
 def parse_states(stdout: str) -> dict[str, JobState]:
-    """``id|STATE`` lines (squeue or sacct) → states; job steps (``12.batch``) are skipped."""
-    return {job_id: state for job_id, (state, _comment) in parse_queue(stdout).items()}
+    """``id|STATE`` lines (sacct) → states; job steps (``12.batch``) are skipped."""
+    return {job_id: job_state(name) for job_id, name in parse_state_names(stdout).items()}
 
 
-def parse_queue(stdout: str) -> dict[str, tuple[JobState, str]]:
-    """``id|STATE|comment`` lines → state and comment by job id; job steps (``12.batch``) are skipped."""
+def parse_state_names(stdout: str) -> dict[str, str]:
+    """``id|STATE`` lines (sacct) → SLURM's own state names (``TIMEOUT``, ``CANCELLED by 0``); steps skipped."""
+    names = {}
+    for line in stdout.splitlines():
+        job_id, _, rest = line.strip().partition("|")
+        name = rest.partition("|")[0].strip()
+        if job_id and name and "." not in job_id:
+            names[job_id] = name
+    return names
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """One line of ``squeue``: the job's state, SLURM's name for it, why it waits or ended, and its comment."""
+
+    state: JobState
+    name: str  # TIMEOUT, OUT_OF_MEMORY, PENDING…
+    reason: str  # DependencyNeverSatisfied, Resources, TimeLimit… ("None" when SLURM has none)
+    comment: str
+
+
+def parse_queue(stdout: str) -> dict[str, QueuedJob]:
+    """``id|STATE|reason|comment`` lines → each job by id; job steps (``12.batch``) are skipped."""
     jobs = {}
     for line in stdout.splitlines():
         job_id, _, rest = line.strip().partition("|")
-        state, _, comment = rest.partition("|")
-        if job_id and state and "." not in job_id:
-            jobs[job_id] = (job_state(state), comment)
+        name, _, rest = rest.partition("|")
+        reason, _, comment = rest.partition("|")
+        if job_id and name and "." not in job_id:
+            jobs[job_id] = QueuedJob(job_state(name), name, reason, comment)
     return jobs
 
 
@@ -122,6 +146,7 @@ class SlurmView:
     """What SLURM says about a set's jobs, in one ``squeue`` (and ``sacct`` for jobs it no longer lists)."""
 
     states: dict[str, JobState] = field(default_factory=dict)  # only jobs SLURM still knows
+    names: dict[str, str] = field(default_factory=dict)  # SLURM's own state name, with why it waits or ended
     identities: dict[str, JobIdentity] = field(default_factory=dict)  # this user's jobs with an expset comment
     answered: bool = True  # squeue answered: a job it does not know, SLURM has forgotten
     problems: list[str] = field(default_factory=list)  # one line each, in SLURM's words
@@ -149,12 +174,18 @@ class SlurmClient:
 
     def cancel(self, job_ids: list[str]) -> bool:
         """Cancel ``job_ids``; whether SLURM said it did."""
-        if not job_ids:
-            return True
         try:
-            return self.runner.run(["scancel", *job_ids], timeout=60).returncode == 0
+            return self.run_cancel(job_ids) is None
         except ToolMissingError:
             return False
+
+    def run_cancel(self, job_ids: list[str]) -> str | None:
+        """Cancel ``job_ids``; None when SLURM did, else its words."""
+        for chunk in _chunks(job_ids, 500):
+            done = self.runner.run(["scancel", *chunk], timeout=60)
+            if done.returncode != 0:
+                return done.message
+        return None
 
     def view(self, job_ids: Iterable[str]) -> SlurmView:
         """The states of ``job_ids`` SLURM still knows, and every queued job that carries an expset identity."""
@@ -174,16 +205,66 @@ class SlurmClient:
                 hint="try again when SLURM answers (check SLURM_CONF and the controller)",
             )
             return view
-        for job_id, (state, comment) in parse_queue(done.stdout).items():
-            identity = parse_job_comment(comment)
+        for job_id, queued in parse_queue(done.stdout).items():
+            identity = parse_job_comment(queued.comment)
             if identity is not None:
                 view.identities[job_id] = identity
             if job_id in wanted or identity is not None:
-                view.states[job_id] = state
+                view.states[job_id] = queued.state
+                has_reason = queued.reason not in ("", "None", "(null)")
+                view.names[job_id] = f"{queued.name} ({queued.reason})" if has_reason else queued.name
         missing = sorted(wanted - set(view.states))
         if missing:
             self._ask_accounting(missing, view)
         return view
+
+    def partition_time_limit(self, partition: str | None) -> str | None:
+        """The longest time limit ``partition`` (None: the default one) allows, as SLURM writes it; None when
+        it has none or SLURM cannot say."""
+        argv = ["sinfo", "--noheader", "--format=%P|%l", *([f"--partition={partition}"] if partition else [])]
+        try:
+            done = self.runner.run(argv, timeout=30)
+        except ToolMissingError:
+            return None
+        for line in done.stdout.splitlines() if done.returncode == 0 else []:
+            name, _, limit = line.strip().partition("|")
+            if (partition is None and name.endswith("*")) or name.rstrip("*") == partition:
+                return limit if TIME.fullmatch(limit) else None
+        return None
+
+    def partitions(self) -> set[str] | None:
+        """The partitions this cluster has; None when ``sinfo`` cannot say."""
+        try:
+            done = self.runner.run(["sinfo", "--noheader", "--format=%P"], timeout=30)
+        except ToolMissingError:
+            return None
+        if done.returncode != 0:
+            return None
+        return {line.strip().rstrip("*") for line in done.stdout.splitlines() if line.strip()}
+
+    def associations(self, user: str) -> list[tuple[str, set[str]]] | None:
+        """``user``'s accounts, each with the QoS it allows; None when the cluster keeps no accounting database."""
+        argv = [
+            "sacctmgr",
+            "--noheader",
+            "--parsable2",
+            "show",
+            "associations",
+            f"where user={user}",
+            "format=Account,QOS",
+        ]
+        try:
+            done = self.runner.run(argv, timeout=30)
+        except ToolMissingError:
+            return None
+        if done.returncode != 0:
+            return None
+        found = []
+        for line in done.stdout.splitlines():
+            account, _, qos = line.strip().partition("|")
+            if account:
+                found.append((account, {name for name in qos.split(",") if name}))
+        return found
 
     def elapsed(self, job_ids: list[str]) -> dict[str, tuple[int, int | None]]:
         """How long each job ran (seconds) and on how many GPUs, where SLURM's accounting still knows it:
@@ -216,7 +297,9 @@ class SlurmClient:
                 if done.returncode != 0:
                     refusals.append(done.message)
                     break
-                view.states.update(parse_states(done.stdout))
+                names = parse_state_names(done.stdout)
+                view.names.update(names)
+                view.states.update({job_id: job_state(name) for job_id, name in names.items()})
             if done is not None and done.returncode == 0:
                 return
         if refusals and any(job_id not in view.states for job_id in missing):
