@@ -18,6 +18,7 @@ import hashlib
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -36,10 +37,10 @@ from expset.core.layout import (
     parse_run_dir_assignment,
 )
 from expset.core.naming import ExperimentSet
-from expset.errors import BusyError, RecordError, SetupError, SubmitError
+from expset.errors import BusyError, RecordError, SetupError, SubmitError, UsageError
 from expset.provenance import read_training_digests
 from expset.sets import choose_runs, read_setup
-from expset.slurm.client import SlurmClient, job_comment, sbatch_argv
+from expset.slurm.client import SlurmClient, is_job_limit, job_comment, sbatch_argv
 from expset.tracking import FAILED_STATES, set_key, setup_changed_since, track
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class SubmitReport:
     skipped: dict[str, str] = field(default_factory=dict)  # run → why
     left: list[str] = field(default_factory=list)  # runs kept for a later submit by --max-jobs
     failed: list[str] = field(default_factory=list)  # runs not submitted because jobs of theirs failed
+    limit: str | None = None  # SLURM refused a job over this user's job limit (its words): the rest were left
+    jobs: dict[str, int] = field(default_factory=dict)  # the set's jobs by state, before this submission
     commands: list[list[str]] = field(default_factory=list)  # --dry-run: what would be run
     notes: list[str] = field(default_factory=list)  # damaged ledger lines, SLURM's complaints, jobs recovered
     error: SubmitError | None = None
@@ -147,6 +150,7 @@ def submit_set(
             )
             steps.update({run: run_steps(set_dir / run) for run in report.fixed.changed})
         active = sum(1 for state in tracked.states.values() if state.active)
+        report.jobs = dict(Counter(tracked.state(run, step).value for run, step in tracked.history))
         digests = read_training_digests(set_dir)
         key = set_key(set_dir)
         first = True
@@ -171,7 +175,13 @@ def submit_set(
                 if not resubmit and any(tracked.state(run.name, name) in FAILED_STATES for name in by_name):
                     report.failed.append(run.name)
                 continue
-            if max_jobs is not None and active + len(todo) > max_jobs:
+            if max_jobs is not None and len(todo) > max_jobs:
+                raise UsageError(
+                    f"run {run.name} needs {len(todo)} jobs queued at once (its fine-tune and the evaluations that "
+                    f"wait for it), more than --max-jobs {max_jobs}",
+                    hint=f"give --max-jobs {len(todo)} or more",
+                )
+            if report.limit is not None or (max_jobs is not None and active + len(todo) > max_jobs):
                 report.left.append(run.name)
                 continue
             if dry_run:
@@ -184,8 +194,12 @@ def submit_set(
             try:
                 report.submitted[run.name] = _submit_run(run.name, todo, waits_for, client, set_dir, key)
             except SubmitError as error:
-                report.error = error
-                break
+                if not is_job_limit(error.message):
+                    report.error = error
+                    break
+                report.limit = error.message  # SLURM's cap on this user's queued jobs: wait for slots
+                report.left.append(run.name)
+                continue
             if on_submitted:
                 on_submitted(run.name)
             active += len(todo)

@@ -40,10 +40,10 @@ COMMANDS = (
     Command(
         "submit",
         "Submit each run's fine-tune and evaluation jobs to SLURM.",
-        "expset.cli.job_commands:submit_command",
+        "expset.cli.submit_commands:submit_command",
     ),
     Command("status", "Show where every run of a set stands.", "expset.cli.job_commands:status_command"),
-    Command("cancel", "Cancel a set's pending and running jobs.", "expset.cli.job_commands:cancel_command"),
+    Command("cancel", "Cancel a set's pending and running jobs.", "expset.cli.submit_commands:cancel_command"),
     Command(
         "report",
         "Write the set's results: tables, figures, report.html.",

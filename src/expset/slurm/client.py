@@ -60,6 +60,15 @@ def sbatch_argv(script: Path, after: str | None = None, *, comment: str | None =
     return [*argv, str(script)]
 
 
+_JOB_LIMITS = re.compile(r"MaxSubmitJob|GrpSubmitJob")
+
+
+def is_job_limit(message: str) -> bool:
+    """Whether ``sbatch`` refused a job because this user has as many queued as the cluster allows
+    (``AssocMaxSubmitJobLimit``, ``QOSMaxSubmitJobPerUserLimit``): a reason to wait, not a broken script."""
+    return bool(_JOB_LIMITS.search(message))
+
+
 def parse_job_id(stdout: str) -> str | None:
     """The job id ``sbatch --parsable`` printed (``1234`` or ``1234;cluster``), or None."""
     lines = stdout.strip().splitlines()
