@@ -356,10 +356,7 @@ for item in sys.argv[1:]:
         spec.loader.exec_module(module)
         problem = "ok" if callable(getattr(module, name, None)) else "the file defines no task of that name"
     except BaseException as error:
-        where = ""
-        if isinstance(error, SyntaxError):
-            where = f" (line {error.lineno})"
-        problem = f"does not import: {type(error).__name__}: {error}{where}".replace("\n", " ").replace("\t", " ")
+        problem = f"does not import: {type(error).__name__}: {error}".replace("\n", " ").replace("\t", " ")
     print(f"expset-task\t{file}\t{name}\t{problem}", flush=True)
 """
 

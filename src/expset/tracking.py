@@ -106,7 +106,8 @@ def track(set_dir: Path, run_names: set[str], client: SlurmClient) -> Tracked:
             identity = view.identities.get(job.job_id)
             if identity is not None and identity.set_key != key:
                 slurm, foreign = None, foreign + 1  # another folder's job: a copy of this set made while it ran
-            record = read_record(run_dir, step, job.job_id) if evaluation or slurm is None else None
+            ended = slurm is None or not slurm.active  # its record says how, and with which setup it trained
+            record = read_record(run_dir, step, job.job_id) if evaluation or ended else None
             if record is not None:
                 tracked.records[job.job_id] = record
             exit_code = record.exit_code if record is not None else None

@@ -254,7 +254,9 @@ def _some(runs: list[str]) -> str:
 def show_status(current: Any, set_dir: Any) -> None:
     """The status table (runs needing attention first), a summary line, and how to compare runs."""
     out = stdout()
-    out.print(_status_view(current))
+    out.print(_status_view(current, failures=False))
+    for line in _failures_view(current):
+        out.print(line, soft_wrap=True)  # paths and commands whole, to copy
     out.print(_compare_runs(set_dir), soft_wrap=True)
 
 
@@ -301,7 +303,7 @@ def _summary_line(current: Any) -> str:
     return " · ".join(f"{count} {name}" for name, count in summary(current.runs).items() if count) or "no runs"
 
 
-def _status_view(current: Any, *, refreshed: bool = False) -> Any:
+def _status_view(current: Any, *, refreshed: bool = False, failures: bool = True) -> Any:
     import time
 
     from rich.console import Group
@@ -343,7 +345,8 @@ def _status_view(current: Any, *, refreshed: bool = False) -> Any:
     if len(statuses) > STATUS_ROWS:
         table.add_row(Text(f"… {len(statuses) - STATUS_ROWS} more"), "", "", "", Text("all runs: --json"))
     parts.append(table)
-    parts.extend(_failures_view(current))
+    if failures:
+        parts.extend(_failures_view(current))
     line = Text(_summary_line(current))
     if refreshed:
         line.append_text(
