@@ -320,16 +320,19 @@ def test_a_failed_fine_tune_cancels_its_evaluation_and_resubmit_recovers_only_th
         vary={"dataset": ["good", "broken"]},
         fixed={"model": "tiny", "lr": 1e-4, "epochs": 1, "batch_size": 2, "lora_rank": 4, "max_steps_per_epoch": 4},
     )
-    assert expset("submit", str(set_dir)).exit_code == 0
+    refused = expset("submit", str(set_dir))
+    assert refused.exit_code == 2 and f"problem: data {data / 'broken.json'}: not JSON" in refused.stderr
+    assert expset("submit", str(set_dir), "--no-check").exit_code == 0  # sent anyway: its job fails
     status = wait_until_settled(set_dir)
     runs = {run["run"]: run for run in status["runs"]}
     assert runs["good"]["progress"] == "complete"
     assert runs["broken"]["progress"] == "failed"
     assert runs["broken"]["finetune"] == "failed"
+    assert runs["broken"]["failure"].startswith("error: ")  # the last words of the job's own output
     assert runs["broken"]["evaluations"][0]["job"] == "cancelled"
     assert expset("status", str(set_dir)).exit_code == 7
 
-    not_yet = expset("submit", str(set_dir))
+    not_yet = expset("submit", str(set_dir), "--no-check")
     assert "--resubmit" in not_yet.stderr and "0 run(s) submitted" in not_yet.stderr
     write_training_data(data / "broken.json")
     resubmitted = expset("submit", str(set_dir), "--resubmit")

@@ -217,4 +217,4 @@ def test_ctrl_c_during_scaffold_says_how_many_file_changes_were_made(site, monke
     monkeypatch.setattr(inside, "write_file", write_then_stop)
     result = expset("scaffold", str(set_dir))
     assert result.exit_code == 130
-    assert result.stderr.startswith("interrupted; 3 of the 24 file changes were made, each file whole"), result.stderr
+    assert result.stderr.startswith("interrupted; 3 of the 28 file changes were made, each file whole"), result.stderr

@@ -101,9 +101,9 @@ def test_a_held_out_fraction_is_the_end_of_the_training_file_and_the_run_uses_th
     assert (config["dataset"]["split"], config["dataset_val"]["split"]) == ("train[:90%]", "train[90%:]")
     assert config["dataset_val"]["data_files"] == config["dataset"]["data_files"]
     assert config["run_val_every_n_steps"] == 20
-    assert (set_dir / "1B_rank8/lora_single_device_validated.py").is_file()
+    assert (set_dir / "1B_rank8/lora_single_device.py").is_file()
     assert (
-        'python "${run_dir}/lora_single_device_validated.py" --config'
+        'python "${run_dir}/lora_single_device.py" --config'
         in (set_dir / "1B_rank8/finetune.slurm").read_text()
     )
 

@@ -19,6 +19,7 @@ RUN_FILES = [
     "finetune.slurm",
     "finetune.yaml",
     "logs",
+    "lora_single_device.py",
     "run.yaml",
     "setup_finetune.yaml",
 ]
@@ -34,7 +35,7 @@ def test_scaffold_writes_every_file_of_every_run_and_says_what_is_next(site):
     assert result.exit_code == 0, result.stderr
     for run in ["1B_rank8", "1B_rank16", "3B_rank8", "3B_rank16"]:
         assert files_of(set_dir / run) == RUN_FILES
-    assert "24 create" in result.stderr
+    assert "28 create" in result.stderr
     assert f"expset submit {set_dir}" in result.stderr
 
 
@@ -125,7 +126,7 @@ def test_a_second_scaffold_changes_nothing(site):
     expset("scaffold", str(set_dir))
     stamps = {path: path.stat().st_mtime_ns for path in set_dir.rglob("*.slurm")}
     result = expset("scaffold", str(set_dir))
-    assert "24 unchanged" in result.stderr
+    assert "28 unchanged" in result.stderr
     assert stamps == {path: path.stat().st_mtime_ns for path in set_dir.rglob("*.slurm")}
 
 
@@ -320,7 +321,7 @@ def test_what_was_generated_is_recorded(site):
     set_dir = site.create()
     expset("scaffold", str(set_dir))
     record = json.loads((set_dir / ".expset/generated.json").read_text())
-    assert "1B_rank8/finetune.yaml" in record and len(record) == 24
+    assert "1B_rank8/finetune.yaml" in record and len(record) == 28
 
 
 def test_a_missing_data_file_is_refused_at_create_naming_the_field_and_the_path(site):

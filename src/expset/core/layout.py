@@ -20,8 +20,9 @@ README_FILE = "README.md"
 RUNS_PLAN_FILE = "runs_plan.md"
 RUNS_TABLE_FILE = "runs.csv"
 RUN_FILE = "run.yaml"
-VALIDATED_RECIPE = "lora_single_device_validated.py"
-"""torchtune's single-device LoRA recipe with a validation loss, written beside a run that is validated."""
+SINGLE_DEVICE_RECIPE_FILE = "lora_single_device.py"
+"""torchtune's single-device LoRA recipe as expset runs it (resumed where it stopped, a validation loss when
+asked), written beside each run that trains on one device."""
 EVALUATIONS_DIR = "evaluations"
 
 SETUP_FILE = "setup_finetune.yaml"

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from expset.core.layout import CONFIG_FILE, LOG_DIR, SETUP_FILE, VALIDATED_RECIPE
+from expset.core.layout import CONFIG_FILE, LOG_DIR, SETUP_FILE, SINGLE_DEVICE_RECIPE_FILE
 from expset.core.overrides import apply_overrides
-from expset.core.run_setup import RunSetup
+from expset.core.run_setup import DISTRIBUTED_RECIPE, RunSetup
 from expset.render.yaml_text import to_yaml
 
 DATASET_BUILDERS = {
@@ -195,9 +195,9 @@ def render_finetune_config(setup: RunSetup, run_dir: str) -> str:
         f"# torchtune LoRA config of run {setup.run}, written by expset from\n"
         f"# {SETUP_FILE}: edit that file and re-run `expset scaffold`, not this one.\n"
         + (
-            f"# Run: python {VALIDATED_RECIPE} --config {CONFIG_FILE}\n"
-            if setup.validation
-            else f"# Run: tune run {setup.recipe} --config {CONFIG_FILE}\n"
+            f"# Run: tune run --nproc_per_node {setup.resources.gpus} {setup.recipe} --config {CONFIG_FILE}\n"
+            if setup.recipe == DISTRIBUTED_RECIPE
+            else f"# Run: python {SINGLE_DEVICE_RECIPE_FILE} --config {CONFIG_FILE}\n"
         )
     )
     return header + to_yaml(for_omegaconf(finetune_config(setup, run_dir)))

@@ -23,7 +23,7 @@ from expset.core.layout import (
     FINETUNE_STEP,
     LOG_DIR,
     SETUP_FILE,
-    VALIDATED_RECIPE,
+    SINGLE_DEVICE_RECIPE_FILE,
     epoch_dir,
     evaluation_log_marker,
     evaluation_script,
@@ -71,8 +71,8 @@ def run_files(setup: RunSetup, place: RunPlace, provenance: Provenance | None = 
             (CONFIG_FILE, render_finetune_config(setup, place.run_dir)),
             (FINETUNE_SCRIPT, finetune_script(setup, place, provenance)),
         ]
-        if setup.validation is not None:
-            files.append((VALIDATED_RECIPE, source_file(VALIDATED_RECIPE)))
+        if setup.recipe != DISTRIBUTED_RECIPE:
+            files.append((SINGLE_DEVICE_RECIPE_FILE, source_file(SINGLE_DEVICE_RECIPE_FILE)))
     for evaluation in setup.evaluations:
         for epoch in evaluation.epochs:
             job = evaluation_job(setup, place, evaluation, epoch, provenance)
@@ -87,14 +87,13 @@ def directives(setup: RunSetup, gpus: int) -> list[str]:
 
 
 def finetune_command(setup: RunSetup) -> str:
-    """The ``tune run`` command line: the distributed recipe under torchrun when the run has several GPUs,
-    the single-device one with a validation loss (written beside the run) when it is validated."""
+    """The fine-tune's command line: on several GPUs, torchtune's distributed recipe under ``tune run``; on
+    one, torchtune's single-device recipe as expset runs it, written beside the run (run as a script:
+    ``tune run`` takes custom recipes only as modules of the working folder)."""
     config = f'"${{run_dir}}/{CONFIG_FILE}"'
-    if setup.validation is not None:  # run as a script: `tune run` takes custom recipes as modules of the cwd
-        return f'python "${{run_dir}}/{VALIDATED_RECIPE}" --config {config}'
     if setup.recipe == DISTRIBUTED_RECIPE:
         return f"tune run --nproc_per_node {setup.resources.gpus} {DISTRIBUTED_RECIPE} --config {config}"
-    return f"tune run {setup.recipe} --config {config}"
+    return f'python "${{run_dir}}/{SINGLE_DEVICE_RECIPE_FILE}" --config {config}'
 
 
 def _names() -> dict[str, str]:

@@ -1,9 +1,15 @@
-"""torchtune's LoRA recipe for one device, with a validation loss: written by expset beside the run.
+"""torchtune's LoRA recipe for one device, as expset runs it: written beside each single-device run.
 
-torchtune 0.6.1's LoRA recipes have no validation loop. This one is theirs, unchanged, plus one: every
-``run_val_every_n_steps`` optimizer steps it computes the mean loss over ``dataset_val`` (the model in
-evaluation mode, no gradients) and logs it as ``val_loss`` beside the training loss, so it lands in the
-run's training log. Validation happens at logged steps, so ``log_every_n_steps`` should divide the interval.
+It is torchtune 0.6.1's own recipe, loaded from the installed file and unchanged, with two additions:
+
+- A run resumed from a saved epoch (``resume_from_checkpoint=True``) goes on with the step count and
+  learning-rate schedule where they were. torchtune 0.6.1 restores them only when ``max_steps_per_epoch``
+  cuts the epoch short; otherwise the resumed run logs from step 1 and warms up again from zero.
+- With ``dataset_val`` in the config, every ``run_val_every_n_steps`` optimizer steps it computes the mean
+  loss over that data (the model in evaluation mode, no gradients) and logs it as ``val_loss`` beside the
+  training loss, so it lands in the run's training log (torchtune 0.6.1's LoRA recipes have no
+  validation loop). Validation happens at logged steps, so ``log_every_n_steps`` should divide the interval.
+
 Run it as a script: ``python THIS_FILE --config finetune.yaml``.
 """
 
@@ -38,11 +44,21 @@ class _ValidatingLogger:
         return getattr(self._logger, name)
 
 
-class LoRAFinetuneRecipeWithValidation(_module.LoRAFinetuneRecipeSingleDevice):
-    """The single-device LoRA recipe, with a validation loss logged every ``run_val_every_n_steps`` steps."""
+class LoRAFinetuneRecipeExpset(_module.LoRAFinetuneRecipeSingleDevice):
+    """The single-device LoRA recipe, resumed where it stopped, with a validation loss when configured."""
 
     def setup(self, cfg):
         super().setup(cfg)
+        resumed_at = self.epochs_run * self._steps_per_epoch
+        if self._resume_from_checkpoint and self.global_step != resumed_at:
+            self.global_step = resumed_at
+            self._lr_scheduler = self._setup_lr_scheduler(
+                cfg_lr_scheduler=cfg.lr_scheduler,
+                num_training_steps=self.total_epochs * self._steps_per_epoch,
+                last_epoch=self.global_step - 1,
+            )
+        if cfg.get("dataset_val") is None:
+            return
         collate = cfg.get("collate_fn", "torchtune.data.padded_collate_sft")
         arguments = {"cfg_dataset": cfg.dataset_val, "shuffle": False, "collate_fn": collate}
         self._validation = self._setup_data(batch_size=cfg.batch_size, **arguments)
@@ -65,8 +81,8 @@ class LoRAFinetuneRecipeWithValidation(_module.LoRAFinetuneRecipeSingleDevice):
 
 @config.parse
 def recipe_main(cfg):
-    config.log_config(recipe_name="LoRAFinetuneRecipeWithValidation", cfg=cfg)
-    recipe = LoRAFinetuneRecipeWithValidation(cfg=cfg)
+    config.log_config(recipe_name="LoRAFinetuneRecipeExpset", cfg=cfg)
+    recipe = LoRAFinetuneRecipeExpset(cfg=cfg)
     recipe.setup(cfg=cfg)
     recipe.train()
     recipe.cleanup()
