@@ -40,7 +40,7 @@ from expset.core.naming import ExperimentSet
 from expset.errors import BusyError, RecordError, SetupError, SubmitError, UsageError
 from expset.provenance import read_training_digests
 from expset.sets import choose_runs, read_setup
-from expset.slurm.client import SlurmClient, is_job_limit, job_comment, sbatch_argv
+from expset.slurm.client import SlurmClient, job_comment, job_limit, sbatch_argv
 from expset.tracking import FAILED_STATES, set_key, setup_changed_since, track
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class SubmitReport:
     skipped: dict[str, str] = field(default_factory=dict)  # run → why
     left: list[str] = field(default_factory=list)  # runs kept for a later submit by --max-jobs
     failed: list[str] = field(default_factory=list)  # runs not submitted because jobs of theirs failed
-    limit: str | None = None  # SLURM refused a job over this user's job limit (its words): the rest were left
+    limit: str | None = None  # SLURM refused a job over this user's job limit (its name): the rest were left
     jobs: dict[str, int] = field(default_factory=dict)  # the set's jobs by state, before this submission
     commands: list[list[str]] = field(default_factory=list)  # --dry-run: what would be run
     notes: list[str] = field(default_factory=list)  # damaged ledger lines, SLURM's complaints, jobs recovered
@@ -194,10 +194,10 @@ def submit_set(
             try:
                 report.submitted[run.name] = _submit_run(run.name, todo, waits_for, client, set_dir, key)
             except SubmitError as error:
-                if not is_job_limit(error.message):
+                report.limit = job_limit(error.message)  # SLURM's cap on this user's queued jobs: wait for slots
+                if report.limit is None:
                     report.error = error
                     break
-                report.limit = error.message  # SLURM's cap on this user's queued jobs: wait for slots
                 report.left.append(run.name)
                 continue
             if on_submitted:

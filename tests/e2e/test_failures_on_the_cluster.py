@@ -126,7 +126,7 @@ def test_follow_runs_a_set_to_the_end_under_a_per_user_job_limit_with_no_further
     finally:
         subprocess.run([str(SCRIPT), "limit", str(cluster), "MaxSubmitJobs=-1"], check=True)
     assert follow.returncode == 0, follow.stderr
-    assert "AssocMaxSubmitJobLimit" in follow.stderr  # it met SLURM's limit, and waited for slots
+    assert "AssocMaxSubmitJobLimit" in follow.stderr, follow.stderr  # it met SLURM's limit, and waited for slots
     assert follow.stderr.count("submitted lr") == 6
     status = wait_until_settled(set_dir)
     assert status["summary"]["complete"] == 6, json.dumps(status, indent=1)

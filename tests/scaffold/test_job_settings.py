@@ -102,10 +102,7 @@ def test_a_held_out_fraction_is_the_end_of_the_training_file_and_the_run_uses_th
     assert config["dataset_val"]["data_files"] == config["dataset"]["data_files"]
     assert config["run_val_every_n_steps"] == 20
     assert (set_dir / "1B_rank8/lora_single_device.py").is_file()
-    assert (
-        'python "${run_dir}/lora_single_device.py" --config'
-        in (set_dir / "1B_rank8/finetune.slurm").read_text()
-    )
+    assert 'python "${run_dir}/lora_single_device.py" --config' in (set_dir / "1B_rank8/finetune.slurm").read_text()
 
 
 def test_a_validation_file_is_looked_for_before_the_set_exists(site):

@@ -104,9 +104,6 @@ def submit_command(
         )
         for note in report.notes:
             status("[yellow]note:[/] {}", note)
-        if follow and not dry_run and report.error is None and report.left:
-            _say_submitted(report)
-            report = _follow(experiment_set, set_dir, client, run_names(runs), max_jobs, stagger, poll, submitted)
         if report.fixed is not None:
             for run, changes in report.fixed.changed.items():
                 status("fixed {}: {}", run, ", ".join(change.describe() for change in changes))
@@ -117,8 +114,11 @@ def submit_command(
         for argv in report.commands:
             sys.stdout.write(shlex.join(argv) + "\n")
         _say_submitted(report)
-        for run, reason in report.skipped.items():
-            status("[dim]skipped {}: {}[/]", run, reason)
+        if follow and not dry_run and report.error is None and report.left:
+            report = _follow(experiment_set, set_dir, client, run_names(runs), max_jobs, stagger, poll, submitted)
+        else:
+            for run, reason in report.skipped.items():
+                status("[dim]skipped {}: {}[/]", run, reason)
         if report.left:
             status(
                 "[yellow]{} run(s) left for a later submit ({}):[/] {}; `--follow` submits them as slots free up",
@@ -132,7 +132,7 @@ def submit_command(
         if not dry_run:
             status(
                 "{} run(s) submitted; follow them with [bold]expset status {}[/]",
-                len(report.submitted),
+                len(submitted),
                 shlex.quote(str(set_dir)),
             )
         if report.failed:
@@ -233,7 +233,8 @@ def _follow(
     def progress(report: Any) -> None:
         _say_submitted(report)
         jobs = ", ".join(f"{count} {state}" for state, count in sorted(report.jobs.items())) or "none yet"
-        waiting = f"; {len(report.left)} run(s) wait for a free slot" if report.left else ""
+        reason = f"SLURM's job limit ({report.limit})" if report.limit else f"--max-jobs {max_jobs}"
+        waiting = f"; {len(report.left)} run(s) wait for a free slot: {reason}" if report.left else ""
         status("{}  jobs of the set: {}{}", time.strftime("%H:%M:%S"), jobs, waiting)
 
     return follow(once, poll=poll, on_round=progress, on_wait=lambda why: status("[dim]waiting: {}[/]", why))

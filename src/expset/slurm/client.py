@@ -60,13 +60,15 @@ def sbatch_argv(script: Path, after: str | None = None, *, comment: str | None =
     return [*argv, str(script)]
 
 
-_JOB_LIMITS = re.compile(r"MaxSubmitJob|GrpSubmitJob")
+_JOB_LIMITS = re.compile(r"\w*(?:MaxSubmitJob|GrpSubmitJob)\w*")
 
 
-def is_job_limit(message: str) -> bool:
-    """Whether ``sbatch`` refused a job because this user has as many queued as the cluster allows
-    (``AssocMaxSubmitJobLimit``, ``QOSMaxSubmitJobPerUserLimit``): a reason to wait, not a broken script."""
-    return bool(_JOB_LIMITS.search(message))
+def job_limit(message: str) -> str | None:
+    """SLURM's name for the limit (``AssocMaxSubmitJobLimit``, ``QOSMaxSubmitJobPerUserLimit``…) when ``sbatch``
+    refused a job because this user has as many queued as the cluster allows: a reason to wait, not a
+    broken script; None for any other refusal."""
+    found = _JOB_LIMITS.search(message)
+    return found.group(0) if found else None
 
 
 def parse_job_id(stdout: str) -> str | None:
