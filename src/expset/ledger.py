@@ -39,7 +39,7 @@ class Job:
     time: str = ""  # ISO 8601, UTC, of the intent
     script: str = ""  # relative to the set folder
     script_sha256: str = ""
-    after: str | None = None  # the job this one waits for (afterok)
+    after: str | None = None  # the jobs this one waits for (afterok), id:id:…
 
 
 @dataclass
@@ -256,7 +256,8 @@ def _event(raw: bytes) -> dict[str, Any]:
         raise ValueError("no token")
     for key in ("job_id", "after"):
         value = data.get(key)
-        if value is not None and not (isinstance(value, str) and value.isascii() and value.isalnum()):
+        ids = value.split(":") if isinstance(value, str) and key == "after" else [value]  # after: id:id:…
+        if value is not None and not all(isinstance(i, str) and i.isascii() and i.isalnum() for i in ids):
             raise ValueError(f"{key} {value!r} is not a SLURM job id")
     if kind in NOTES:
         if not isinstance(data.get("run"), str):

@@ -49,6 +49,7 @@ class Preflight:
     datasets: dict[str, str] = field(default_factory=dict)  # by run name: the data file, as the plan names it
     checkpoints: dict[str, Checkpoints] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    gpu_hours: float | None = None  # every job's GPUs × time limit; None when a run's model is not known yet
 
 
 def preflight(experiment_set: ExperimentSet, profile: Site | None) -> Preflight:
@@ -95,7 +96,30 @@ def preflight(experiment_set: ExperimentSet, profile: Site | None) -> Preflight:
         )
     if plan.data.packed:
         notes.append("packed data: the steps per epoch depend on the packing, so they are known only when training")
-    return Preflight(lengths, datasets, checkpoints, notes)
+    return Preflight(lengths, datasets, checkpoints, notes, requested_gpu_hours(experiment_set, site))
+
+
+def requested_gpu_hours(experiment_set: ExperimentSet, site: Site) -> float | None:
+    """What the set's jobs ask SLURM for, in GPU-hours: each fine-tune's and each evaluation job's GPUs ×
+    time limit (an upper bound: jobs that end early are charged less); None while a run has no known model."""
+    from expset.core.fixes import seconds
+    from expset.core.run_setup import evaluated_epochs, evaluation_resources
+
+    plan = experiment_set.plan
+    total = 0
+    for run in experiment_set.all_runs:
+        parameters = {**run.varied, **plan.fixed}
+        model = find_model(str(parameters.get("model", "")), plan.models)
+        if model is None:
+            return None
+        epochs = training_values(parameters, model)["epochs"]
+        if not run.evaluated_only:
+            total += training_gpus(parameters, model) * seconds(str(parameters.get("time") or site.time or model.time))
+        for evaluation in plan.evaluations:
+            resources = evaluation_resources(evaluation, model, site, parameters)
+            jobs = 1 if run.evaluated_only else len(evaluated_epochs(evaluation.epochs, epochs))
+            total += resources["gpus"] * seconds(resources["time"]) * jobs
+    return total / 3600
 
 
 def _checkpoints(

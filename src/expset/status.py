@@ -14,7 +14,14 @@ from typing import Any
 
 from expset.core.failures import Cause
 from expset.core.jobs import JobState, Progress, run_progress
-from expset.core.layout import FINETUNE_STEP, parse_epoch_dir, parse_evaluation_step, step_output
+from expset.core.layout import (
+    FINETUNE_STEP,
+    canary_step,
+    parse_canary_step,
+    parse_epoch_dir,
+    parse_evaluation_step,
+    step_output,
+)
 from expset.core.naming import FINE_TUNED, ExperimentSet
 from expset.provenance import read_training_digests
 from expset.slurm.client import SlurmClient
@@ -65,12 +72,23 @@ class RunStatus:
 
 
 @dataclass
+class CanaryStatus:
+    """Where a run's canary (``submit --canary``) stands, and why it failed when it did."""
+
+    run: str
+    progress: Progress
+    failure: str | None = None
+    output: str | None = None  # the failed job's SLURM output, relative to the set folder
+
+
+@dataclass
 class SetStatus:
-    """Every run's status, and what could not be read or asked."""
+    """Every run's status, its canaries', and what could not be read or asked."""
 
     runs: list[RunStatus]
     notes: list[str]  # what could not be read or asked, one line each
     set_dir: Path = Path()
+    canaries: list[CanaryStatus] = field(default_factory=list)
 
 
 def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient) -> SetStatus:
@@ -85,7 +103,33 @@ def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient
         _run_status(run.name, run.kind, set_dir / run.name, steps.get(run.name, []), tracked, digests.get(run.name))
         for run in runs
     ]
-    return SetStatus(statuses, tracked.notes, set_dir)
+    canaries = [
+        _canary_status(run, set_dir / run, sorted(found), tracked)
+        for run in sorted(steps)
+        if (found := [step for step in steps[run] if parse_canary_step(step)])
+    ]
+    return SetStatus(statuses, tracked.notes, set_dir, canaries)
+
+
+def _canary_status(run: str, run_dir: Path, steps: list[str], tracked: Tracked) -> CanaryStatus:
+    """A canary's progress, as a run's: its fine-tune, then its evaluations with their logs' verdicts."""
+    fine_tune = canary_step(FINETUNE_STEP)
+    evaluations = []
+    for step in steps:
+        if step != fine_tune:
+            job = tracked.current(run, step)
+            record = tracked.records.get(job.job_id or "") if job else None
+            evaluations.append((tracked.state(run, step), record is not None and record.status == "success"))
+    status = CanaryStatus(run, run_progress(tracked.state(run, fine_tune), evaluations))
+    for step in [fine_tune, *(step for step in steps if step != fine_tune)]:
+        job = tracked.current(run, step)
+        if job is not None and tracked.state(run, step) in FAILED_STATES:
+            status.failure = (
+                f"{parse_canary_step(step)}: {job_failure(run_dir, step, job.job_id or '', tracked).describe()}"
+            )
+            status.output = f"{run}/{step_output(step).replace('%j', job.job_id or '')}"
+            break
+    return status
 
 
 def _run_status(

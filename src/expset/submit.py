@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expset import ledger
-from expset.core.jobs import plan_submission
+from expset.core.jobs import JobState, plan_submission
 from expset.core.layout import (
     FINETUNE_SCRIPT,
     FINETUNE_STEP,
@@ -34,6 +34,7 @@ from expset.core.layout import (
     SUBMIT_LOCK,
     evaluation_script,
     evaluation_step,
+    parse_canary_step,
     parse_run_dir_assignment,
 )
 from expset.core.naming import ExperimentSet
@@ -41,9 +42,10 @@ from expset.errors import BusyError, RecordError, SetupError, SubmitError, Usage
 from expset.provenance import read_training_digests
 from expset.sets import choose_runs, read_setup
 from expset.slurm.client import SlurmClient, job_comment, job_limit, sbatch_argv
-from expset.tracking import FAILED_STATES, set_key, setup_changed_since, track
+from expset.tracking import FAILED_STATES, Tracked, set_key, setup_changed_since, track
 
 if TYPE_CHECKING:
+    from expset.canary import Canaries
     from expset.fix_runs import FixReport
 
 
@@ -69,6 +71,7 @@ class SubmitReport:
     notes: list[str] = field(default_factory=list)  # damaged ledger lines, SLURM's complaints, jobs recovered
     error: SubmitError | None = None
     fixed: FixReport | None = None  # --fix: what changed in which run's setup, and the failed runs left as they were
+    canaries: Canaries | None = None  # --canary: the canary of each model and what became of it
 
 
 def run_steps(run_dir: Path) -> list[Step]:
@@ -121,6 +124,7 @@ def submit_set(
     resubmit: bool = False,
     fix: str | None = None,
     rerun: bool = False,
+    canary: bool = False,
     profile: Any = None,
     on_submitted: Callable[[str], None] | None = None,
 ) -> SubmitReport:
@@ -142,6 +146,7 @@ def submit_set(
         report.notes = tracked.notes + [_describe(event) for event in tracked.events if event["event"] == "adopted"]
         if not dry_run:
             ledger.append(set_dir, tracked.events)
+        key = set_key(set_dir)
         if fix is not None and not dry_run:
             from expset.fix_runs import fix_failed_runs
 
@@ -149,10 +154,25 @@ def submit_set(
                 experiment_set, set_dir, tracked, fix, named=runs, profile=profile, client=client
             )
             steps.update({run: run_steps(set_dir / run) for run in report.fixed.changed})
+        held_by = None
+        if canary and not dry_run:
+            from expset.canary import start_canaries
+
+            report.canaries = start_canaries(
+                experiment_set,
+                set_dir,
+                chosen,
+                tracked,
+                client,
+                key,
+                about_to_train={run.name for run in chosen if _trains_now(tracked, run.name, resubmit)},
+                resubmit=resubmit,
+            )
+            held_by = report.canaries.held_by
         active = sum(1 for state in tracked.states.values() if state.active)
+        active += sum(len(jobs) for jobs in report.canaries.jobs.values()) if report.canaries else 0
         report.jobs = dict(Counter(tracked.state(run, step).value for run, step in tracked.history))
         digests = read_training_digests(set_dir)
-        key = set_key(set_dir)
         first = True
         for run in chosen:
             by_name = {step.name: step for step in steps[run.name]}
@@ -192,7 +212,7 @@ def submit_set(
                 time.sleep(stagger)
             first = False
             try:
-                report.submitted[run.name] = _submit_run(run.name, todo, waits_for, client, set_dir, key)
+                report.submitted[run.name] = submit_run(run.name, todo, waits_for, client, set_dir, key, held_by)
             except SubmitError as error:
                 report.limit = job_limit(error.message)  # SLURM's cap on this user's queued jobs: wait for slots
                 if report.limit is None:
@@ -204,6 +224,12 @@ def submit_set(
                 on_submitted(run.name)
             active += len(todo)
     return report
+
+
+def _trains_now(tracked: Tracked, run: str, resubmit: bool) -> bool:
+    """Whether ``run``'s fine-tune is about to be submitted: never yet, or again after it failed."""
+    state = tracked.state(run, FINETUNE_STEP)
+    return state is JobState.NOT_SUBMITTED or (resubmit and state in FAILED_STATES)
 
 
 @contextmanager
@@ -242,10 +268,20 @@ def submit_lock(set_dir: Path) -> Iterator[None]:
         os.close(handle)
 
 
-def _submit_run(
-    run: str, todo: list[Step], waits_for: str | None, client: SlurmClient, set_dir: Path, key: str
+def submit_run(
+    run: str,
+    todo: list[Step],
+    waits_for: str | None,
+    client: SlurmClient,
+    set_dir: Path,
+    key: str,
+    held_by: str | None = None,
 ) -> list[ledger.Job]:
-    """Submit one run's steps, the fine-tune first; if SLURM refuses one, cancel what went through."""
+    """Submit one run's steps, the fine-tune first; if SLURM refuses one, cancel what went through.
+
+    Evaluations wait for the fine-tune (``waits_for``, when it was submitted earlier); a job that would wait
+    for nothing waits for ``held_by`` instead (the canaries' jobs, ``id:id:…``), when given.
+    """
     jobs = [
         ledger.Job(
             run=run,
@@ -262,10 +298,11 @@ def _submit_run(
     try:
         after = waits_for
         for job, step in zip(jobs, todo, strict=True):
-            depends_on = None if step.name == FINETUNE_STEP else after
+            fine_tune = (parse_canary_step(step.name) or step.name) == FINETUNE_STEP
+            depends_on = (None if fine_tune else after) or held_by
             comment = job_comment(key, job.token, job.step, run)
             job_id = client.submit(step.script, after=depends_on, comment=comment)
-            if step.name == FINETUNE_STEP:
+            if fine_tune:
                 after = job_id
             done.append(replace(job, job_id=job_id, after=depends_on))
     except SubmitError:

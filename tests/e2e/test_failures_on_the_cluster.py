@@ -140,3 +140,33 @@ def test_follow_runs_a_set_to_the_end_under_a_per_user_job_limit_with_no_further
     ]
     assert together, "no two fine-tunes of the one data file ran at the same time"
     assert list(job_tmp.glob("expset-datasets.*")) == []  # each job's own cache, removed when it ended
+
+
+def test_a_failed_canary_cancels_the_held_set_with_the_reason_and_a_passing_one_releases_it(
+    slurm_cluster, offline_inspect, tiny, tmp_path, monkeypatch
+):
+    site = make_cluster_site(tmp_path, offline_inspect, monkeypatch)
+    set_dir = create_set(site, tiny, vary={"lr": [1e-4, 1e-3]})
+    data = site / "data" / "train.json"
+    data.write_text("[{this is not json")
+    sent = expset("submit", str(set_dir), "--canary", "--no-check")  # sent anyway: the canary finds it
+    assert sent.exit_code == 0, sent.stderr
+    assert "canary of tiny: lr1e-4 (submitted" in sent.stderr
+    status = wait_until_settled(set_dir)
+    [canary] = status["canaries"]
+    assert (canary["run"], canary["progress"]) == ("lr1e-4", "failed")
+    assert canary["failure"].startswith("finetune: error: ") and canary["output"].startswith("lr1e-4/canary/logs/")
+    held = [run for run in status["runs"] if run["finetune"] == "cancelled"]
+    assert len(held) == 2, held
+    assert all(run["failure"].startswith("never ran: the job it waited for failed") for run in held), held
+    assert not any((set_dir / run["run"] / "epoch_0").exists() for run in status["runs"])
+    shown = " ".join(expset("status", str(set_dir)).stdout.split())
+    assert "canary lr1e-4 failed: finetune: error:" in shown and "the jobs held for it were cancelled" in shown
+
+    write_training_data(data)
+    again = expset("submit", str(set_dir), "--canary", "--resubmit")
+    assert again.exit_code == 0, again.stderr
+    status = wait_until_settled(set_dir)
+    assert status["canaries"][0]["progress"] == "complete"
+    assert status["summary"]["complete"] == 2, json.dumps(status, indent=1)
+    assert (set_dir / "lr1e-4" / "canary" / "epoch_0").is_dir() and not (set_dir / "lr1e-4" / "epoch_1").exists()

@@ -190,3 +190,19 @@ def test_the_proposal_says_what_each_model_keeps_on_disk_measured_where_its_file
     assert (large["merged_bytes_per_epoch"], large["measured"]) == (6_000_000_000, False)  # 3B in bf16, nominally
     shown = " ".join(expset("plan", str(plan_file)).stdout.split())
     assert "Checkpoints Llama-3.2-3B-Instruct: the LoRA adapter at each of 2 epoch(s), megabytes;" in shown
+
+
+def test_the_proposal_says_how_many_gpu_hours_the_set_asks_for_at_most(site):
+    import json
+
+    plan = site.plan(
+        vary={"lora_rank": [8, 16]},
+        fixed={"model": "Llama-3.2-1B-Instruct", "dataset": "words", "epochs": 2},
+        site={"time": "02:00:00", "evaluation_time": "01:00:00"},
+    )
+    plan_file = site.root / "plan.yaml"
+    plan_file.write_text(to_yaml(plan))
+    proposal = json.loads(expset("plan", str(plan_file), "--json").stdout)
+    # two fine-tunes of 1 GPU × 2 h; per run, capitalization at both epochs and arithmetic at the last: 1 GPU × 1 h
+    assert proposal["requested"] == {"gpu_hours": 2 * 2 + 2 * 3 * 1, "merged_bytes": 0}
+    assert "The set asks for 10.0 GPU-hours at most" in " ".join(expset("plan", str(plan_file)).stdout.split())

@@ -217,6 +217,21 @@ def _show_training(out: Any, proposal: dict[str, Any]) -> None:
         )
     for kept in proposal["checkpoints"]:
         out.print(markup("[bold]Checkpoints[/] {}", describe_checkpoints(kept)), soft_wrap=True)
+    requested = proposal["requested"]
+    if requested["gpu_hours"] is not None:
+        disk = (
+            _gigabytes(requested["merged_bytes"]) + " of merged weights"
+            if requested["merged_bytes"]
+            else "adapters only"
+        )
+        out.print(
+            markup(
+                "[bold]The set asks for[/] {} GPU-hours at most (every job's GPUs × time limit); checkpoints: {}",
+                f"{requested['gpu_hours']:,.1f}",
+                disk,
+            ),
+            soft_wrap=True,
+        )
     for warning in proposal["warnings"]:
         every = len(warning["runs"]) == sum(len(group["runs"]) for group in groups) > 1
         which = "every run" if every else _some(warning["runs"])
@@ -312,6 +327,7 @@ def _status_view(current: Any, *, refreshed: bool = False, failures: bool = True
 
     colours = {"complete": "green", "running": "cyan", "pending": "yellow", "failed": "red", "lost": "red"}
     parts: list[Any] = [markup("[yellow]note:[/] {}", note) for note in current.notes]
+    parts += _canaries_view(current)
     changed = [status.run for status in current.runs if status.setup_changed]
     if changed:
         parts.append(
@@ -354,6 +370,31 @@ def _status_view(current: Any, *, refreshed: bool = False, failures: bool = True
         )
     parts.append(line)
     return Group(*parts)
+
+
+def _canaries_view(current: Any) -> list[Any]:
+    """A line per canary: under way (the set waits), passed, or failed with its reason and log."""
+    lines = []
+    for canary in getattr(current, "canaries", []):
+        state = canary.progress.value
+        if state == "complete":
+            lines.append(markup("[green]canary[/] {}: passed", canary.run))
+        elif state in ("failed", "lost"):
+            lines.append(
+                markup(
+                    "[red]canary[/] {} failed: {} — the jobs held for it were cancelled (log: {}); fix it, then "
+                    "`expset submit {} --canary --resubmit`",
+                    canary.run,
+                    canary.failure or state,
+                    current.set_dir / (canary.output or canary.run),
+                    current.set_dir,
+                )
+            )
+        else:
+            lines.append(
+                markup("[cyan]canary[/] {}: {} — the rest of the set is held until it passes", canary.run, state)
+            )
+    return lines
 
 
 def _failures_view(current: Any) -> list[Any]:

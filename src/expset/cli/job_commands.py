@@ -151,6 +151,7 @@ def status_command(
                 "path": str(set_dir.absolute()),
                 "summary": counts,
                 "notes": current.notes,
+                "canaries": [{**vars(canary), "progress": canary.progress.value} for canary in current.canaries],
                 "runs": [run.to_data() for run in current.runs],
             }
             sys.stdout.write(json.dumps(document, indent=1) + "\n")

@@ -54,6 +54,14 @@ def proposal_data(
         ],
         "training": training_lengths(checked),
         "checkpoints": checkpoint_disk(checked),
+        "requested": {
+            "gpu_hours": checked.gpu_hours,
+            "merged_bytes": sum(
+                kept.merged_bytes * kept.epochs
+                for kept in checked.checkpoints.values()
+                if kept.merged and kept.merged_bytes
+            ),
+        },
         "warnings": length_warnings(checked),
         "notes": checked.notes,
         "folders": len(layout.directories),

@@ -51,6 +51,14 @@ def submit_command(
     poll: Annotated[
         float, typer.Option("--poll", metavar="SECONDS", min=1, help="With --follow: seconds between rounds.")
     ] = 60.0,
+    canary: Annotated[
+        bool,
+        typer.Option(
+            "--canary",
+            help="First, per model, a few steps of the heaviest run and a few samples of each evaluation; SLURM "
+            "holds the rest of the set until they succeed, and cancels it if one fails.",
+        ),
+    ] = False,
     no_check: NoCheckOption = False,
 ) -> None:
     """Submit each run's fine-tune, and its evaluations to start once the fine-tune has succeeded.
@@ -99,6 +107,7 @@ def submit_command(
             resubmit=resubmit,
             fix=fix,
             rerun=rerun,
+            canary=canary,
             profile=read_profile(profile_path()) if fix else None,
             on_submitted=submitted.append,
         )
@@ -111,11 +120,20 @@ def submit_command(
                 status("[dim]not fixed {}: {}[/]", run, why)
             if not report.fixed.changed:
                 status("[yellow]note:[/] no failed fine-tune needed --fix {}", fix)
+        if report.canaries is not None:
+            for model, run in sorted(report.canaries.runs.items()):
+                said = {"passed": "passed already", "waiting": "under way", "submitted": "submitted"}
+                jobs = ", ".join(f"{job.step} {job.job_id}" for job in report.canaries.jobs.get(run, []))
+                status("canary of {}: {} ({}{})", model, run, said[report.canaries.states[run]], jobs and f": {jobs}")
+            if report.canaries.held_by:
+                status("the rest of the set is held until the canaries succeed, and cancelled if one fails")
         for argv in report.commands:
             sys.stdout.write(shlex.join(argv) + "\n")
         _say_submitted(report)
         if follow and not dry_run and report.error is None and report.left:
-            report = _follow(experiment_set, set_dir, client, run_names(runs), max_jobs, stagger, poll, submitted)
+            report = _follow(
+                experiment_set, set_dir, client, run_names(runs), max_jobs, stagger, poll, submitted, canary
+            )
         else:
             for run, reason in report.skipped.items():
                 status("[dim]skipped {}: {}[/]", run, reason)
@@ -211,6 +229,7 @@ def _follow(
     stagger: float,
     poll: float,
     submitted: list[str],
+    canary: bool,
 ) -> Any:
     """Submit round after round until no run is left; a progress line on stderr after each round."""
     import time
@@ -227,6 +246,7 @@ def _follow(
             runs=runs,
             max_jobs=max_jobs,
             stagger=stagger,
+            canary=canary,  # later rounds are held by the same canaries, and end if one failed
             on_submitted=submitted.append,
         )
 

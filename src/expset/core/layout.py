@@ -86,8 +86,26 @@ def parse_evaluation_step(step: str) -> tuple[str, int] | None:
 
 
 def is_step(step: str) -> bool:
-    """Whether ``step`` is a step name expset writes: the fine-tune or an evaluation of an epoch."""
-    return step == FINETUNE_STEP or parse_evaluation_step(step) is not None
+    """Whether ``step`` is a step name expset writes: the fine-tune or an evaluation of an epoch, or
+    either of a canary."""
+    inner = parse_canary_step(step) or step
+    return inner == FINETUNE_STEP or parse_evaluation_step(inner) is not None
+
+
+CANARY_DIR = "canary"
+"""A run's canary (``submit --canary``): a few steps of its fine-tune and a few samples of each evaluation,
+in a folder of its own inside the run, so that nothing of it is taken for the run's results."""
+
+
+def canary_step(step: str) -> str:
+    """The ledger's name for ``step`` of a run's canary."""
+    return f"{CANARY_DIR}/{step}"
+
+
+def parse_canary_step(step: str) -> str | None:
+    """``canary/<step>`` → ``<step>``; None for any other step."""
+    prefix = f"{CANARY_DIR}/"
+    return step[len(prefix) :] if step.startswith(prefix) else None
 
 
 def task_dir(task: str) -> str:
@@ -109,6 +127,10 @@ def run_dir_assignment(run_dir: str) -> str:
 def _step_files(step: str) -> tuple[str, str, str]:
     """Where a step's files go, relative to the run folder: (folder, stem of SLURM's output, stem of
     the job records). The fine-tune's go in ``logs/``, an evaluation's beside its logs."""
+    inner = parse_canary_step(step)
+    if inner is not None:
+        folder, output, record = _step_files(inner)
+        return f"{CANARY_DIR}/{folder}", output, record
     evaluation = parse_evaluation_step(step)
     if evaluation is None:
         return LOG_DIR, FINETUNE_STEP, FINETUNE_STEP

@@ -333,7 +333,7 @@ def derive_run_setup(
                 "args": dict(evaluation.args),
                 "epochs": [0] if run.evaluated_only else evaluated_epochs(evaluation.epochs, training["epochs"]),
                 "generate": dict(evaluation.generate),
-                "resources": _evaluation_resources(evaluation, model, site, parameters),
+                "resources": evaluation_resources(evaluation, model, site, parameters),
             }
             for evaluation in plan.evaluations
         ],
@@ -366,7 +366,7 @@ def _validation_interval(parameters: dict[str, Any], model: ModelSpec, samples: 
     return 50 if not total else max(1, total // VALIDATIONS_PER_RUN)
 
 
-def _evaluation_resources(
+def evaluation_resources(
     evaluation: Evaluation, model: ModelSpec, site: Site, parameters: dict[str, Any]
 ) -> dict[str, Any]:
     """What an evaluation's jobs ask for: the evaluation's own, else the model's GPUs (a model that needs

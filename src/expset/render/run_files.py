@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expset.core.layout import (
+    CANARY_DIR,
     CONFIG_FILE,
     EVALUATION_LOG_PATTERN,
     FINETUNE_SCRIPT,
@@ -61,9 +62,12 @@ class Provenance:
     deviations: dict[str, Any] = field(default_factory=dict)
 
 
-def run_files(setup: RunSetup, place: RunPlace, provenance: Provenance | None = None) -> list[tuple[str, str]]:
+def run_files(
+    setup: RunSetup, place: RunPlace, provenance: Provenance | None = None, *, sample_limit: int | None = None
+) -> list[tuple[str, str]]:
     """The files scaffold derives from a setup, as (path relative to the run folder, text): a run that is
-    evaluated only (a control, a checkpoint made elsewhere) has its evaluation jobs only."""
+    evaluated only (a control, a checkpoint made elsewhere) has its evaluation jobs only. With
+    ``sample_limit``, each evaluation scores that many samples only (a canary's)."""
     provenance = provenance or Provenance()
     files = []
     if not setup.evaluated_only:
@@ -75,7 +79,7 @@ def run_files(setup: RunSetup, place: RunPlace, provenance: Provenance | None = 
             files.append((SINGLE_DEVICE_RECIPE_FILE, source_file(SINGLE_DEVICE_RECIPE_FILE)))
     for evaluation in setup.evaluations:
         for epoch in evaluation.epochs:
-            job = evaluation_job(setup, place, evaluation, epoch, provenance)
+            job = evaluation_job(setup, place, evaluation, epoch, provenance, sample_limit=sample_limit)
             files.append((evaluation_script(evaluation.name, epoch), job))
     return files
 
@@ -141,7 +145,13 @@ def evaluation_device(setup: RunSetup, gpus: int) -> str:
 
 
 def evaluation_job(
-    setup: RunSetup, place: RunPlace, evaluation: EvaluationSetup, epoch: int, provenance: Provenance | None = None
+    setup: RunSetup,
+    place: RunPlace,
+    evaluation: EvaluationSetup,
+    epoch: int,
+    provenance: Provenance | None = None,
+    *,
+    sample_limit: int | None = None,
 ) -> str:
     """The text of the job that evaluates ``epoch`` of a run on one task."""
     resources = evaluation_resources(setup, evaluation)
@@ -176,6 +186,7 @@ def evaluation_job(
             "kind": setup.kind,
             "device": evaluation_device(setup, resources.gpus),
             "greedy": _is_zero(evaluation.generate.get("temperature")),
+            "sample_limit": sample_limit,
             "run_config": inspect_run_config(
                 evaluation.task,
                 task_arguments(setup, evaluation),
@@ -243,3 +254,13 @@ def _metadata(setup: RunSetup, place: RunPlace, epoch: int, deviations: dict[str
         **({"expset_deviations": deviations} if deviations else {}),
         **setup.parameters,
     }
+
+
+def canary_files(setup: RunSetup, place: RunPlace, provenance: Provenance | None = None) -> list[tuple[str, str]]:
+    """The files of a run's canary, as (path relative to the run folder, text): the run's own jobs, made
+    short (``canary_setup``), in its ``canary/`` folder, each evaluation scoring a few samples."""
+    from expset.core.canary import CANARY_SAMPLES, canary_setup
+
+    inside = RunPlace(set_name=place.set_name, run_dir=f"{place.run_dir}/{CANARY_DIR}")
+    files = run_files(canary_setup(setup), inside, provenance, sample_limit=CANARY_SAMPLES)
+    return [(f"{CANARY_DIR}/{path}", text) for path, text in files]
