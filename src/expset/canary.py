@@ -25,6 +25,7 @@ from expset.core.layout import (
 )
 from expset.core.naming import FINE_TUNED, ExperimentSet, Run
 from expset.errors import SubmitError
+from expset.run_jobs import Step, submit_run
 from expset.sets import read_setup
 from expset.slurm.client import SlurmClient
 from expset.tracking import FAILED_STATES, Tracked, job_failure
@@ -63,7 +64,6 @@ def start_canaries(
     and nothing more is submitted.
     """
     from expset.render.run_files import Provenance, RunPlace, canary_files
-    from expset.submit import Step, submit_run
 
     setups = {
         run.name: read_setup(set_dir / run.name / SETUP_FILE)

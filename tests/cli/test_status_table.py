@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from expset.cli import console
+from expset.cli import status_view
 from expset.core.jobs import JobState
 from expset.status import Progress, RunStatus, SetStatus
 
@@ -15,24 +15,24 @@ def test_a_large_set_shows_failures_first_and_counts_the_rest(monkeypatch):
     ]
     statuses[150] = RunStatus("run150", "fine-tuned", Progress.FAILED, JobState.FAILED, "150", [])
     screen = io.StringIO()
-    monkeypatch.setattr(console, "stdout", lambda: Console(file=screen, width=120))
-    console.show_status(SetStatus(statuses, []), "set")
+    monkeypatch.setattr(status_view, "stdout", lambda: Console(file=screen, width=120))
+    status_view.show_status(SetStatus(statuses, []), "set")
     rows = [line for line in screen.getvalue().splitlines() if line.startswith("│")]
     assert rows[0].startswith("│ run150 ")
-    assert len(rows) == console.STATUS_ROWS + 1
-    assert f"… {200 - console.STATUS_ROWS} more" in rows[-1] and "--json" in rows[-1]
+    assert len(rows) == status_view.STATUS_ROWS + 1
+    assert f"… {200 - status_view.STATUS_ROWS} more" in rows[-1] and "--json" in rows[-1]
 
 
 def watched(monkeypatch, terminal: bool) -> str:
     states = iter([Progress.PENDING, Progress.RUNNING, Progress.COMPLETE])
     screen = io.StringIO()
-    monkeypatch.setattr(console, "stdout", lambda: Console(file=screen, width=100, force_terminal=terminal))
+    monkeypatch.setattr(status_view, "stdout", lambda: Console(file=screen, width=100, force_terminal=terminal))
 
     def fetch():
         progress = next(states)
         return SetStatus([RunStatus("run0", "fine-tuned", progress, JobState.RUNNING, "1", [])], [])
 
-    final = console.watch_status(fetch, 0.01, "set")
+    final = status_view.watch_status(fetch, 0.01, "set")
     assert final.runs[0].progress is Progress.COMPLETE
     return screen.getvalue()
 

@@ -8,13 +8,12 @@ for each value, the values inserted verbatim after the template is parsed.
 
 from __future__ import annotations
 
-import shlex
 import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from expset.cli.proposal import describe_token
-from expset.core.layout import EVALUATIONS_DIR, RUN_FILE, epoch_dir
+from expset.core.layout import EVALUATIONS_DIR, RUN_FILE
 from expset.core.values import format_value
 from expset.errors import ExpsetError
 
@@ -22,12 +21,10 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+MISSING_ROWS = 50
+"""Missing cells of a report listed in the terminal; report.md lists them all."""
 PREVIEW_RUNS = 12
 """Runs shown in the preview table and tree; the rest are counted (and all are in ``--json``)."""
-STATUS_ROWS = 50
-"""Runs shown in the status table, those needing attention first; ``--json`` lists every run."""
-FAILED_ROWS = 10
-"""Failed runs whose reason and log are spelt out below the table."""
 FIELD = 0xE000
 """Private-use characters stand for the values of a ``markup`` template while its markup is parsed."""
 
@@ -266,169 +263,6 @@ def _some(runs: list[str]) -> str:
     return ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
 
 
-def show_status(current: Any, set_dir: Any) -> None:
-    """The status table (runs needing attention first), a summary line, and how to compare runs."""
-    out = stdout()
-    out.print(_status_view(current, failures=False))
-    for line in _failures_view(current):
-        out.print(line, soft_wrap=True)  # paths and commands whole, to copy
-    out.print(_compare_runs(set_dir), soft_wrap=True)
-
-
-def watch_status(fetch: Any, interval: float, set_dir: Any) -> Any:
-    """Refresh the status every ``interval`` seconds until no job is pending or running; return the last.
-
-    In a terminal the table is redrawn in place with the time of the last refresh; otherwise one
-    summary line per refresh is printed, and the whole table once at the end.
-    """
-    import time
-
-    from rich.console import Group
-    from rich.live import Live
-    from rich.text import Text
-
-    out = stdout()
-    current = fetch()
-    if not out.is_terminal:
-        while not _settled(current):
-            out.print(Text(f"{time.strftime('%H:%M:%S')}  {_summary_line(current)}"))
-            time.sleep(interval)
-            current = fetch()
-        show_status(current, set_dir)
-        return current
-
-    def view() -> Group:
-        return Group(_status_view(current, refreshed=True), _compare_runs(set_dir))
-
-    with Live(view(), console=out, auto_refresh=False) as live:
-        while not _settled(current):
-            time.sleep(interval)
-            current = fetch()
-            live.update(view(), refresh=True)
-    return current
-
-
-def _settled(current: Any) -> bool:
-    return not any(run.progress.value in ("running", "pending") for run in current.runs)
-
-
-def _summary_line(current: Any) -> str:
-    from expset.status import summary
-
-    return " · ".join(f"{count} {name}" for name, count in summary(current.runs).items() if count) or "no runs"
-
-
-def _status_view(current: Any, *, refreshed: bool = False, failures: bool = True) -> Any:
-    import time
-
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    colours = {"complete": "green", "running": "cyan", "pending": "yellow", "failed": "red", "lost": "red"}
-    parts: list[Any] = [markup("[yellow]note:[/] {}", note) for note in current.notes]
-    parts += _canaries_view(current)
-    changed = [status.run for status in current.runs if status.setup_changed]
-    if changed:
-        parts.append(
-            markup(
-                "[yellow]note:[/] {} run(s) ran with a setup_finetune.yaml that has changed since, so their results "
-                "are not those of the setup now there: {}",
-                len(changed),
-                ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else ""),
-            )
-        )
-    table = Table(header_style="bold")
-    table.add_column("run", overflow="fold")  # a narrow terminal folds a name, never cuts it
-    for column in ("state", "fine-tune", "epochs on disk", "evaluations"):
-        table.add_column(column)
-    statuses = current.runs
-    attention_first = sorted(statuses, key=lambda status: status.progress.value == "complete")
-    for status in attention_first[:STATUS_ROWS]:
-        colour = colours.get(status.progress.value, "dim")
-        evaluations = ", ".join(f"{e.task}@{e.epoch}: {e.result or e.job.value}" for e in status.evaluations)
-        table.add_row(
-            Text(status.run),
-            Text(status.progress.value + (" (setup changed since)" if status.setup_changed else ""), style=colour),
-            Text(
-                f"{status.kind}: no fine-tune"
-                if status.finetune is None
-                else f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else "")
-            ),
-            Text(" ".join(epoch_dir(n) for n in status.epochs_on_disk) or "-"),
-            Text(evaluations or "-"),
-        )
-    if len(statuses) > STATUS_ROWS:
-        table.add_row(Text(f"… {len(statuses) - STATUS_ROWS} more"), "", "", "", Text("all runs: --json"))
-    parts.append(table)
-    if failures:
-        parts.extend(_failures_view(current))
-    line = Text(_summary_line(current))
-    if refreshed:
-        line.append_text(
-            markup("   [dim](updated {}; Ctrl-C stops watching, not the jobs)[/]", time.strftime("%H:%M:%S"))
-        )
-    parts.append(line)
-    return Group(*parts)
-
-
-def _canaries_view(current: Any) -> list[Any]:
-    """A line per canary: under way (the set waits), passed, or failed with its reason and log."""
-    lines = []
-    for canary in getattr(current, "canaries", []):
-        state = canary.progress.value
-        if state == "complete":
-            lines.append(markup("[green]canary[/] {}: passed", canary.run))
-        elif state in ("failed", "lost"):
-            lines.append(
-                markup(
-                    "[red]canary[/] {} failed: {} — the jobs held for it were cancelled (log: {}); fix it, then "
-                    "`expset submit {} --canary --resubmit`",
-                    canary.run,
-                    canary.failure or state,
-                    current.set_dir / (canary.output or canary.run),
-                    current.set_dir,
-                )
-            )
-        else:
-            lines.append(
-                markup("[cyan]canary[/] {}: {} — the rest of the set is held until it passes", canary.run, state)
-            )
-    return lines
-
-
-def _failures_view(current: Any) -> list[Any]:
-    """Each failed run's reason and the log to open, then the command that resubmits them, one per fix."""
-    failed = [status for status in current.runs if status.failure and status.progress.value in ("failed", "lost")]
-    if not failed:
-        return []
-    lines = []
-    for status in failed[:FAILED_ROWS]:
-        lines.append(markup("[red]failed[/] {}: {}", status.run, status.failure))
-        if status.output:
-            lines.append(markup("  [dim]log:[/] {}", current.set_dir / status.output))
-    if len(failed) > FAILED_ROWS:
-        lines.append(markup("… and {} more failed runs (all of them: --json)", len(failed) - FAILED_ROWS))
-    by_fix: dict[str | None, list[str]] = {}
-    for status in failed:
-        by_fix.setdefault(status.fix, []).append(status.run)
-    for fix, runs in by_fix.items():
-        command = ["expset", "submit", str(current.set_dir), "--runs", ",".join(runs), "--resubmit"]
-        command += ["--fix", fix] if fix else []
-        lines.append(markup("resubmit: [bold]{}[/]", shlex.join(command)))
-    return lines
-
-
-def _compare_runs(set_dir: Any) -> Text:
-    """Where the evaluation logs are, and the commands that compare them (the set's path printed whole)."""
-    return markup(
-        "[dim]Evaluation logs live in each run's evaluations/ folder; compare them across runs with "
-        "`inspect view --log-dir {}` (or `inspect log list --log-dir {}`).[/]",
-        set_dir,
-        set_dir,
-    )
-
-
 def show_report(pivots: list[Any], gathered: Any, page: Any) -> None:
     """One table per task, the best cell marked, then what is missing and where the page is."""
     from rich.table import Table
@@ -455,7 +289,7 @@ def show_report(pivots: list[Any], gathered: Any, page: Any) -> None:
                 )
             view.add_row(Text(visible(format_value(row)) if row is not None else ""), *cells)
         out.print(view)
-    for missing in gathered.missing[:STATUS_ROWS]:
+    for missing in gathered.missing[:MISSING_ROWS]:
         status(
             "[yellow]missing[/] {} {} epoch {}: {}",
             missing.cell.run,
@@ -463,6 +297,6 @@ def show_report(pivots: list[Any], gathered: Any, page: Any) -> None:
             missing.cell.epoch,
             missing.reason,
         )
-    if len(gathered.missing) > STATUS_ROWS:
-        status("[yellow]… and {} more missing[/] (all in report.md)", len(gathered.missing) - STATUS_ROWS)
+    if len(gathered.missing) > MISSING_ROWS:
+        status("[yellow]… and {} more missing[/] (all in report.md)", len(gathered.missing) - MISSING_ROWS)
     status("{} of {} runs complete; report: {}", gathered.complete_runs, len(gathered.runs), page)

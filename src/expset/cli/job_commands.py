@@ -131,7 +131,7 @@ def status_command(
     ] = None,
 ) -> None:
     """Show every run's fine-tune, epochs on disk and evaluations; exit 0 only when all are complete."""
-    from expset.cli.console import show_status, watch_status
+    from expset.cli.status_view import show_status, watch_status
     from expset.sets import load_set
     from expset.slurm.client import SlurmClient
     from expset.slurm.runner import SubprocessRunner
