@@ -53,15 +53,22 @@ class FakeSlurm:
             return Completed(tuple(argv), 1, "", NO_ACCOUNTING_SACCTMGR)
         if command == "scancel":
             for job_id in argv[1:]:
-                self.jobs[job_id].state = "CANCELLED"
+                for task in [job for job in self.jobs.values() if job.job_id.partition("_")[0] == job_id]:
+                    task.state = "CANCELLED"
             return Completed(tuple(argv), 0, "", "")
         raise AssertionError(f"unexpected command {argv}")
 
     def accept(self, argv: list[str]) -> str:
-        """Queue the job ``argv`` submits; its id."""
+        """Queue the job ``argv`` submits (an array: each of its tasks, ``<id>_<index>``); its id."""
         self.next_id += 1
         comment = next((a.removeprefix("--comment=") for a in argv if a.startswith("--comment=")), "")
-        self.jobs[str(self.next_id)] = FakeJob(str(self.next_id), argv[-1], comment)
+        span = next((a.removeprefix("--array=") for a in argv if a.startswith("--array=")), None)
+        if span is None:
+            self.jobs[str(self.next_id)] = FakeJob(str(self.next_id), argv[-1], comment)
+        else:
+            last = int(span.split("%")[0].split("-")[1])
+            for task in range(last + 1):
+                self.jobs[f"{self.next_id}_{task}"] = FakeJob(f"{self.next_id}_{task}", argv[-1], comment)
         return str(self.next_id)
 
     def live_scripts(self) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -228,6 +229,8 @@ def fold(content: bytes, where: str) -> Ledger:
     return ledger
 
 
+_JOB_ID = re.compile(r"[A-Za-z0-9]+(?:_[0-9]+)?")
+"""A SLURM job id, or an array task's: ``1234_5``."""
 NOTES = ("fixed", "cancelled")
 """Events that record what was done to a set's jobs; they submit nothing and change no job's place."""
 
@@ -257,7 +260,7 @@ def _event(raw: bytes) -> dict[str, Any]:
     for key in ("job_id", "after"):
         value = data.get(key)
         ids = value.split(":") if isinstance(value, str) and key == "after" else [value]  # after: id:id:…
-        if value is not None and not all(isinstance(i, str) and i.isascii() and i.isalnum() for i in ids):
+        if value is not None and not all(isinstance(i, str) and _JOB_ID.fullmatch(i) for i in ids):
             raise ValueError(f"{key} {value!r} is not a SLURM job id")
     if kind in NOTES:
         if not isinstance(data.get("run"), str):

@@ -20,11 +20,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expset import ledger
+from expset.arrays import ARRAY_FROM
 from expset.core.jobs import JobState, plan_submission
 from expset.core.layout import (
     FINETUNE_SCRIPT,
@@ -116,6 +117,8 @@ def submit_set(
     fix: str | None = None,
     rerun: bool = False,
     canary: bool = False,
+    array: bool | None = None,
+    throttle: int | None = None,
     profile: Any = None,
     on_submitted: Callable[[str], None] | None = None,
 ) -> SubmitReport:
@@ -164,7 +167,7 @@ def submit_set(
         active += sum(len(jobs) for jobs in report.canaries.jobs.values()) if report.canaries else 0
         report.jobs = dict(Counter(tracked.state(run, step).value for run, step in tracked.history))
         digests = read_training_digests(set_dir)
-        first = True
+        planned = []
         for run in chosen:
             by_name = {step.name: step for step in steps[run.name]}
             finetune_job = tracked.current(run.name, FINETUNE_STEP)
@@ -186,35 +189,94 @@ def submit_set(
                 if not resubmit and any(tracked.state(run.name, name) in FAILED_STATES for name in by_name):
                     report.failed.append(run.name)
                 continue
+            fresh = len(todo) == len(by_name) and all(
+                tracked.state(run.name, name) is JobState.NOT_SUBMITTED for name in by_name
+            )
+            planned.append((run.name, todo, waits_for, fresh))
+        if array or (array is None and sum(fresh for *_, fresh in planned) >= ARRAY_FROM):
+            whole = {run: todo for run, todo, _, fresh in planned if fresh}
+            planned = [item for item in planned if not item[3]]
+            active = _submit_arrays(report, whole, set_dir, client, key, held_by, throttle, max_jobs, active, dry_run)
+            if on_submitted:
+                for run in report.submitted:
+                    on_submitted(run)
+        first = True
+        for run_name, todo, waits_for, _ in planned if report.error is None else []:
             if max_jobs is not None and len(todo) > max_jobs:
                 raise UsageError(
-                    f"run {run.name} needs {len(todo)} jobs queued at once (its fine-tune and the evaluations that "
+                    f"run {run_name} needs {len(todo)} jobs queued at once (its fine-tune and the evaluations that "
                     f"wait for it), more than --max-jobs {max_jobs}",
                     hint=f"give --max-jobs {len(todo)} or more",
                 )
             if report.limit is not None or (max_jobs is not None and active + len(todo) > max_jobs):
-                report.left.append(run.name)
+                report.left.append(run_name)
                 continue
             if dry_run:
-                report.commands.extend(_dry_run_commands(run.name, todo, waits_for, key))
+                report.commands.extend(_dry_run_commands(run_name, todo, waits_for, key))
                 active += len(todo)
                 continue
             if not first and stagger > 0:
                 time.sleep(stagger)
             first = False
             try:
-                report.submitted[run.name] = submit_run(run.name, todo, waits_for, client, set_dir, key, held_by)
+                report.submitted[run_name] = submit_run(run_name, todo, waits_for, client, set_dir, key, held_by)
             except SubmitError as error:
                 report.limit = job_limit(error.message)  # SLURM's cap on this user's queued jobs: wait for slots
                 if report.limit is None:
                     report.error = error
                     break
-                report.left.append(run.name)
+                report.left.append(run_name)
                 continue
             if on_submitted:
-                on_submitted(run.name)
+                on_submitted(run_name)
             active += len(todo)
     return report
+
+
+def _submit_arrays(
+    report: SubmitReport,
+    whole: dict[str, list[Step]],
+    set_dir: Path,
+    client: SlurmClient,
+    key: str,
+    held_by: str | None,
+    throttle: int | None,
+    max_jobs: int | None,
+    active: int,
+    dry_run: bool,
+) -> int:
+    """Submit the runs that go whole as arrays (see ``arrays``), as many as ``max_jobs`` leaves room for;
+    the set's jobs then queued or running."""
+    from expset.arrays import group_runs, submit_group
+
+    for group in group_runs(whole):
+        room = len(group.runs) if max_jobs is None else max(0, (max_jobs - active) // len(group.steps))
+        if room < len(group.runs):
+            report.left += list(group.runs[room:])
+            group = replace(group, runs=group.runs[:room])
+        if not group.runs:
+            continue
+        if dry_run:
+            span = f"0-{len(group.runs) - 1}" + (f"%{throttle}" if throttle else "")
+            for index, step in enumerate(group.steps):
+                script = set_dir / f"<array of {step} for {len(group.runs)} runs>.slurm"
+                after = "<the fine-tune array's id>" if index and group.steps[0] == FINETUNE_STEP else held_by
+                report.commands.append(sbatch_argv(script, after, array=span, correspond=bool(index and after)))
+            active += len(group.runs) * len(group.steps)
+            continue
+        try:
+            report.submitted.update(
+                submit_group(set_dir, group, whole, client, key, held_by=held_by, throttle=throttle)
+            )
+        except SubmitError as error:
+            report.limit = job_limit(error.message)
+            if report.limit is None:
+                report.error = error
+                return active
+            report.left += list(group.runs)
+            continue
+        active += len(group.runs) * len(group.steps)
+    return active
 
 
 def _trains_now(tracked: Tracked, run: str, resubmit: bool) -> bool:

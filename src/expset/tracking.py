@@ -125,6 +125,9 @@ def _place_intents(
 ) -> list[ledger.Job]:
     """Resolve intents with no job id: by their token in SLURM, or by a record on disk no job claims."""
     by_token = {identity.token: job_id for job_id, identity in view.identities.items()}
+    for job_id, identity in view.identities.items():  # an array's tasks: its token, then the task's index
+        if "_" in job_id:
+            by_token[f"{identity.token}-{job_id.partition('_')[2]}"] = job_id
     known = book.known_job_ids()
     placed = []
     for job in jobs:
@@ -196,9 +199,13 @@ def list_folder(path: Path) -> list[str]:
         return []
 
 
-def numeric_job_id(job_id: str) -> tuple[int, str]:
-    """A job id as a sort key: SLURM numbers its jobs in the order they were submitted."""
-    return (int(job_id), "") if job_id.isdigit() else (0, job_id)
+def numeric_job_id(job_id: str) -> tuple[int, int, str]:
+    """A job id as a sort key: SLURM numbers its jobs in the order they were submitted; an array task
+    (``1234_5``) sorts by its array, then its index."""
+    base, _, task = job_id.partition("_")
+    if base.isdigit() and (not task or task.isdigit()):
+        return int(base), int(task) if task else -1, ""
+    return 0, -1, job_id
 
 
 def read_record(run_dir: Path | str, step: str, job_id: str) -> JobRecord | None:

@@ -170,3 +170,42 @@ def test_a_failed_canary_cancels_the_held_set_with_the_reason_and_a_passing_one_
     assert status["canaries"][0]["progress"] == "complete"
     assert status["summary"]["complete"] == 2, json.dumps(status, indent=1)
     assert (set_dir / "lr1e-4" / "canary" / "epoch_0").is_dir() and not (set_dir / "lr1e-4" / "epoch_1").exists()
+
+
+def test_a_set_submitted_as_arrays_runs_each_evaluation_after_its_own_fine_tune_and_one_failed_run_goes_again_alone(
+    slurm_cluster, offline_inspect, tiny, tmp_path, monkeypatch
+):
+    site = make_cluster_site(tmp_path, offline_inspect, monkeypatch)
+    data = site / "data"
+    write_training_data(data / "good.json")
+    write_training_data(data / "also.json")
+    (data / "broken.json").write_text("[{this is not json")
+    set_dir = create_set(
+        site,
+        tiny,
+        vary={"dataset": ["good", "broken", "also"]},
+        fixed={"model": "tiny", "lr": 1e-4, "epochs": 1, "batch_size": 2, "lora_rank": 4, "max_steps_per_epoch": 2},
+    )
+    sent = expset("submit", str(set_dir), "--array", "--throttle", "2", "--no-check")
+    assert sent.exit_code == 0, sent.stderr
+    status = wait_until_settled(set_dir)
+    runs = {run["run"]: run for run in status["runs"]}
+    assert {run: state["progress"] for run, state in runs.items()} == {
+        "good": "complete",
+        "broken": "failed",
+        "also": "complete",
+    }
+    fine_tune_array = runs["good"]["job_id"].partition("_")[0]
+    assert [runs[run]["job_id"] for run in ("good", "broken", "also")] == [
+        f"{fine_tune_array}_{task}" for task in range(3)
+    ]
+    assert runs["broken"]["evaluations"][0]["job"] == "cancelled"  # its own fine-tune failed; the others' did not
+    assert (set_dir / "good" / "logs" / f"finetune.job{fine_tune_array}_0.json").is_file()
+    assert (set_dir / "good" / "logs" / f"finetune-{fine_tune_array}_0.out").read_text().strip()
+
+    write_training_data(data / "broken.json")
+    again = expset("submit", str(set_dir), "--resubmit")
+    assert again.exit_code == 0, again.stderr
+    assert "submitted broken: finetune" in again.stderr and "submitted good" not in again.stderr
+    status = wait_until_settled(set_dir)
+    assert status["summary"]["complete"] == 3, json.dumps(status, indent=1)

@@ -50,7 +50,7 @@ def test_squeue_lines_give_states_reasons_and_comments():
 
 
 def test_one_query_covers_many_jobs():
-    assert squeue_argv() == ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%r|%k"]
+    assert squeue_argv() == ["squeue", "--me", "--noheader", "--states=all", "--array", "--format=%i|%T|%r|%k"]
     assert sacct_argv(["1", "2"])[-1] == "--jobs=1,2"
     assert "--completion" in sacct_argv(["1"], completion_log=True)
 

@@ -59,6 +59,17 @@ def submit_command(
             "holds the rest of the set until they succeed, and cancels it if one fails.",
         ),
     ] = False,
+    array: Annotated[
+        bool | None,
+        typer.Option(
+            "--array/--no-array",
+            help="Submit runs that go whole as SLURM job arrays, one per step kind (default: from 100 runs).",
+        ),
+    ] = None,
+    throttle: Annotated[
+        int | None,
+        typer.Option("--throttle", metavar="N", min=1, help="With arrays: at most N tasks of an array run at once."),
+    ] = None,
     no_check: NoCheckOption = False,
 ) -> None:
     """Submit each run's fine-tune, and its evaluations to start once the fine-tune has succeeded.
@@ -108,6 +119,8 @@ def submit_command(
             fix=fix,
             rerun=rerun,
             canary=canary,
+            array=array,
+            throttle=throttle,
             profile=read_profile(profile_path()) if fix else None,
             on_submitted=submitted.append,
         )

@@ -60,7 +60,7 @@ SUBMIT_LOCK = f"{STATE_DIR}/submit.lock"
 FINETUNE_STEP = "finetune"
 _EVALUATION_STEP = re.compile(r"evaluate/([A-Za-z0-9][A-Za-z0-9._-]*)/epoch_(\d+)")
 _EPOCH_DIR = re.compile(r"epoch_(\d+)")
-_JOB_RECORD = re.compile(r"job([A-Za-z0-9]+)\.json")
+_JOB_RECORD = re.compile(r"job([A-Za-z0-9_]+)\.json")  # an array task's id: 1234_5
 
 
 def epoch_dir(epoch: int) -> str:
@@ -177,7 +177,7 @@ def evaluation_log_marker(epoch: int, job: str) -> str:
     return EVALUATION_LOG_PATTERN.removeprefix("{task}").removesuffix("{id}").format(epoch=epoch, job=job)
 
 
-_EVALUATION_RECORD = re.compile(r"result_epoch_(\d+)\.job([A-Za-z0-9]+)\.json")
+_EVALUATION_RECORD = re.compile(r"result_epoch_(\d+)\.job([A-Za-z0-9_]+)\.json")
 
 
 def parse_evaluation_record(name: str) -> tuple[int, str] | None:

@@ -50,13 +50,25 @@ def parse_job_comment(comment: str) -> JobIdentity | None:
     return JobIdentity(*parts) if len(parts) == 4 and all(parts) else None
 
 
-def sbatch_argv(script: Path, after: str | None = None, *, comment: str | None = None) -> list[str]:
-    """Submit ``script``; with ``after``, only once that job has succeeded, and never if it failed."""
+def sbatch_argv(
+    script: Path,
+    after: str | None = None,
+    *,
+    comment: str | None = None,
+    array: str | None = None,
+    correspond: bool = False,
+) -> list[str]:
+    """Submit ``script``; with ``after`` (``id:id:…``), only once those jobs have succeeded, and never if one
+    failed. With ``array`` (``0-999%50``) as a job array; with ``correspond``, each of its tasks waits for the
+    task of the same index of the array ``after`` (``aftercorr``)."""
     argv = ["sbatch", "--parsable"]
+    if array is not None:
+        argv.append(f"--array={array}")
     if comment is not None:
         argv.append(f"--comment={comment}")
     if after is not None:
-        argv += [f"--dependency=afterok:{after}", "--kill-on-invalid-dep=yes"]
+        kind = "aftercorr" if correspond else "afterok"
+        argv += [f"--dependency={kind}:{after}", "--kill-on-invalid-dep=yes"]
     return [*argv, str(script)]
 
 
@@ -79,9 +91,10 @@ def parse_job_id(stdout: str) -> str | None:
 
 
 def squeue_argv() -> list[str]:
-    """All of this user's jobs SLURM still holds, finished ones included, with why each waits or ended
-    (``%r``) and their comments, in one call; the comment comes last, since only it may hold ``|``."""
-    return ["squeue", "--me", "--noheader", "--states=all", "--format=%i|%T|%r|%k"]
+    """All of this user's jobs SLURM still holds, finished ones included, each task of an array on its own
+    line (``1234_5``), with why each waits or ended (``%r``) and their comments, in one call; the comment
+    comes last, since only it may hold ``|``."""
+    return ["squeue", "--me", "--noheader", "--states=all", "--array", "--format=%i|%T|%r|%k"]
 
 
 def sacct_argv(job_ids: Iterable[str], *, fields: str = "JobID,State", completion_log: bool = False) -> list[str]:
@@ -175,9 +188,19 @@ class SlurmClient:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
 
-    def submit(self, script: Path, *, after: str | None = None, comment: str | None = None) -> str:
-        """Submit ``script`` (after ``after`` succeeds, if given); its job id, or ``SubmitError`` in SLURM's words."""
-        done = self.runner.run(sbatch_argv(script, after, comment=comment), cwd=script.parent, timeout=120)
+    def submit(
+        self,
+        script: Path,
+        *,
+        after: str | None = None,
+        comment: str | None = None,
+        array: str | None = None,
+        correspond: bool = False,
+    ) -> str:
+        """Submit ``script`` (see ``sbatch_argv``); its job id (an array's: its base id), or ``SubmitError`` in
+        SLURM's words."""
+        argv = sbatch_argv(script, after, comment=comment, array=array, correspond=correspond)
+        done = self.runner.run(argv, cwd=script.parent, timeout=120)
         job_id = parse_job_id(done.stdout) if done.returncode == 0 else None
         if job_id is None:
             raise SubmitError(f"sbatch refused {script}: {done.message}", hint="fix the script or the profile")
