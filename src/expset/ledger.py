@@ -231,6 +231,10 @@ def fold(content: bytes, where: str) -> Ledger:
 
 _JOB_ID = re.compile(r"[A-Za-z0-9]+(?:_[0-9]+)?")
 """A SLURM job id, or an array task's: ``1234_5``."""
+
+
+def _is_job_id(text: str) -> bool:
+    return (text.isascii() and text.isalnum()) or _JOB_ID.fullmatch(text) is not None
 NOTES = ("fixed", "cancelled")
 """Events that record what was done to a set's jobs; they submit nothing and change no job's place."""
 
@@ -260,7 +264,7 @@ def _event(raw: bytes) -> dict[str, Any]:
     for key in ("job_id", "after"):
         value = data.get(key)
         ids = value.split(":") if isinstance(value, str) and key == "after" else [value]  # after: id:id:…
-        if value is not None and not all(isinstance(i, str) and _JOB_ID.fullmatch(i) for i in ids):
+        if value is not None and not all(isinstance(i, str) and _is_job_id(i) for i in ids):
             raise ValueError(f"{key} {value!r} is not a SLURM job id")
     if kind in NOTES:
         if not isinstance(data.get("run"), str):

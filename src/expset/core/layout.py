@@ -88,8 +88,10 @@ def parse_evaluation_step(step: str) -> tuple[str, int] | None:
 def is_step(step: str) -> bool:
     """Whether ``step`` is a step name expset writes: the fine-tune or an evaluation of an epoch, or
     either of a canary."""
-    inner = parse_canary_step(step) or step
-    return inner == FINETUNE_STEP or parse_evaluation_step(inner) is not None
+    if step == FINETUNE_STEP or parse_evaluation_step(step) is not None:
+        return True
+    inner = parse_canary_step(step)
+    return inner is not None and (inner == FINETUNE_STEP or parse_evaluation_step(inner) is not None)
 
 
 CANARY_DIR = "canary"
