@@ -28,7 +28,7 @@ def arithmetic():
 """
 
 SITE_MODELS = ("Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct")
-"""The models whose folders a site holds (files of no content: enough for `expset check`)."""
+"""The models whose folders a site holds (a few bytes each: enough for `expset check`)."""
 
 
 class Site:
@@ -60,7 +60,7 @@ class Site:
         folder = self.models / name
         for file in [*checkpoint_names(MODELS[name].checkpoint_files), *MODELS[name].tokenizer_files.values()]:
             (folder / file).parent.mkdir(parents=True, exist_ok=True)
-            (folder / file).write_bytes(b"")
+            (folder / file).write_bytes(b"stand-in")
         return folder
 
     def plan(self, **changes: Any) -> dict[str, Any]:

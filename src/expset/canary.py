@@ -60,8 +60,10 @@ def start_canaries(
 ) -> Canaries:
     """Submit the canary of each model among the runs ``about_to_train``, unless it passed or is under way.
 
-    A canary that failed goes again only with ``resubmit``; otherwise ``SubmitError`` says why it failed,
-    and nothing more is submitted.
+    A model keeps the canary it had (one submitted by an earlier ``submit --canary``, or an earlier round of
+    ``--follow``); a model without one gets its heaviest run about to train. The set waits for the canary
+    jobs still queued or running. A canary that failed goes again only with ``resubmit``; otherwise
+    ``SubmitError`` says why it failed, and nothing more is submitted.
     """
     from expset.render.run_files import Provenance, RunPlace, canary_files
 
@@ -70,7 +72,11 @@ def start_canaries(
         for run in chosen
         if run.kind == FINE_TUNED and run.name in about_to_train
     }
-    canaries = Canaries(runs=heaviest_runs(setups))
+    earlier = {}
+    for run in sorted({run for run, step in tracked.history if step == canary_step(FINETUNE_STEP)}):
+        earlier[read_setup(set_dir / run / SETUP_FILE).model.name] = run
+    needed = heaviest_runs(setups)
+    canaries = Canaries(runs={model: earlier.get(model, run) for model, run in needed.items()})
     held: list[str] = []
     for run in sorted(canaries.runs.values()):
         steps = canary_steps(set_dir / run)
@@ -80,7 +86,10 @@ def start_canaries(
             continue
         if any(state.active for state in states) and not any(state in FAILED_STATES for state in states):
             canaries.states[run] = "waiting"
-            held += [job.job_id for step in steps if (job := tracked.current(run, step)) and job.job_id]
+            for step, state in zip(steps, states, strict=True):
+                job = tracked.current(run, step)
+                if state.active and job is not None and job.job_id:
+                    held.append(job.job_id)  # ended jobs may be forgotten by SLURM: an afterok on them is refused
             continue
         failed = [step for step, state in zip(steps, states, strict=True) if state in FAILED_STATES]
         if failed and not resubmit:
@@ -90,7 +99,7 @@ def start_canaries(
                 f"the canary of run {run} failed ({failed[0]}: {why.describe()}), so nothing more was submitted",
                 hint=f"see `expset status {set_dir}`; fix it, then submit again with --canary --resubmit",
             )
-        setup = setups[run]
+        setup = setups.get(run) or read_setup(set_dir / run / SETUP_FILE)
         place = RunPlace(set_name=set_dir.name, run_dir=str(set_dir / run))
         _write(set_dir, run, canary_files(setup, place, Provenance(setup_digest=setup.training_digest())))
         todo = [Step(step, set_dir / run / _script(step)) for step in steps]

@@ -10,27 +10,22 @@ subprocess (in the job environment when the profile configures one), with a time
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from expset.core.fixes import seconds
-from expset.core.layout import SETUP_FILE, TASKS_CHECKED
+from expset.core.layout import SETUP_FILE
 from expset.core.naming import FINE_TUNED, ExperimentSet
 from expset.core.run_setup import RunSetup
 from expset.errors import ExpsetError
 from expset.sets import choose_runs, read_setup
 from expset.slurm.client import SlurmClient
+from expset.task_check import TASK_IMPORT_TIMEOUT, parse_tasks, start_task_check
 
-TASK_IMPORT_TIMEOUT = 120.0
-"""Seconds a task file's import may take (inspect-ai itself takes a few)."""
 RECORDS_LOOKED_AT = 5
 """The first records of each data file whose fields are checked."""
 
@@ -75,7 +70,7 @@ def check_set(
         except ExpsetError as error:
             report.problems.append(error.message)
     report.runs = len(setups)
-    tasks = _start_task_check(set_dir, setups, task_timeout) if import_tasks else _parse_tasks(setups)
+    tasks = start_task_check(set_dir, setups, task_timeout) if import_tasks else parse_tasks(setups)
     fine_tuned = {run.name for run in experiment_set.all_runs if run.kind == FINE_TUNED}
     _check_models(setups, fine_tuned, report)
     _check_data(setups, fine_tuned, report)
@@ -85,19 +80,6 @@ def check_set(
     report.problems += tasks.finish()
     report.notes += tasks.notes
     return report
-
-
-def _parse_tasks(setups: dict[str, RunSetup]) -> _TaskCheck:
-    """The task files' problems that their syntax shows, without importing them."""
-    from expset.task_files import static_task_problem
-
-    found = _TaskCheck(None, 0)
-    for task in sorted({evaluation.task for setup in setups.values() for evaluation in setup.evaluations}):
-        problem = static_task_problem(task)
-        if problem is not None:
-            file, _, name = task.rpartition("@")
-            found.problems.append(f"task {name} in {file}: {problem}")
-    return found
 
 
 def checkpoint_files(setup: RunSetup) -> list[str]:
@@ -117,27 +99,39 @@ def checkpoint_names(files: list[str] | dict[str, str]) -> list[str]:
 
 
 def _check_models(setups: dict[str, RunSetup], fine_tuned: set[str], report: CheckReport) -> None:
-    """Each model folder a fine-tune loads holds its checkpoint and tokenizer files; each checkpoint an
-    evaluation-only run names is there."""
-    seen: set[str] = set()
+    """Each model folder a fine-tune loads holds its checkpoint and tokenizer files, none of them empty (a copy
+    that did not finish); each checkpoint a run that is evaluated only names is there."""
+    loaded: set[str] = set()
+    evaluated: set[str] = set()
     for run, setup in setups.items():
         folder = Path(setup.model.folder)
         if run not in fine_tuned:
-            if not folder.exists() and str(folder) not in seen:
+            if str(folder) not in evaluated and not folder.exists():
                 report.problems.append(f"run {run}: no checkpoint at {folder}")
-            seen.add(str(folder))
+            evaluated.add(str(folder))
             continue
-        if str(folder) in seen:
+        if str(folder) in loaded:
             continue
-        seen.add(str(folder))
+        loaded.add(str(folder))
         if not folder.is_dir():
             report.problems.append(f"model {setup.model.name}: no folder {folder} (model.folder of run {run})")
             continue
-        wanted = checkpoint_files(setup) + list(setup.model.tokenizer_files.values())
+        names = checkpoint_files(setup)
+        if not names:
+            report.problems.append(
+                f"model {setup.model.name}: checkpoint_files {setup.model.checkpoint_files} names no file "
+                "(max_filename must be a number such as 00004)"
+            )
+        wanted = names + list(setup.model.tokenizer_files.values())
         missing = [name for name in wanted if not (folder / name).is_file()]
+        empty = [name for name in wanted if name not in missing and (folder / name).stat().st_size == 0]
         if missing:
             report.problems.append(
                 f"model {setup.model.name}: {folder} lacks {', '.join(missing)} (its config loads them)"
+            )
+        if empty:
+            report.problems.append(
+                f"model {setup.model.name}: {', '.join(empty)} in {folder} is empty (a copy that did not finish?)"
             )
 
 
@@ -158,23 +152,25 @@ def _check_data(setups: dict[str, RunSetup], fine_tuned: set[str], report: Check
         if run not in fine_tuned:
             continue
         wanted = tuple(required_fields(setup))
-        if (setup.data.path, wanted) in checked:
-            continue
-        checked.add((setup.data.path, wanted))
-        records, problem = read_records(setup.data.path)
-        if problem is not None:
-            report.problems.append(f"data {setup.data.path}: {problem}")
-            continue
-        report.samples[setup.data.path] = records.count
-        for number, record in enumerate(records.first, start=1):
-            absent = [name for name in wanted if not isinstance(record, dict) or name not in record]
-            if absent:
-                have = ", ".join(map(repr, record)) if isinstance(record, dict) else type(record).__name__
-                report.problems.append(
-                    f"data {setup.data.path}: record {number} has no {', '.join(map(repr, absent))} field "
-                    f"(it has {have}); {setup.data.format} data needs {', '.join(map(repr, wanted))}",
-                )
-                break
+        files = [setup.data.path] + ([setup.validation.path] if setup.validation is not None else [])
+        for path in files:
+            if (path, wanted) in checked:
+                continue
+            checked.add((path, wanted))
+            records, problem = read_records(path)
+            if problem is not None:
+                report.problems.append(f"data {path}: {problem}")
+                continue
+            report.samples[path] = records.count
+            for number, record in enumerate(records.first, start=1):
+                absent = [name for name in wanted if not isinstance(record, dict) or name not in record]
+                if absent:
+                    have = ", ".join(map(repr, record)) if isinstance(record, dict) else type(record).__name__
+                    report.problems.append(
+                        f"data {path}: record {number} has no {', '.join(map(repr, absent))} field "
+                        f"(it has {have}); {setup.data.format} data needs {', '.join(map(repr, wanted))}",
+                    )
+                    break
 
 
 @dataclass
@@ -187,7 +183,7 @@ def read_records(path: str) -> tuple[Records, str | None]:
     """The number of records in a JSON or JSONL data file and its first few, or why it cannot be read."""
     empty = Records(0, [])
     try:
-        if path.endswith(".jsonl"):
+        if path.endswith(".jsonl") or _holds_lines(path):
             first: list[object] = []
             count = 0
             with open(path, "rb") as lines:
@@ -212,6 +208,17 @@ def read_records(path: str) -> tuple[Records, str | None]:
     if not isinstance(content, list):
         return empty, "a JSON file of training data must hold a list of records"
     return Records(len(content), content[:RECORDS_LOOKED_AT]), None if content else "no records"
+
+
+def _holds_lines(path: str) -> bool:
+    """Whether a ``.json`` file holds JSON Lines (one object per line), as Hugging Face datasets reads them."""
+    try:
+        with open(path, "rb") as file:
+            start = file.read(1 << 16).lstrip()
+    except OSError:
+        return False
+    first, _, rest = start.partition(b"\n")
+    return first.startswith(b"{") and rest.lstrip().startswith(b"{")
 
 
 def _totals(set_dir: Path, setups: dict[str, RunSetup], fine_tuned: set[str], report: CheckReport) -> None:
@@ -280,7 +287,8 @@ def _check_slurm(setups: dict[str, RunSetup], client: SlurmClient, report: Check
     if partitions is None:
         report.notes.append("partitions not checked: sinfo did not answer")
     else:
-        for name in sorted({partition for _, partition, _ in asked if partition} - partitions):
+        wanted = {name for _, partition, _ in asked if partition for name in partition.split(",")}
+        for name in sorted(wanted - partitions):
             report.problems.append(
                 f"slurm.partition {name!r}: no such partition here (sinfo lists {_list(partitions)})"
             )
@@ -300,122 +308,3 @@ def _check_slurm(setups: dict[str, RunSetup], client: SlurmClient, report: Check
 
 def _list(names: set[str]) -> str:
     return ", ".join(sorted(names)) or "none"
-
-
-@dataclass
-class _TaskCheck:
-    """The task files' import, running in a subprocess while the other checks go on."""
-
-    process: subprocess.Popen[str] | None
-    timeout: float
-    fallback: list[str] | None = None  # the import with this Python, when the job environment fails here
-    notes: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    remember: Callable[[set[str]], None] | None = None  # hears of the tasks that imported
-
-    def finish(self) -> list[str]:
-        if self.process is None:
-            return self.problems
-        try:
-            stdout, stderr = self.process.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.communicate()
-            return [f"task files: importing them took more than {self.timeout:g} s; not checked"]
-        if self.process.returncode == ENVIRONMENT_FAILED and self.fallback is not None:
-            line = stderr.strip().splitlines()[-1] if stderr.strip() else "an environment line failed"
-            self.notes.append(
-                f"the job environment does not set up here ({line}): task files imported with {sys.executable}"
-            )
-            retry, self.fallback = self.fallback, None
-            self.process = subprocess.Popen(retry, **_PIPES)
-            return self.finish()
-        answers = {}
-        for line in stdout.splitlines():
-            if line.startswith("expset-task\t"):
-                _, file, name, problem = line.split("\t", 3)
-                answers[(file, name)] = problem
-        if not answers:
-            said = (stderr.strip().splitlines() or [f"exit status {self.process.returncode}"])[-1]
-            self.notes.append(f"task files not checked: the job environment did not start here ({said})")
-            return []
-        if self.remember is not None:
-            self.remember({f"{file}@{name}" for (file, name), problem in answers.items() if problem == "ok"})
-        return [
-            f"task {name} in {file}: {problem}" for (file, name), problem in sorted(answers.items()) if problem != "ok"
-        ]
-
-
-_TASK_PROBE = r"""
-import importlib.util, sys, traceback
-for item in sys.argv[1:]:
-    file, _, name = item.rpartition("@")
-    try:
-        spec = importlib.util.spec_from_file_location("expset_task_probe", file)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        problem = "ok" if callable(getattr(module, name, None)) else "the file defines no task of that name"
-    except BaseException as error:
-        problem = f"does not import: {type(error).__name__}: {error}".replace("\n", " ").replace("\t", " ")
-    print(f"expset-task\t{file}\t{name}\t{problem}", flush=True)
-"""
-
-
-ENVIRONMENT_FAILED = 97
-"""The exit status of the task probe when a line of the job environment failed here."""
-_PIPES: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "stdin": subprocess.DEVNULL, "text": True}
-
-
-def _start_task_check(set_dir: Path, setups: dict[str, RunSetup], timeout: float) -> _TaskCheck:
-    """Start importing every task file the runs evaluate with: in the job environment when the profile has
-    one (with this Python instead if that environment fails on this machine), else with this Python.
-    Tasks whose file and environment are as they were when an earlier check imported them are skipped."""
-    import shlex
-
-    environment = next((setup.slurm.environment for setup in setups.values() if setup.slurm.environment), [])
-    tasks = sorted({evaluation.task for setup in setups.values() for evaluation in setup.evaluations})
-    checked = _read_checked(set_dir)
-    stamps = {task: _stamp(task, environment) for task in tasks}
-    wanted = [task for task in tasks if stamps[task] is None or checked.get(task) != stamps[task]]
-    if not wanted:
-        return _TaskCheck(None, timeout)
-
-    def remember(imported: set[str]) -> None:
-        _write_checked(set_dir, {**checked, **{task: stamps[task] for task in imported if stamps.get(task)}})
-
-    here = [sys.executable, "-c", _TASK_PROBE, *wanted]
-    if not environment:
-        return _TaskCheck(subprocess.Popen(here, **_PIPES), timeout, remember=remember)
-    lines = [
-        f"{line} || {{ echo {shlex.quote(line)}': failed' >&2; exit {ENVIRONMENT_FAILED}; }}" for line in environment
-    ]
-    probe = shlex.join(["python", "-c", _TASK_PROBE, *wanted])
-    process = subprocess.Popen(["bash", "-c", "\n".join([*lines, probe])], **_PIPES)
-    return _TaskCheck(process, timeout, fallback=here, remember=remember)
-
-
-def _stamp(task: str, environment: list[str]) -> str | None:
-    """What a task's import depends on that expset can see: its file's content and the job environment."""
-    import hashlib
-
-    try:
-        content = Path(task.rpartition("@")[0]).read_bytes()
-    except OSError:
-        return None
-    return hashlib.sha256(content + "\0".join(environment).encode()).hexdigest()
-
-
-def _read_checked(set_dir: Path) -> dict[str, str]:
-    try:
-        data = json.loads((set_dir / TASKS_CHECKED).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {key: value for key, value in data.items() if isinstance(value, str)} if isinstance(data, dict) else {}
-
-
-def _write_checked(set_dir: Path, checked: dict[str, str]) -> None:
-    """Remember the tasks that imported; a set that cannot be written to is checked again next time."""
-    from expset.fs.inside import write_file
-
-    with contextlib.suppress(OSError, ExpsetError):
-        write_file(set_dir, TASKS_CHECKED, json.dumps(checked, indent=1, sort_keys=True) + "\n")

@@ -1,4 +1,4 @@
-"""``submit --resubmit --fix oom|time``: mend failed fine-tunes' setups before they go again.
+"""``submit --resubmit --fix oom|mem|time``: mend failed fine-tunes' setups before they go again.
 
 Each chosen run's ``setup_finetune.yaml`` is edited in place (see ``core.fixes``), its config and
 scripts are scaffolded again from it, and the change is recorded in the ledger. The edit is a
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from expset import ledger
-from expset.core.fixes import Change, edit_setup, halved_batch, longer_time
+from expset.core.fixes import Change, edit_setup, halved_batch, longer_time, more_memory
 from expset.core.layout import FINETUNE_STEP, SETUP_FILE
 from expset.core.naming import FINE_TUNED, ExperimentSet
 from expset.sets import parse_setup, read_setup
@@ -46,13 +46,21 @@ def fix_failed_runs(
     report = FixReport()
     varied = set(experiment_set.plan.vary)
     wanted = set(named) if named else None
+    fixed_at: dict[str, str] = {}  # run → when a fix last changed its setup
+    for note in ledger.read(set_dir).notes:
+        if note["event"] == "fixed":
+            fixed_at[note["run"]] = max(fixed_at.get(note["run"], ""), note.get("time", ""))
     edits: dict[str, str] = {}
+    originals: dict[str, str] = {}
     longest: dict[str | None, str | None] = {}
     for run in experiment_set.all_runs:
         if run.kind != FINE_TUNED or (wanted is not None and run.name not in wanted):
             continue
         job = tracked.current(run.name, FINETUNE_STEP)
         if job is None or tracked.state(run.name, FINETUNE_STEP) not in FAILED_STATES:
+            continue
+        if fixed_at.get(run.name, "") > job.time:
+            report.left[run.name] = "its setup was fixed after its last job failed; it goes again as it is now"
             continue
         failure = job_failure(set_dir / run.name, FINETUNE_STEP, job.job_id or "", tracked)
         if wanted is None and failure.fix != fix:
@@ -64,21 +72,30 @@ def fix_failed_runs(
             changes = halved_batch(
                 run.name, setup.training.batch_size, setup.training.gradient_accumulation_steps, varied
             )
+        elif fix == "mem":
+            changes = more_memory(run.name, setup.resources.mem)
         else:
             partition = setup.slurm.partition
             if partition not in longest:
                 site = merge_site(profile, experiment_set.plan.site)
                 longest[partition] = site.max_time or client.partition_time_limit(partition)
             changes = longer_time(run.name, setup.resources.time, longest[partition])
-        text = edit_setup(path.read_text(encoding="utf-8"), changes)
+        originals[run.name] = path.read_text(encoding="utf-8")
+        text = edit_setup(originals[run.name], changes)
         parse_setup(text, path)  # the edited file must still be a setup, or nothing is written
         edits[run.name] = text
         report.changed[run.name] = changes
-    for run_name, text in edits.items():
-        write_atomically(set_dir / run_name / SETUP_FILE, text)
-    if edits:
+    if not edits:
+        return report
+    try:
+        for run_name, text in edits.items():
+            write_atomically(set_dir / run_name / SETUP_FILE, text)
         _scaffold_again(experiment_set, set_dir, sorted(edits), profile)
-        ledger.append(set_dir, [ledger.fixed(run, fix, [c.describe() for c in report.changed[run]]) for run in edits])
+    except BaseException:  # a conflict, Ctrl-C: the setups go back to what they were, so none is half-fixed
+        for run_name, text in originals.items():
+            write_atomically(set_dir / run_name / SETUP_FILE, text)
+        raise
+    ledger.append(set_dir, [ledger.fixed(run, fix, [c.describe() for c in report.changed[run]]) for run in edits])
     return report
 
 

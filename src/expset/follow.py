@@ -21,14 +21,18 @@ def follow(
     poll: float,
     on_round: Callable[[SubmitReport], None],
     on_wait: Callable[[str], None],
+    stopped: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
-) -> SubmitReport:
-    """Run ``submit_once`` every ``poll`` seconds until no run is left for later; the last round's report.
+) -> SubmitReport | None:
+    """Run ``submit_once`` every ``poll`` seconds until no run is left for later; the last round's report,
+    or None when ``stopped`` said, before a round, that the follow must end (the set's jobs were cancelled).
 
     A round that meets another ``submit`` of the set waits for it. A job limit SLURM enforces while none
     of this set's jobs is queued would never free a slot: that ends the follow with the reason.
     """
     while True:
+        if stopped():
+            return None
         try:
             report = submit_once()
         except BusyError as busy:

@@ -235,6 +235,8 @@ _JOB_ID = re.compile(r"[A-Za-z0-9]+(?:_[0-9]+)?")
 
 def _is_job_id(text: str) -> bool:
     return (text.isascii() and text.isalnum()) or _JOB_ID.fullmatch(text) is not None
+
+
 NOTES = ("fixed", "cancelled")
 """Events that record what was done to a set's jobs; they submit nothing and change no job's place."""
 

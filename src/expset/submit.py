@@ -149,19 +149,29 @@ def submit_set(
             )
             steps.update({run: run_steps(set_dir / run) for run in report.fixed.changed})
         held_by = None
+        if canary and dry_run:
+            report.notes.append("--canary: a dry run shows neither the canaries nor the hold on the rest")
         if canary and not dry_run:
             from expset.canary import start_canaries
 
-            report.canaries = start_canaries(
-                experiment_set,
-                set_dir,
-                chosen,
-                tracked,
-                client,
-                key,
-                about_to_train={run.name for run in chosen if _trains_now(tracked, run.name, resubmit)},
-                resubmit=resubmit,
-            )
+            about_to_train = {run.name for run in chosen if _trains_now(tracked, run.name, resubmit)}
+            try:
+                report.canaries = start_canaries(
+                    experiment_set,
+                    set_dir,
+                    chosen,
+                    tracked,
+                    client,
+                    key,
+                    about_to_train=about_to_train,
+                    resubmit=resubmit,
+                )
+            except SubmitError as error:
+                report.limit = job_limit(error.message)
+                if report.limit is None:
+                    raise
+                report.left = [run.name for run in chosen if run.name in about_to_train]
+                return report  # SLURM's job limit: the canaries, and all that waits for them, wait for a slot
             held_by = report.canaries.held_by
         active = sum(1 for state in tracked.states.values() if state.active)
         active += sum(len(jobs) for jobs in report.canaries.jobs.values()) if report.canaries else 0
@@ -181,8 +191,11 @@ def submit_set(
             if setup_changed_since(tracked, run.name, digests.get(run.name)):
                 if rerun:
                     todo_names, reason, waits_for = list(by_name), "", None
-                else:
-                    reason = "completed with a setup that has changed since: re-run it on purpose with --rerun"
+                else:  # nothing of it goes again by accident, not even an evaluation of its old checkpoints
+                    todo_names, reason = (
+                        [],
+                        "completed with a setup that has changed since: re-run it on purpose with --rerun",
+                    )
             todo = [by_name[name] for name in todo_names]
             if not todo:
                 report.skipped[run.name] = reason

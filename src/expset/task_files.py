@@ -50,14 +50,21 @@ def static_task_problem(task: str) -> str | None:
         return f"does not import: SyntaxError: {error.msg} (line {error.lineno})"
     except ValueError as error:
         return f"does not import: {error}"
-    return None if name in _top_level_names(tree) else "the file defines no task of that name"
+    names = _top_level_names(tree)
+    return None if name in names or "*" in names else "the file defines no task of that name"
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:
+    """Every name the file binds at its top level, and the names its tasks are registered under
+    (``@task(name="caps")``); ``*`` when it imports everything from somewhere (anything may be bound)."""
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
+            for decorator in getattr(node, "decorator_list", []):
+                for keyword in decorator.keywords if isinstance(decorator, ast.Call) else []:
+                    if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                        names.add(str(keyword.value.value))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):

@@ -139,7 +139,7 @@ def test_follow_runs_a_set_to_the_end_under_a_per_user_job_limit_with_no_further
         if int(a["job"]) < int(b["job"]) and a["started"] < b["ended"] and b["started"] < a["ended"]
     ]
     assert together, "no two fine-tunes of the one data file ran at the same time"
-    assert list(job_tmp.glob("expset-datasets.*")) == []  # each job's own cache, removed when it ended
+    assert list(job_tmp.glob("expset-job.*")) == []  # each job's own cache, removed when it ended
 
 
 def test_a_failed_canary_cancels_the_held_set_with_the_reason_and_a_passing_one_releases_it(

@@ -97,7 +97,7 @@ def test_a_failed_canary_is_named_in_status_and_stops_the_next_submit_until_resu
         if job.state == "PENDING" and job.job_id not in ("104", "105", "106"):
             job.state = "CANCELLED"  # SLURM's --kill-on-invalid-dep
     shown = " ".join(expset("status", str(set_dir)).stdout.split())
-    assert "canary 1B_rank16 failed: finetune: out of memory: CUDA out of memory" in shown
+    assert "canary 1B_rank16 failed: finetune: out of GPU memory: CUDA out of memory" in shown
     assert "the jobs held for it were cancelled" in shown
     [canary] = [c for c in set_status(load_set(set_dir), set_dir, SlurmClient(slurm)).canaries if c.run == "1B_rank16"]
     assert canary.output == "1B_rank16/canary/logs/finetune-101.out"

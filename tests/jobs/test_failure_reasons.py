@@ -27,6 +27,10 @@ MISSING_TOKENIZER = """\
 FileNotFoundError: [Errno 2] No such file or directory: '/scratch/models/Llama-3.2-1B-Instruct/original/tokenizer.model'
 """
 NAN = "1|7|Loss: nan: 70%|#######   | 7/10\n"
+WARNING_THEN_ERROR = (
+    "UserWarning: No such file or directory: '/models/x/generation_config.json'\n"
+    "Traceback (most recent call last):\nKeyError: 'input'\n"
+)
 KEY_ERROR = "Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'output'\n"
 
 
@@ -34,20 +38,21 @@ KEY_ERROR = "Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyErr
     ("slurm", "exit_code", "output", "cause", "fix"),
     [
         ("TIMEOUT", None, "", Cause.TIME_LIMIT, "time"),
-        ("OUT_OF_MEMORY", None, "", Cause.OUT_OF_MEMORY, "oom"),
+        ("OUT_OF_MEMORY", None, "", Cause.HOST_MEMORY, "mem"),  # SLURM's out of memory is the job's --mem
         ("NODE_FAIL", None, "", Cause.NODE_FAILURE, None),
         ("PREEMPTED", None, "", Cause.PREEMPTED, None),
         ("CANCELLED by 1000", None, "", Cause.CANCELLED, None),
         ("PENDING (DependencyNeverSatisfied)", None, "", Cause.DEPENDENCY, None),
         ("FAILED", 1, CUDA_OOM, Cause.OUT_OF_MEMORY, "oom"),  # SLURM says only "failed": the output knows
         (None, None, TIME_LIMIT, Cause.TIME_LIMIT, "time"),  # SLURM forgot the job: its output still says
-        (None, None, HOST_OOM, Cause.OUT_OF_MEMORY, "oom"),
-        ("FAILED", None, MEMORY_LIMIT, Cause.OUT_OF_MEMORY, "oom"),
+        (None, None, HOST_OOM, Cause.HOST_MEMORY, "mem"),
+        ("FAILED", None, MEMORY_LIMIT, Cause.HOST_MEMORY, "mem"),
         (None, None, CANCELLED, Cause.CANCELLED, None),
         ("FAILED", 1, MISSING_TOKENIZER, Cause.MISSING_FILE, None),
         ("FAILED", 1, NAN + KEY_ERROR, Cause.ERROR, None),
         ("FAILED", 1, NAN, Cause.NAN_LOSS, None),
         ("FAILED", 3, "no words of its own\n", Cause.ERROR, None),
+        ("FAILED", 1, WARNING_THEN_ERROR, Cause.ERROR, None),  # the exception that ended it, not a warning
     ],
 )
 def test_a_failure_is_named_by_slurm_first_then_by_the_jobs_own_output(slurm, exit_code, output, cause, fix):

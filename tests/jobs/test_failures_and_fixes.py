@@ -72,7 +72,7 @@ def test_a_failure_slurm_calls_plain_failed_is_named_from_the_jobs_output(set_di
     fail(set_dir, slurm, "3B_rank16", "FAILED", CUDA_OOM)
     document = json.loads(expset("status", str(set_dir), "--json").stdout)
     [run] = [run for run in document["runs"] if run["run"] == "3B_rank16"]
-    assert run["failure"].startswith("out of memory: CUDA out of memory") and run["fix"] == "oom"
+    assert run["failure"].startswith("out of GPU memory: CUDA out of memory") and run["fix"] == "oom"
     assert run["output"] == f"3B_rank16/logs/finetune-{run['job_id']}.out"
 
 
@@ -135,7 +135,7 @@ def test_fix_needs_resubmit_and_a_fix_expset_knows(set_dir, slurm):
     alone = expset("submit", str(set_dir), "--fix", "oom")
     unknown = expset("submit", str(set_dir), "--resubmit", "--fix", "memory")
     assert (alone.exit_code, unknown.exit_code) == (2, 2)
-    assert "give it with --resubmit" in alone.stderr and "use one of: oom, time" in unknown.stderr
+    assert "give it with --resubmit" in alone.stderr and "use one of: oom, mem, time" in unknown.stderr
 
 
 def test_cancel_stops_the_runs_queued_and_running_jobs_and_records_it(set_dir, slurm):

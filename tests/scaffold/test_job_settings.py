@@ -173,9 +173,11 @@ def test_a_prompt_template_where_training_cannot_take_it_is_refused(site, change
 
 def test_the_proposal_says_what_each_model_keeps_on_disk_measured_where_its_files_are(site):
     import json
+    import shutil
 
     folder = site.models / "Llama-3.2-1B-Instruct"
     (folder / "model.safetensors").write_bytes(b"\0" * 3_000)
+    shutil.rmtree(site.models / "Llama-3.2-3B-Instruct")  # not on disk: sized from its name
     plan_file = site.root / "plan.yaml"
     plan_file.write_text(to_yaml(site.plan(vary={"model": ["Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct"]})))
     proposal = json.loads(expset("plan", str(plan_file), "--json").stdout)

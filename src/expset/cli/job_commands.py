@@ -71,7 +71,7 @@ def scaffold_command(
         for step in before_submit(experiment_set, read_profile(profile_path()), run_names(runs)):
             status("before submitting: {}", step)
         if not no_check:
-            found = run_check(experiment_set, set_dir, run_names(runs), show=sys.stderr.write, imports=False)
+            found = run_check(experiment_set, set_dir, run_names(runs), show=sys.stderr.write, whole=False)
             if found:
                 status("[yellow]{} problem(s) above: `expset submit` refuses until they are fixed[/]", found)
         status(
@@ -102,16 +102,18 @@ def run_check(
     show: Any,
     *,
     findings: bool = False,
-    imports: bool = True,
+    whole: bool = True,
 ) -> int:
     """Run ``expset check`` and show its problems through ``show`` (with ``findings``, also its notes, the
-    data it counted and what the set asks for); the number of problems."""
+    data it counted and what the set asks for); the number of problems. Not ``whole`` (scaffold's), task
+    files are only parsed and SLURM is not asked: it takes no time."""
     from expset.check import check_set, describe
     from expset.cli.console import status
     from expset.slurm.client import SlurmClient
     from expset.slurm.runner import SubprocessRunner
 
-    report = check_set(experiment_set, set_dir, SlurmClient(SubprocessRunner()), runs=runs, import_tasks=imports)
+    client = SlurmClient(SubprocessRunner()) if whole else None
+    report = check_set(experiment_set, set_dir, client, runs=runs, import_tasks=whole)
     if findings:
         for note in report.notes:
             status("[yellow]note:[/] {}", note)

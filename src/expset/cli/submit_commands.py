@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -35,9 +36,10 @@ def submit_command(
         str | None,
         typer.Option(
             "--fix",
-            metavar="oom|time",
-            help="With --resubmit: halve the batch (same effective batch) or double the time limit of fine-tunes "
-            "that failed for that reason (or of the --runs named) before they go again.",
+            metavar="oom|mem|time",
+            help="With --resubmit: halve the batch (same effective batch; out of GPU memory), double --mem (out of "
+            "host memory) or double the time limit of fine-tunes that failed for that reason (or of the --runs "
+            "named) before they go again.",
         ),
     ] = None,
     follow: Annotated[
@@ -144,9 +146,9 @@ def submit_command(
             sys.stdout.write(shlex.join(argv) + "\n")
         _say_submitted(report)
         if follow and not dry_run and report.error is None and report.left:
-            report = _follow(
-                experiment_set, set_dir, client, run_names(runs), max_jobs, stagger, poll, submitted, canary
-            )
+            options = {"max_jobs": max_jobs, "stagger": stagger, "resubmit": resubmit, "rerun": rerun}
+            options |= {"canary": canary, "array": array, "throttle": throttle}
+            report = _follow(experiment_set, set_dir, client, report, options, poll, submitted)
         else:
             for run, reason in report.skipped.items():
                 status("[dim]skipped {}: {}[/]", run, reason)
@@ -237,37 +239,49 @@ def _follow(
     experiment_set: Any,
     set_dir: Any,
     client: Any,
-    runs: list[str] | None,
-    max_jobs: int | None,
-    stagger: float,
+    first: Any,
+    options: dict[str, Any],
     poll: float,
     submitted: list[str],
-    canary: bool,
 ) -> Any:
-    """Submit round after round until no run is left; a progress line on stderr after each round."""
+    """Submit round after round the runs the round before left, until none is left; a progress line on stderr
+    after each round. Each round takes the first's ``options`` (resubmit, rerun, canary…), for the runs it
+    left only: a job that fails while the follow goes on is not resubmitted by it. A follow ends when the
+    set's jobs are cancelled (``expset cancel``) after it began."""
     import time
 
+    from expset import ledger
     from expset.cli.console import status
     from expset.follow import follow
     from expset.submit import submit_set
 
+    began = ledger.now()
+    left = list(first.left)
+
     def once() -> Any:
-        return submit_set(
-            experiment_set,
-            set_dir,
-            client,
-            runs=runs,
-            max_jobs=max_jobs,
-            stagger=stagger,
-            canary=canary,  # later rounds are held by the same canaries, and end if one failed
-            on_submitted=submitted.append,
-        )
+        nonlocal left
+        report = submit_set(experiment_set, set_dir, client, runs=left, on_submitted=submitted.append, **options)
+        left = list(report.left) if report.error is None else left
+        return report
 
     def progress(report: Any) -> None:
         _say_submitted(report)
         jobs = ", ".join(f"{count} {state}" for state, count in sorted(report.jobs.items())) or "none yet"
-        reason = f"SLURM's job limit ({report.limit})" if report.limit else f"--max-jobs {max_jobs}"
+        reason = f"SLURM's job limit ({report.limit})" if report.limit else f"--max-jobs {options['max_jobs']}"
         waiting = f"; {len(report.left)} run(s) wait for a free slot: {reason}" if report.left else ""
         status("{}  jobs of the set: {}{}", time.strftime("%H:%M:%S"), jobs, waiting)
 
-    return follow(once, poll=poll, on_round=progress, on_wait=lambda why: status("[dim]waiting: {}[/]", why))
+    def cancelled() -> bool:
+        return any(note["event"] == "cancelled" and note["time"] > began for note in ledger.read(set_dir).notes)
+
+    last = follow(
+        once,
+        poll=poll,
+        on_round=progress,
+        on_wait=lambda why: status("[dim]waiting: {}[/]", why),
+        stopped=cancelled,
+    )
+    if last is None:
+        status("[yellow]stopped following: the set's jobs were cancelled (expset cancel) since this follow began[/]")
+        return replace(first, submitted={}, left=left, skipped={}, failed=[])
+    return last

@@ -17,7 +17,8 @@ from enum import Enum
 class Cause(str, Enum):
     """The kinds of failure a researcher acts on differently."""
 
-    OUT_OF_MEMORY = "out of memory"
+    OUT_OF_MEMORY = "out of GPU memory"
+    HOST_MEMORY = "out of host memory"
     TIME_LIMIT = "time limit"
     NODE_FAILURE = "node failure"
     PREEMPTED = "preempted"
@@ -28,7 +29,7 @@ class Cause(str, Enum):
     ERROR = "error"
 
 
-FIXES = {Cause.OUT_OF_MEMORY: "oom", Cause.TIME_LIMIT: "time"}
+FIXES = {Cause.OUT_OF_MEMORY: "oom", Cause.HOST_MEMORY: "mem", Cause.TIME_LIMIT: "time"}
 """The causes ``submit --resubmit --fix`` can mend, by the word the option takes."""
 
 
@@ -48,7 +49,7 @@ class Failure:
 
 
 _SLURM_CAUSES = {
-    "OUT_OF_MEMORY": Cause.OUT_OF_MEMORY,
+    "OUT_OF_MEMORY": Cause.HOST_MEMORY,  # SLURM's: the job's --mem, not the GPU's
     "TIMEOUT": Cause.TIME_LIMIT,
     "DEADLINE": Cause.TIME_LIMIT,
     "NODE_FAIL": Cause.NODE_FAILURE,
@@ -64,8 +65,8 @@ _STEPD_MARKS = (
     (re.compile(_CANCELLED_AT + " DUE TO TIME LIMIT"), Cause.TIME_LIMIT, "killed at its time limit"),
     (re.compile(_CANCELLED_AT + " DUE TO PREEMPTION"), Cause.PREEMPTED, "preempted by SLURM"),
     (re.compile(_CANCELLED_AT + " DUE TO NODE FAILURE"), Cause.NODE_FAILURE, "its node failed"),
-    (re.compile(r"Detected \d+ oom[-_]kill event"), Cause.OUT_OF_MEMORY, "the node's memory ran out (--mem)"),
-    (re.compile(r"StepId=\S+ exceeded memory limit"), Cause.OUT_OF_MEMORY, "the node's memory ran out (--mem)"),
+    (re.compile(r"Detected \d+ oom[-_]kill event"), Cause.HOST_MEMORY, "the job's --mem ran out"),
+    (re.compile(r"StepId=\S+ exceeded memory limit"), Cause.HOST_MEMORY, "the job's --mem ran out"),
     (re.compile(_CANCELLED_AT + r"(?: \*\*\*|$)", re.MULTILINE), Cause.CANCELLED, "cancelled"),
 )
 _CUDA_OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|CUDA error: out of memory")
@@ -91,8 +92,8 @@ def diagnose(state_name: str | None, exit_code: int | None, output_tail: str) ->
     leaves the decision to the output.
     """
     from_slurm = slurm_cause(state_name)
-    if from_slurm is Cause.OUT_OF_MEMORY:
-        return Failure(from_slurm, "the node's memory ran out (--mem)")
+    if from_slurm is Cause.HOST_MEMORY:
+        return Failure(from_slurm, "the job's --mem ran out")
     if from_slurm is Cause.TIME_LIMIT:
         return Failure(from_slurm, "killed at its time limit")
     if from_slurm is not None:
@@ -112,12 +113,10 @@ def _inside_cause(lines: list[str]) -> Failure | None:
             return Failure(cause, detail)
     if _CUDA_OOM.search(text):
         return Failure(Cause.OUT_OF_MEMORY, "CUDA out of memory (GPU memory at this batch size)")
-    missing = _MISSING.findall(text)
-    if missing:
-        return Failure(Cause.MISSING_FILE, missing[-1])
-    for line in reversed(lines):
+    for line in reversed(lines):  # the last exception is what ended the job; a warning before it did not
         if _EXCEPTION.match(line):
-            return Failure(Cause.ERROR, line[:200])
+            missing = _MISSING.findall(line)
+            return Failure(Cause.MISSING_FILE, missing[-1]) if missing else Failure(Cause.ERROR, line[:200])
     if _NAN_LOSS.search(text):
         return Failure(Cause.NAN_LOSS, "the loss became NaN (try a lower learning rate)")
     return None

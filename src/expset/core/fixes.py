@@ -1,9 +1,10 @@
 """The changes ``submit --resubmit --fix`` makes to a failed run's ``setup_finetune.yaml``. Pure: text in,
 text out.
 
-``oom`` halves the batch and doubles gradient accumulation, so each optimizer step still sees the same
-number of samples and the run still answers the plan's question; ``time`` doubles the time limit, up to
-the longest the cluster allows. The file is edited line by line, so a researcher's comments and other
+``oom`` (out of GPU memory) halves the batch and doubles gradient accumulation, so each optimizer step
+still sees the same number of samples and the run still answers the plan's question; ``mem`` doubles the
+host memory the job asks for (``--mem``, which SLURM enforces); ``time`` doubles the time limit, up to the
+longest the cluster allows. The file is edited line by line, so a researcher's comments and other
 edits stay as they were.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from expset.errors import SetupError
 
-FIX_NAMES = ("oom", "time")
+FIX_NAMES = ("oom", "mem", "time")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ def halved_batch(run: str, batch_size: int, accumulation: int, varied: set[str])
             f"run {run}: --fix oom cannot halve a batch of 1",
             hint="lower training.max_seq_len, ask for more GPUs (resources.gpus) or a larger GPU (slurm.constraint)",
         )
+    if batch_size % 2:
+        raise SetupError(
+            f"run {run}: --fix oom cannot halve a batch of {batch_size} and keep the samples per optimizer step",
+            hint="set training.batch_size and gradient_accumulation_steps in its setup_finetune.yaml by hand",
+        )
     return [
         Change("training.batch_size", str(batch_size), str(batch_size // 2)),
         Change("training.gradient_accumulation_steps", str(accumulation), str(accumulation * 2)),
@@ -83,6 +89,14 @@ def longer_time(run: str, current: str, longest: str | None) -> list[Change]:
             )
         wanted = min(wanted, seconds(longest))
     return [Change("resources.time", current, time_limit(wanted))]
+
+
+def more_memory(run: str, current: str) -> list[Change]:
+    """The job's host memory (``--mem``) doubled: SLURM killed it for using more than it asked for."""
+    match = re.fullmatch(r"(\d+)([KMGT]?)", current)
+    if match is None:
+        raise SetupError(f"run {run}: resources.mem {current!r} is not a SLURM memory size", hint="write it as 64G")
+    return [Change("resources.mem", current, f"{int(match.group(1)) * 2}{match.group(2)}")]
 
 
 def edit_setup(text: str, changes: list[Change]) -> str:
