@@ -46,10 +46,10 @@ def fix_failed_runs(
     report = FixReport()
     varied = set(experiment_set.plan.vary)
     wanted = set(named) if named else None
-    fixed_at: dict[str, str] = {}  # run → when a fix last changed its setup
+    fixed_at: dict[str, int] = {}  # run → the ledger line of the last fix of its setup
     for note in ledger.read(set_dir).notes:
         if note["event"] == "fixed":
-            fixed_at[note["run"]] = max(fixed_at.get(note["run"], ""), note.get("time", ""))
+            fixed_at[note["run"]] = max(fixed_at.get(note["run"], 0), note["line"])
     edits: dict[str, str] = {}
     originals: dict[str, str] = {}
     longest: dict[str | None, str | None] = {}
@@ -59,7 +59,7 @@ def fix_failed_runs(
         job = tracked.current(run.name, FINETUNE_STEP)
         if job is None or tracked.state(run.name, FINETUNE_STEP) not in FAILED_STATES:
             continue
-        if fixed_at.get(run.name, "") > job.time:
+        if fixed_at.get(run.name, 0) > job.line:  # fixed since this job was submitted: it goes as it is
             report.left[run.name] = "its setup was fixed after its last job failed; it goes again as it is now"
             continue
         failure = job_failure(set_dir / run.name, FINETUNE_STEP, job.job_id or "", tracked)

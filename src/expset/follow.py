@@ -22,7 +22,7 @@ def follow(
     on_round: Callable[[SubmitReport], None],
     on_wait: Callable[[str], None],
     stopped: Callable[[], bool] = lambda: False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> SubmitReport | None:
     """Run ``submit_once`` every ``poll`` seconds until no run is left for later; the last round's report,
     or None when ``stopped`` said, before a round, that the follow must end (the set's jobs were cancelled).
@@ -37,7 +37,7 @@ def follow(
             report = submit_once()
         except BusyError as busy:
             on_wait(busy.message)
-            sleep(poll)
+            (sleep or time.sleep)(poll)
             continue
         on_round(report)
         if report.error is not None or not report.left:
@@ -48,4 +48,4 @@ def follow(
                 f"SLURM refuses this set's jobs although none of them is queued: {report.limit}",
                 hint="your other jobs fill the cluster's job limit; submit again once they end",
             )
-        sleep(poll)
+        (sleep or time.sleep)(poll)

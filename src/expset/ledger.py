@@ -41,6 +41,7 @@ class Job:
     script: str = ""  # relative to the set folder
     script_sha256: str = ""
     after: str | None = None  # the jobs this one waits for (afterok), id:id:…
+    line: int = field(default=0, compare=False)  # its intent's ledger line: what is recorded later came after it
 
 
 @dataclass
@@ -200,7 +201,7 @@ def fold(content: bytes, where: str) -> Ledger:
             continue
         kind, token = event["event"], event["token"]
         if kind in NOTES:
-            ledger.notes.append(event)
+            ledger.notes.append({**event, "line": number})
             continue
         orphan = kind == "submitted" and token not in by_token and "run" in event and "step" in event
         if kind == "intent" or (kind == "adopted" and token not in by_token) or orphan:
@@ -215,6 +216,7 @@ def fold(content: bytes, where: str) -> Ledger:
                     script=event.get("script", ""),
                     script_sha256=event.get("script_sha256", ""),
                     after=event.get("after"),
+                    line=number,
                 )
             )
         elif token not in by_token or slots[by_token[token]] is None:

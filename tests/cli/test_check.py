@@ -150,3 +150,50 @@ def test_check_of_some_runs_checks_only_theirs(set_dir, site):
             name.unlink()
     assert expset("check", str(set_dir), "--runs", "1B_rank8").exit_code == 0
     assert expset("check", str(set_dir), "--runs", "3B_rank8").exit_code == 2
+
+
+def test_a_task_file_importing_a_module_beside_it_imports_as_inspect_would(set_dir, site):
+    (site.root / "prompts.py").write_text("PREFIX = 'Capitalize: '\n")
+    site.tasks.write_text("import prompts  # beside the task file\n" + site.tasks.read_text())
+    assert problems(expset("check", str(set_dir))) == []
+
+
+def test_a_task_registered_under_a_name_of_its_own_is_found(site, slurm):
+    site.tasks.write_text(site.tasks.read_text().replace("@task\ndef arithmetic", '@task(name="arithmetic")\ndef sums'))
+    set_dir = site.create()
+    scaffolded = expset("scaffold", str(set_dir))
+    assert "problem" not in scaffolded.stderr  # the file's syntax says so
+    assert problems(expset("check", str(set_dir))) == []  # and so does inspect's registry
+
+
+def test_json_lines_in_a_json_file_are_read_as_datasets_reads_them(set_dir, site):
+    (site.data / "words.json").write_text('{"input": "hi", "output": "HI"}\n{"input": "yo", "output": "YO"}\n')
+    result = expset("check", str(set_dir))
+    assert problems(result) == [] and f"data {site.data / 'words.json'}: 2 records" in result.stdout
+
+
+def test_each_partition_of_a_list_is_looked_for(site, slurm):
+    slurm.partitions = ("debug*", "gpu")
+    set_dir = site.create(site={"partition": "gpu,gpu-long"})
+    expset("scaffold", str(set_dir))
+    assert problems(expset("check", str(set_dir))) == [
+        "problem: slurm.partition 'gpu-long': no such partition here (sinfo lists debug, gpu)"
+    ]
+
+
+def test_a_model_folder_is_checked_whether_a_control_run_of_it_comes_first_or_not(site, slurm):
+    set_dir = site.create(controls=True)
+    expset("scaffold", str(set_dir))
+    (site.models / "Llama-3.2-1B-Instruct" / "original" / "tokenizer.model").unlink()
+    for runs in ("base_1B,1B_rank8", "1B_rank8,base_1B"):
+        assert any(
+            "lacks original/tokenizer.model" in line for line in problems(expset("check", str(set_dir), "--runs", runs))
+        )
+
+
+def test_an_empty_checkpoint_file_is_a_copy_that_did_not_finish(set_dir, site):
+    (site.models / "Llama-3.2-1B-Instruct" / "model.safetensors").write_bytes(b"")
+    assert problems(expset("check", str(set_dir))) == [
+        f"problem: model Llama-3.2-1B-Instruct: model.safetensors in {site.models / 'Llama-3.2-1B-Instruct'} is "
+        "empty (a copy that did not finish?)"
+    ]

@@ -106,3 +106,17 @@ def test_a_failed_canary_is_named_in_status_and_stops_the_next_submit_until_resu
     again = expset("submit", str(set_dir), "--canary", "--resubmit")
     assert again.exit_code == 0, again.stderr
     assert "canary of Llama-3.2-1B-Instruct: 1B_rank16 (submitted" in again.stderr
+
+
+def test_a_later_round_keeps_the_canary_it_had_and_waits_only_for_its_jobs_still_queued(site, slurm):
+    set_dir = site.create(vary={"lr": [1e-4, 3e-4, 1e-3]}, fixed={"model": "Llama-3.2-1B-Instruct", "dataset": "words"})
+    expset("scaffold", str(set_dir))
+    first = expset("submit", str(set_dir), "--canary", "--max-jobs", "7")  # the canary's 3 jobs and one run
+    assert first.exit_code == 0, first.stderr
+    slurm.jobs["101"].state = "COMPLETED"  # the canary's fine-tune is done; its evaluations still wait
+    before = len(sbatch_calls(slurm))
+    assert expset("submit", str(set_dir), "--canary", "--max-jobs", "15").exit_code == 0
+    later = sbatch_calls(slurm)[before:]
+    assert not [call for call in later if "/canary/" in call[-1]]  # no second canary
+    held = {dependency(call) for call in later if call[-1].endswith("/finetune.slurm")}
+    assert held == {"102:103"}

@@ -242,3 +242,52 @@ def test_max_jobs_below_what_one_run_needs_is_refused_not_waited_for(set_dir, sl
     result = expset("submit", str(set_dir), "--max-jobs", "3", "--follow")
     assert result.exit_code == 2 and "give --max-jobs 4 or more" in result.stderr
     assert slurm.jobs == {}
+
+
+def test_a_fix_is_applied_once_per_failure_even_when_the_resubmission_is_refused(set_dir, slurm):
+    from fake_slurm import refusal
+
+    expset("submit", str(set_dir))
+    fail(set_dir, slurm, "1B_rank8", "FAILED", CUDA_OOM)
+    slurm.on_sbatch = lambda n, argv: refusal(argv)
+    assert expset("submit", str(set_dir), "--resubmit", "--fix", "oom").exit_code == 6
+    slurm.on_sbatch = None
+    again = expset("submit", str(set_dir), "--resubmit", "--fix", "oom")
+    assert again.exit_code == 0, again.stderr
+    assert read_setup(set_dir / "1B_rank8" / "setup_finetune.yaml").training.batch_size == 2  # halved once
+    assert "its setup was fixed after its last job failed" in " ".join(again.stderr.split())
+
+
+def test_a_run_whose_setup_changed_sends_nothing_again_without_rerun_not_even_a_failed_evaluation(set_dir, slurm):
+    from expset.provenance import read_training_digests
+
+    submit_set(load_set(set_dir), set_dir, SlurmClient(slurm))
+    finish(set_dir, slurm, {**read_training_digests(set_dir), "1B_rank8": "the digest of an older setup"})
+    [evaluation] = [job for job in slurm.jobs.values() if job.comment.endswith(":evaluate/arithmetic/epoch_1:1B_rank8")]
+    evaluation.state = "FAILED"
+    report = submit_set(load_set(set_dir), set_dir, SlurmClient(slurm), resubmit=True)
+    assert "1B_rank8" not in report.submitted and "--rerun" in report.skipped["1B_rank8"]
+
+
+def test_a_follow_resubmits_the_runs_left_in_later_rounds_and_stops_when_the_set_is_cancelled(
+    set_dir, slurm, monkeypatch
+):
+    expset("submit", str(set_dir))
+    for run in ("1B_rank8", "1B_rank16", "3B_rank8", "3B_rank16"):
+        fail(set_dir, slurm, run, "FAILED")
+    rounds = []
+
+    def between_rounds(seconds):
+        rounds.append(seconds)
+        for job in slurm.jobs.values():
+            job.state = "COMPLETED" if job.state == "PENDING" else job.state
+        if len(rounds) == 2:  # someone cancels the set while the follow waits
+            assert expset("cancel", str(set_dir), "--yes").exit_code == 0
+
+    monkeypatch.setattr("expset.follow.time.sleep", between_rounds)
+    result = expset("submit", str(set_dir), "--resubmit", "--follow", "--max-jobs", "8", "--poll", "1")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert said.count("submitted 1B_rank8") == said.count("submitted 1B_rank16") == 1  # round one
+    assert said.count("submitted 3B_rank8") == said.count("submitted 3B_rank16") == 1  # round two, with --resubmit
+    assert "stopped following" not in said  # every run was submitted before the cancel
