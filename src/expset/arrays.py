@@ -136,9 +136,11 @@ def submit_group(
             if step == FINETUNE_STEP:
                 fine_tune = array_id
             for task, run in enumerate(group.runs):
-                waits = f"{fine_tune}_{task}" if correspond else after
-                done[run].append(replace(jobs[(run, step)], job_id=f"{array_id}_{task}", after=waits))
-            ledger.append(set_dir, [ledger.submitted(job, job.job_id or "", job.after) for job in _last(done)])
+                waits = f"{fine_tune}_{task}" if correspond else None
+                held = None if correspond else held_by
+                done[run].append(replace(jobs[(run, step)], job_id=f"{array_id}_{task}", after=waits, held_by=held))
+            recorded = [ledger.submitted(job, job.job_id or "", job.after, job.held_by) for job in _last(done)]
+            ledger.append(set_dir, recorded)
     except SubmitError:
         cancelled = bool(arrays) and client.cancel(arrays)
         untried = [jobs[(run, step)] for step in group.steps[len(arrays) + 1 :] for run in group.runs]

@@ -40,7 +40,8 @@ class Job:
     time: str = ""  # ISO 8601, UTC, of the intent
     script: str = ""  # relative to the set folder
     script_sha256: str = ""
-    after: str | None = None  # the jobs this one waits for (afterok), id:id:…
+    after: str | None = None  # the job this one waits for (afterok): its run's fine-tune
+    held_by: str | None = None  # the canary jobs it is held by (afterok), id:id:…, when it waits for nothing else
     line: int = field(default=0, compare=False)  # its intent's ledger line: what is recorded later came after it
 
 
@@ -52,6 +53,7 @@ class Ledger:
     damaged: list[str] = field(default_factory=list)  # "FILE line N: why"
     tokens: set[str] = field(default_factory=set)  # of every intent ever written, abandoned ones too
     notes: list[dict[str, Any]] = field(default_factory=list)  # what was done to the set's jobs: fixes, cancels
+    lines: int = 0  # how many lines it had: a later read's lines beyond them were written since
 
     def current(self) -> dict[tuple[str, str], Job]:
         """The newest job of every (run, step) that SLURM accepted."""
@@ -89,7 +91,7 @@ def intent(job: Job) -> dict[str, Any]:
     }
 
 
-def submitted(job: Job, job_id: str, after: str | None) -> dict[str, Any]:
+def submitted(job: Job, job_id: str, after: str | None, held_by: str | None = None) -> dict[str, Any]:
     """SLURM accepted ``job``; its run and step are repeated, so the line stands even if its intent is lost."""
     return {
         "event": "submitted",
@@ -98,6 +100,7 @@ def submitted(job: Job, job_id: str, after: str | None) -> dict[str, Any]:
         "step": job.step,
         "job_id": job_id,
         "after": after,
+        **({"held_by": held_by} if held_by else {}),
         "time": now(),
     }
 
@@ -225,8 +228,11 @@ def fold(content: bytes, where: str) -> Ledger:
             slots[by_token[token]] = None
         else:  # submitted, or adopted for an intent already read
             index = by_token[token]
-            slots[index] = replace(slots[index], job_id=event["job_id"], after=event.get("after"))  # type: ignore[type-var]
+            slots[index] = replace(  # type: ignore[type-var]
+                slots[index], job_id=event["job_id"], after=event.get("after"), held_by=event.get("held_by")
+            )
     ledger.jobs = [job for job in slots if job is not None]
+    ledger.lines = content.count(b"\n")
     ledger.tokens = set(by_token)
     return ledger
 
@@ -265,9 +271,9 @@ def _event(raw: bytes) -> dict[str, Any]:
             raise ValueError(f"{key} is not text")
     if not isinstance(data.get("token"), str) or not data["token"]:
         raise ValueError("no token")
-    for key in ("job_id", "after"):
+    for key in ("job_id", "after", "held_by"):
         value = data.get(key)
-        ids = value.split(":") if isinstance(value, str) and key == "after" else [value]  # after: id:id:…
+        ids = value.split(":") if isinstance(value, str) and key == "held_by" else [value]  # held_by: id:id:…
         if value is not None and not all(isinstance(i, str) and _is_job_id(i) for i in ids):
             raise ValueError(f"{key} {value!r} is not a SLURM job id")
     if kind in NOTES:

@@ -52,12 +52,12 @@ def submit_run(
         after = waits_for
         for job, step in zip(jobs, todo, strict=True):
             fine_tune = (parse_canary_step(step.name) or step.name) == FINETUNE_STEP
-            depends_on = (None if fine_tune else after) or held_by
+            waits = None if fine_tune else after
             comment = job_comment(key, job.token, job.step, run)
-            job_id = client.submit(step.script, after=depends_on, comment=comment)
+            job_id = client.submit(step.script, after=waits or held_by, comment=comment)
             if fine_tune:
                 after = job_id
-            done.append(replace(job, job_id=job_id, after=depends_on))
+            done.append(replace(job, job_id=job_id, after=waits, held_by=None if waits else held_by))
     except SubmitError:
         _withdraw(set_dir, client, jobs, done)
         raise
@@ -84,4 +84,4 @@ def _withdraw(set_dir: Path, client: SlurmClient, jobs: list[ledger.Job], done: 
 
 
 def _record_submitted(set_dir: Path, jobs: list[ledger.Job]) -> None:
-    ledger.append(set_dir, [ledger.submitted(job, job.job_id, job.after) for job in jobs if job.job_id])
+    ledger.append(set_dir, [ledger.submitted(job, job.job_id, job.after, job.held_by) for job in jobs if job.job_id])

@@ -42,7 +42,7 @@ class EvaluationStatus:
     log: str | None = None  # the chosen log, relative to the run folder
     superseded: list[str] = field(default_factory=list)  # older logs of the same cell, kept on disk
     failure: str | None = None  # why the newest attempt failed, when it did
-    output: str | None = None  # the newest attempt's SLURM output, relative to the run folder
+    output: str | None = None  # the newest attempt's SLURM output, relative to the set folder (as the run's)
 
 
 @dataclass

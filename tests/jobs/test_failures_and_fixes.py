@@ -291,3 +291,16 @@ def test_a_follow_resubmits_the_runs_left_in_later_rounds_and_stops_when_the_set
     assert said.count("submitted 1B_rank8") == said.count("submitted 1B_rank16") == 1  # round one
     assert said.count("submitted 3B_rank8") == said.count("submitted 3B_rank16") == 1  # round two, with --resubmit
     assert "stopped following" not in said  # every run was submitted before the cancel
+
+
+def test_a_follow_stops_at_its_next_round_when_the_set_is_cancelled(set_dir, slurm, monkeypatch):
+    def someone_cancels(seconds):
+        assert expset("cancel", str(set_dir), "--yes").exit_code == 0
+
+    monkeypatch.setattr("expset.follow.time.sleep", someone_cancels)
+    result = expset("submit", str(set_dir), "--follow", "--max-jobs", "8", "--poll", "1")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "stopped following: the set's jobs were cancelled" in said, said
+    assert "2 run(s) left for a later submit" in said
+    assert sorted({job.comment.rsplit(":", 1)[1] for job in slurm.jobs.values()}) == ["1B_rank16", "1B_rank8"]

@@ -165,9 +165,11 @@ def _failures_view(current: Any) -> list[Any]:
     by_fix: dict[str | None, list[str]] = {}
     for status in failed:
         by_fix.setdefault(status.fix, []).append(status.run)
+    canaries = bool(getattr(current, "canaries", []))
     for fix, runs in by_fix.items():
         command = ["expset", "submit", str(current.set_dir), "--runs", ",".join(runs), "--resubmit"]
         command += ["--fix", fix] if fix else []
+        command += ["--canary"] if canaries else []  # held for a canary before: held for one again
         lines.append(markup("resubmit: [bold]{}[/]", shlex.join(command)))
     return lines
 

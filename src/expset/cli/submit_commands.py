@@ -255,7 +255,7 @@ def _follow(
     from expset.follow import follow
     from expset.submit import submit_set
 
-    began = ledger.now()
+    began = ledger.read(set_dir).lines
     left = list(first.left)
 
     def once() -> Any:
@@ -272,7 +272,7 @@ def _follow(
         status("{}  jobs of the set: {}{}", time.strftime("%H:%M:%S"), jobs, waiting)
 
     def cancelled() -> bool:
-        return any(note["event"] == "cancelled" and note["time"] > began for note in ledger.read(set_dir).notes)
+        return any(note["event"] == "cancelled" and note["line"] > began for note in ledger.read(set_dir).notes)
 
     last = follow(
         once,

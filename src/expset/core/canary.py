@@ -12,7 +12,8 @@ from expset.core.fixes import seconds, time_limit
 from expset.core.run_setup import RunSetup
 
 CANARY_STEPS = 3
-"""Optimizer steps a canary's fine-tune takes: enough to reach the memory peak of a step and a save."""
+"""Optimizer steps a canary's fine-tune takes: enough to load everything, take full steps and save. Its
+batches are its data's first ones: a longer sample later in the data can still need more memory."""
 CANARY_SAMPLES = 2
 """Samples each of a canary's evaluations scores."""
 CANARY_TIME = "01:00:00"
