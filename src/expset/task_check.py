@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from expset.core.layout import TASKS_CHECKED
 from expset.core.run_setup import RunSetup
@@ -65,7 +66,9 @@ class _TaskCheck:
                 f"the job environment does not set up here ({line}): task files imported with {sys.executable}"
             )
             retry, self.fallback = self.fallback, None
-            self.process = subprocess.Popen(retry, **_PIPES)
+            self.process = _start(retry)
+            if self.process is None:
+                return []
             return self.finish()
         answers = {}
         for line in stdout.splitlines():
@@ -138,13 +141,28 @@ def start_task_check(set_dir: Path, setups: dict[str, RunSetup], timeout: float)
 
     here = [sys.executable, "-c", _TASK_PROBE, *wanted]
     if not environment:
-        return _TaskCheck(subprocess.Popen(here, **_PIPES), timeout, remember=remember)
+        return _started(_start(here), timeout, remember=remember)
     lines = [
         f"{line} || {{ echo {shlex.quote(line)}': failed' >&2; exit {ENVIRONMENT_FAILED}; }}" for line in environment
     ]
     probe = shlex.join(["python", "-c", _TASK_PROBE, *wanted])
-    process = subprocess.Popen(["bash", "-c", "\n".join([*lines, probe])], **_PIPES)
-    return _TaskCheck(process, timeout, fallback=here, remember=remember)
+    process = _start(["bash", "-c", "\n".join([*lines, probe])])
+    return _started(process, timeout, fallback=here, remember=remember)
+
+
+def _start(argv: list[str]) -> subprocess.Popen[str] | None:
+    """The task probe, started; None when its program cannot be run here (no bash on PATH)."""
+    try:
+        return subprocess.Popen(argv, **_PIPES)
+    except OSError:
+        return None
+
+
+def _started(process: subprocess.Popen[str] | None, timeout: float, **options: Any) -> _TaskCheck:
+    check = _TaskCheck(process, timeout, **options)
+    if process is None:
+        check.notes.append("task files only parsed: no shell or Python to import them with could be started here")
+    return check
 
 
 def _stamp(task: str, environment: list[str]) -> str | None:

@@ -285,7 +285,7 @@ def test_a_follow_resubmits_the_runs_left_in_later_rounds_and_stops_when_the_set
             assert expset("cancel", str(set_dir), "--yes").exit_code == 0
 
     monkeypatch.setattr("expset.follow.time.sleep", between_rounds)
-    result = expset("submit", str(set_dir), "--resubmit", "--follow", "--max-jobs", "8", "--poll", "1")
+    result = expset("submit", str(set_dir), "--resubmit", "--follow", "--max-jobs", "8", "--poll", "1", "--no-check")
     assert result.exit_code == 0, result.stderr
     said = " ".join(result.stderr.split())
     assert said.count("submitted 1B_rank8") == said.count("submitted 1B_rank16") == 1  # round one
@@ -298,9 +298,27 @@ def test_a_follow_stops_at_its_next_round_when_the_set_is_cancelled(set_dir, slu
         assert expset("cancel", str(set_dir), "--yes").exit_code == 0
 
     monkeypatch.setattr("expset.follow.time.sleep", someone_cancels)
-    result = expset("submit", str(set_dir), "--follow", "--max-jobs", "8", "--poll", "1")
+    result = expset("submit", str(set_dir), "--follow", "--max-jobs", "8", "--poll", "1", "--no-check")
     assert result.exit_code == 0, result.stderr
     said = " ".join(result.stderr.split())
     assert "stopped following: the set's jobs were cancelled" in said, said
     assert "2 run(s) left for a later submit" in said
     assert sorted({job.comment.rsplit(":", 1)[1] for job in slurm.jobs.values()}) == ["1B_rank16", "1B_rank8"]
+
+
+def test_ctrl_c_while_following_leaves_the_jobs_queued_and_the_same_command_goes_on(set_dir, slurm, monkeypatch):
+    def interrupted(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("expset.follow.time.sleep", interrupted)
+    # --no-check: time.sleep is the follow's only here (a task import's subprocess waits with it too)
+    stopped = expset("submit", str(set_dir), "--follow", "--max-jobs", "8", "--poll", "1", "--no-check")
+    assert stopped.exit_code == 130
+    assert "interrupted; the jobs of 2 run(s) were submitted" in stopped.stderr
+    assert len(slurm.live_scripts()) == 8  # nothing cancelled
+    for job in slurm.jobs.values():
+        job.state = "COMPLETED"
+    monkeypatch.setattr("expset.follow.time.sleep", lambda seconds: None)
+    again = expset("submit", str(set_dir), "--follow", "--max-jobs", "8", "--poll", "1")
+    assert again.exit_code == 0, again.stderr
+    assert len(slurm.live_scripts()) == 16 and len(set(slurm.live_scripts())) == 16
