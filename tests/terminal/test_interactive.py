@@ -272,5 +272,6 @@ def test_profile_init_asks_for_the_site_settings_and_writes_them(terminal, isola
         'constraint = "a100"',
         'mail_type = "FAIL"',
         'evaluation_time = "04:00:00"',
+        'max_time = "2-00:00:00"',
         'environment = ["module load anaconda3", "conda activate tune"]',
     ]
