@@ -135,3 +135,13 @@ def accounting_cluster(tmp_path_factory):
     assert started.returncode == 0, started.stderr
     yield Path(started.stdout.strip().rsplit("SLURM_CONF=", 1)[1])
     subprocess.run([str(script), "stop", str(folder)], capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def slurm(monkeypatch):
+    """A stand-in for SLURM's commands (``fake_slurm.FakeSlurm``) behind every command expset runs."""
+    from fake_slurm import FakeSlurm
+
+    stand_in = FakeSlurm()
+    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", lambda: stand_in)
+    return stand_in

@@ -9,15 +9,7 @@ import pytest
 
 from expset.slurm.runner import Completed
 
-from fake_slurm import FakeSlurm
 from site_helpers import expset
-
-
-@pytest.fixture
-def slurm(monkeypatch):
-    stand_in = FakeSlurm()
-    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", lambda: stand_in)
-    return stand_in
 
 
 @pytest.fixture

@@ -15,13 +15,6 @@ from site_helpers import expset
 
 
 @pytest.fixture
-def slurm(monkeypatch):
-    stand_in = FakeSlurm()
-    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", lambda: stand_in)
-    return stand_in
-
-
-@pytest.fixture
 def set_dir(site, slurm):
     created = site.create(vary={"model": ["Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct"], "lora_rank": [8, 16]})
     assert expset("scaffold", str(created)).exit_code == 0

@@ -24,13 +24,6 @@ CUDA_OOM = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 G
 
 
 @pytest.fixture
-def slurm(monkeypatch):
-    stand_in = FakeSlurm()
-    monkeypatch.setattr("expset.slurm.runner.SubprocessRunner", lambda: stand_in)
-    return stand_in
-
-
-@pytest.fixture
 def set_dir(site):
     created = site.create()
     assert expset("scaffold", str(created)).exit_code == 0
