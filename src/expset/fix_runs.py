@@ -41,7 +41,7 @@ def fix_failed_runs(
 ) -> FixReport:
     """Apply ``fix`` to the failed fine-tunes among the chosen runs; every setup is checked before any is written."""
     from expset.core.site_settings import merge_site
-    from expset.fs.writer import write_atomically
+    from expset.fs.inside import write_file
 
     report = FixReport()
     varied = set(experiment_set.plan.vary)
@@ -89,11 +89,11 @@ def fix_failed_runs(
         return report
     try:
         for run_name, text in edits.items():
-            write_atomically(set_dir / run_name / SETUP_FILE, text)
+            write_file(set_dir, f"{run_name}/{SETUP_FILE}", text)  # never through a link
         _scaffold_again(experiment_set, set_dir, sorted(edits), profile)
     except BaseException:  # a conflict, Ctrl-C: the setups go back to what they were, so none is half-fixed
         for run_name, text in originals.items():
-            write_atomically(set_dir / run_name / SETUP_FILE, text)
+            write_file(set_dir, f"{run_name}/{SETUP_FILE}", text)
         raise
     ledger.append(set_dir, [ledger.fixed(run, fix, [c.describe() for c in report.changed[run]]) for run in edits])
     return report
