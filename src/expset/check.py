@@ -11,8 +11,6 @@ subprocess (in the job environment when the profile configures one), with a time
 from __future__ import annotations
 
 import getpass
-import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +19,12 @@ from expset.core.fixes import seconds
 from expset.core.layout import SETUP_FILE
 from expset.core.naming import FINE_TUNED, ExperimentSet
 from expset.core.run_setup import RunSetup
+from expset.data_files import read_records
 from expset.errors import ExpsetError
 from expset.sets import choose_runs, read_setup
 from expset.slurm.client import SlurmClient
 from expset.task_check import TASK_IMPORT_TIMEOUT, parse_tasks, start_task_check
-
-RECORDS_LOOKED_AT = 5
-"""The first records of each data file whose fields are checked."""
+from expset.tracking import list_folder
 
 
 @dataclass
@@ -173,54 +170,6 @@ def _check_data(setups: dict[str, RunSetup], fine_tuned: set[str], report: Check
                     break
 
 
-@dataclass
-class Records:
-    count: int
-    first: list[object]
-
-
-def read_records(path: str) -> tuple[Records, str | None]:
-    """The number of records in a JSON or JSONL data file and its first few, or why it cannot be read."""
-    empty = Records(0, [])
-    try:
-        if path.endswith(".jsonl") or _holds_lines(path):
-            first: list[object] = []
-            count = 0
-            with open(path, "rb") as lines:
-                for number, line in enumerate(lines, start=1):
-                    if not line.strip():
-                        continue
-                    count += 1
-                    if len(first) < RECORDS_LOOKED_AT:
-                        try:
-                            first.append(json.loads(line))
-                        except ValueError as error:
-                            return empty, f"line {number} is not JSON ({error})"
-            return Records(count, first), None if count else "no records"
-        with open(path, encoding="utf-8") as file:
-            content = json.load(file)
-    except OSError as error:
-        return empty, f"cannot be read ({error.strerror})"
-    except UnicodeDecodeError:
-        return empty, "not UTF-8 text"
-    except ValueError as error:
-        return empty, f"not JSON ({error})"
-    if not isinstance(content, list):
-        return empty, "a JSON file of training data must hold a list of records"
-    return Records(len(content), content[:RECORDS_LOOKED_AT]), None if content else "no records"
-
-
-def _holds_lines(path: str) -> bool:
-    """Whether a ``.json`` file holds JSON Lines (one object per line), as Hugging Face datasets reads them."""
-    try:
-        with open(path, "rb") as file:
-            start = file.read(1 << 16).lstrip()
-    except OSError:
-        return False
-    first, _, rest = start.partition(b"\n")
-    return first.startswith(b"{") and rest.lstrip().startswith(b"{")
-
-
 def _totals(set_dir: Path, setups: dict[str, RunSetup], fine_tuned: set[str], report: CheckReport) -> None:
     """GPU-hours asked for, the merged weights still to be written, and whether they fit."""
     from expset.render.run_files import evaluation_resources
@@ -234,7 +183,7 @@ def _totals(set_dir: Path, setups: dict[str, RunSetup], fine_tuned: set[str], re
             report.gpu_hours += resources.gpus * seconds(resources.time) * len(evaluation.epochs) / 3600
         if run not in fine_tuned or setup.training.save_adapter_weights_only:
             continue
-        if any(name.startswith("epoch_") for name in _names(set_dir / run)):
+        if any(name.startswith("epoch_") for name in list_folder(set_dir / run)):
             continue  # already training or trained: its checkpoints are on disk
         if setup.model.folder not in weights:
             weights[setup.model.folder] = _folder_bytes(setup) or _nominal(setup)
@@ -248,13 +197,6 @@ def _totals(set_dir: Path, setups: dict[str, RunSetup], fine_tuned: set[str], re
             f"disk: the fine-tunes will write about {report.checkpoint_bytes / 1e9:.1f} GB of merged weights, and "
             f"{set_dir} has {report.free_bytes / 1e9:.1f} GB free (save_adapter_weights_only: true keeps megabytes)"
         )
-
-
-def _names(folder: Path) -> list[str]:
-    try:
-        return os.listdir(folder)
-    except OSError:
-        return []
 
 
 def _folder_bytes(setup: RunSetup) -> int | None:

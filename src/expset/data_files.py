@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from expset.core.site_settings import Site
@@ -57,3 +58,57 @@ def count_samples(path: str) -> int | None:
     except (OSError, ValueError):
         return None
     return len(content) if isinstance(content, list) else None
+
+
+RECORDS_LOOKED_AT = 5
+"""The first records of each data file whose fields are checked."""
+
+
+@dataclass
+class Records:
+    """A data file's number of records and its first few, as ``read_records`` found them."""
+
+    count: int
+    first: list[object]
+
+
+def read_records(path: str) -> tuple[Records, str | None]:
+    """The number of records in a JSON or JSONL data file and its first few, or why it cannot be read."""
+    empty = Records(0, [])
+    try:
+        if path.endswith(".jsonl") or _holds_lines(path):
+            first: list[object] = []
+            count = 0
+            with open(path, "rb") as lines:
+                for number, line in enumerate(lines, start=1):
+                    if not line.strip():
+                        continue
+                    count += 1
+                    if len(first) < RECORDS_LOOKED_AT:
+                        try:
+                            first.append(json.loads(line))
+                        except ValueError as error:
+                            return empty, f"line {number} is not JSON ({error})"
+            return Records(count, first), None if count else "no records"
+        with open(path, encoding="utf-8") as file:
+            content = json.load(file)
+    except OSError as error:
+        return empty, f"cannot be read ({error.strerror})"
+    except UnicodeDecodeError:
+        return empty, "not UTF-8 text"
+    except ValueError as error:
+        return empty, f"not JSON ({error})"
+    if not isinstance(content, list):
+        return empty, "a JSON file of training data must hold a list of records"
+    return Records(len(content), content[:RECORDS_LOOKED_AT]), None if content else "no records"
+
+
+def _holds_lines(path: str) -> bool:
+    """Whether a ``.json`` file holds JSON Lines (one object per line), as Hugging Face datasets reads them."""
+    try:
+        with open(path, "rb") as file:
+            start = file.read(1 << 16).lstrip()
+    except OSError:
+        return False
+    first, _, rest = start.partition(b"\n")
+    return first.startswith(b"{") and rest.lstrip().startswith(b"{")
