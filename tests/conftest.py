@@ -36,6 +36,7 @@ SLOW_MODULES = (
     "scaffold/test_evaluation_job.py",  # generated evaluation jobs run with inspect
     "scaffold/test_interpreted_text.py",  # torchtune's own config reader, inspect runs
     "fs/test_stale_staging.py",  # real processes killed mid-write
+    "sets/test_killed_mid_change.py",  # real processes killed mid-change
     "cli/test_interruptions.py",  # real processes interrupted
     "test_packaging.py",  # builds and installs a wheel
     "report/",  # the real command reads real inspect logs and draws with matplotlib, seconds a run

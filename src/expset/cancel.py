@@ -52,15 +52,8 @@ def cancel_set(
     set_dir = set_dir.absolute()
     chosen = {run.name for run in choose_runs(experiment_set, runs)}
     with submit_lock(set_dir):
-        tracked = track(set_dir, {run.name for run in experiment_set.all_runs}, client)
-        tracked.slurm.require_answer()
-        ledger.append(set_dir, tracked.events)
-        report = CancelReport(notes=tracked.notes)
-        for (run, step), history in sorted(tracked.history.items()):
-            for job in history if run in chosen else []:
-                state = tracked.states.get(job.job_id or "")
-                if job.job_id and state is not None and state.active:
-                    report.jobs.append(ActiveJob(run, step, job.job_id, state.value))
+        jobs, notes = active_jobs(experiment_set, set_dir, client, chosen, require_answer=True)
+        report = CancelReport(jobs=jobs, notes=notes)
         if not report.jobs or not confirm(report.jobs):
             return report
         refused = client.run_cancel([job.job_id for job in report.jobs])
@@ -69,3 +62,30 @@ def cancel_set(
         ledger.append(set_dir, [ledger.cancelled(job.run, job.step, job.job_id) for job in report.jobs])
         report.cancelled = True
     return report
+
+
+def active_jobs(
+    experiment_set: ExperimentSet,
+    set_dir: Path,
+    client: SlurmClient,
+    chosen: set[str],
+    *,
+    require_answer: bool = False,
+) -> tuple[list[ActiveJob], list[str]]:
+    """The pending and running jobs of the runs ``chosen``, and the notes from reading the set's jobs.
+
+    Raises when SLURM does not answer and the ledger holds jobs of those runs: whether they still run
+    cannot be told. Runs that never had a job need no answer from SLURM unless ``require_answer``. Call it
+    under the submit lock.
+    """
+    tracked = track(set_dir, {run.name for run in experiment_set.all_runs}, client)
+    if require_answer or any(run in chosen for run, _ in tracked.history):
+        tracked.slurm.require_answer()
+    ledger.append(set_dir, tracked.events)
+    jobs = []
+    for (run, step), history in sorted(tracked.history.items()):
+        for job in history if run in chosen else []:
+            state = tracked.states.get(job.job_id or "")
+            if job.job_id and state is not None and state.active:
+                jobs.append(ActiveJob(run, step, job.job_id, state.value))
+    return jobs, tracked.notes

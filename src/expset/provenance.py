@@ -115,7 +115,7 @@ def set_file_updates(
 
     if _kept(before) == _kept(after):
         return [], []
-    version = _recorded_version(set_dir)
+    version = recorded_version(set_dir)
     layout = plan_layout(experiment_set)
     changed_runs = {run for run in before.keys() | after.keys() if before.get(run) != after.get(run)}
     wanted = {*UPDATED_FILES, *(f"{run}/{RUN_FILE}" for run in changed_runs)}
@@ -145,7 +145,7 @@ def _select(files: Any, wanted: set[str]) -> Any:
     return ((path, text) for path, text in files if path in wanted)
 
 
-def _recorded_version(set_dir: Path) -> str:
+def recorded_version(set_dir: Path) -> str:
     """The expset version that wrote the set's files, as ``expset.yaml`` records it."""
     from expset.render.yaml_read import load_yaml
 

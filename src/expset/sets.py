@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from expset.core.layout import PLAN_FILE
 from expset.core.naming import ExperimentSet, Run
-from expset.core.record import experiment_set_from_record
+from expset.core.record import experiment_set_from_record, without_runs
 from expset.core.run_setup import LOCATION_KEYS, RunSetup, validate_setup
 from expset.errors import SetNotFoundError, SetupError, UsageError
 
 
 def load_set(set_dir: Path) -> ExperimentSet:
-    """The set recorded in ``set_dir/expset.yaml``; raise ``SetNotFoundError`` if there is none."""
+    """The set recorded in ``set_dir/expset.yaml``; raise ``SetNotFoundError`` if there is none.
+
+    A run whose folder is gone (deleted by hand) is not among its runs but among its ``missing`` ones:
+    deleting a run's folder removes the run, as the set's README promises. A change of the set that a
+    killed process committed but did not finish (``extend``, ``remove``) is finished first.
+    """
+    from expset.fs.set_change import finish_change
+
+    finish_change(set_dir)
+    recorded = load_recorded_set(set_dir)
+    try:
+        present = set(os.listdir(set_dir))
+    except OSError:
+        return recorded
+    missing = [run.name for run in recorded.all_runs if run.name not in present]
+    return without_runs(recorded, missing, removed=False) if missing else recorded
+
+
+def load_recorded_set(set_dir: Path) -> ExperimentSet:
+    """The set as ``expset.yaml`` records it, whether or not its run folders are there."""
     from expset.render.yaml_read import load_yaml
 
     record_path = set_dir / PLAN_FILE
@@ -31,10 +51,18 @@ def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[
     if not names:
         return list(experiment_set.all_runs)
     by_name = {run.name: run for run in experiment_set.all_runs}
-    missing = [name for name in names if name not in by_name]
-    if missing:
+    unknown = [name for name in names if name not in by_name]
+    gone = {run.name for run in experiment_set.missing} | set(experiment_set.removed)
+    if unknown and set(unknown) <= gone:
+        raise UsageError(
+            f"--runs: {', '.join(unknown)} {'was' if len(unknown) == 1 else 'were'} removed from set "
+            f"{experiment_set.set_name}",
+            hint="a run whose folder is gone counts as removed; put its folder back (`expset restore` of an "
+            "archive) to have it again",
+        )
+    if unknown:
         examples = ", ".join(run.name for run in experiment_set.runs[:3])
-        raise UsageError(f"--runs: {', '.join(missing)} not in set {experiment_set.set_name}", hint=f"runs: {examples}")
+        raise UsageError(f"--runs: {', '.join(unknown)} not in set {experiment_set.set_name}", hint=f"runs: {examples}")
     return [by_name[name] for name in names]
 
 

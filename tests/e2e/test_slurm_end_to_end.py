@@ -290,6 +290,8 @@ def test_a_set_is_created_scaffolded_submitted_trained_and_evaluated(cluster_sit
     submitted = expset("submit", str(set_dir))
     assert submitted.exit_code == 0, submitted.stderr
     assert "3 run(s) submitted" in submitted.stderr
+    refused = expset("remove", str(set_dir), "lr1e-3", "--yes")  # its evaluation waits for its fine-tune
+    assert refused.exit_code == 6 and "lr1e-3 has jobs pending or running" in refused.stderr, refused.stderr
     status = wait_until_settled(set_dir)
     assert status["summary"]["complete"] == 3, json.dumps(status, indent=1)
     assert expset("status", str(set_dir), "--json").exit_code == 0

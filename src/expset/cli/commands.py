@@ -50,6 +50,10 @@ COMMANDS = (
         "expset.cli.report_commands:report_command",
     ),
     Command(
+        "extend", "Add runs to a set: new values, parameters, evaluations.", "expset.cli.set_commands:extend_command"
+    ),
+    Command("remove", "Remove runs from a set, folders and records.", "expset.cli.set_commands:remove_command"),
+    Command(
         "models",
         "List the models expset knows, with their torchtune builders.",
         "expset.cli.job_commands:models_command",

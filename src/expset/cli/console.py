@@ -254,6 +254,15 @@ def describe_checkpoints(kept: dict[str, Any]) -> str:
     )
 
 
+def human_bytes(size: float) -> str:
+    """A size as people read it: ``512 bytes``, ``3.4 MB``, ``12.0 GB`` (powers of 1000, as ``df -H``)."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
 def _gigabytes(size: int | None) -> str:
     return "?" if size is None else f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from expset.cli.support import RunsOption, SetDirArgument, reporting, run_names
+from expset.cli.support import RunsOption, SetDirArgument, note_removed_folders, reporting, run_names
 from expset.errors import ExitCode
 
 NoCheckOption = Annotated[bool, typer.Option("--no-check", help="Skip `expset check` of the set's inputs.")]
@@ -47,6 +47,7 @@ def scaffold_command(
 
     with reporting(interrupted):
         experiment_set = load_set(set_dir)
+        note_removed_folders(experiment_set, set_dir)
         plan = scaffold_set(
             experiment_set, set_dir, profile=read_profile(profile_path()), runs=run_names(runs), force=force
         )
@@ -141,6 +142,7 @@ def status_command(
 
     with reporting("the jobs go on; nothing was written"):
         experiment_set = load_set(set_dir)
+        note_removed_folders(experiment_set, set_dir)
         client = SlurmClient(SubprocessRunner())
         if watch is not None and not as_json:
             current = watch_status(lambda: set_status(experiment_set, set_dir, client), watch, set_dir)
@@ -155,6 +157,7 @@ def status_command(
                 "notes": current.notes,
                 "canaries": [{**vars(canary), "progress": canary.progress.value} for canary in current.canaries],
                 "runs": [run.to_data() for run in current.runs],
+                "removed": [*experiment_set.removed, *(run.name for run in experiment_set.missing)],
             }
             sys.stdout.write(json.dumps(document, indent=1) + "\n")
         elif watch is None:

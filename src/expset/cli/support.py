@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,3 +49,23 @@ def reporting(interrupted: str | Callable[[], str] = "nothing was written") -> I
 
 def _said(interrupted: str | Callable[[], str]) -> str:
     return interrupted if isinstance(interrupted, str) else interrupted()
+
+
+def note_removed_folders(experiment_set: Any, set_dir: Path) -> None:
+    """Say which runs' folders are gone: such runs are removed from the set, not recreated or waited for."""
+    import shlex
+
+    from expset.cli.console import status
+
+    gone = [run.name for run in experiment_set.missing]
+    if not gone:
+        return
+    shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    status(
+        "[yellow]note:[/] {} run folder{} gone, so {} removed from the set: {} (`expset remove {} RUN…` records it)",
+        len(gone),
+        "s are" if len(gone) != 1 else " is",
+        "they are" if len(gone) != 1 else "it is",
+        shown,
+        shlex.quote(str(set_dir)),
+    )

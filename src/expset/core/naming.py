@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from expset.core.history import HistoryEntry
 from expset.core.limits import check_run_count
 from expset.core.models import ModelSpec, find_model, guess_size
 from expset.core.parameters import parameter
@@ -60,10 +61,20 @@ class ParameterNaming:
     values: tuple[Scalar, ...]
     texts: tuple[str, ...]  # the text for each value, in the same order
     rule: str  # how the texts were made, for the README and the preview
+    omitted: int | None = None
+    """The index of the value that stands for nothing in run names, with the template's text before it:
+    the value the set's runs had before an ``extend`` made this parameter vary, so their names stay."""
 
     def token_of(self, value: Scalar, convention: Convention) -> str:
-        """The part of a run name that stands for ``value``: with the default template, prefix and text."""
+        """The part of a run name that stands for ``value``: with the default template, prefix and text;
+        empty for the value left out of names."""
+        if self.is_omitted(value):
+            return ""
         return (self.prefix if not convention.custom_template else "") + self.text_of(value)
+
+    def is_omitted(self, value: Scalar) -> bool:
+        """Whether ``value`` is the one left out of run names."""
+        return self.omitted is not None and value_identity(self.values[self.omitted]) == value_identity(value)
 
     def text_of(self, value: Scalar) -> str:
         """The text that stands for ``value`` in run names, without the prefix."""
@@ -119,6 +130,9 @@ class ExperimentSet:
     runs: tuple[Run, ...]  # the fine-tunes
     controls: tuple[Run, ...] = ()  # the base models, evaluated only
     evaluation_only: tuple[Run, ...] = ()  # checkpoints made elsewhere, evaluated only
+    removed: tuple[str, ...] = ()  # runs of the convention taken out with `expset remove`: in none of the above
+    missing: tuple[Run, ...] = ()  # runs whose folder is gone, deleted by hand: treated as removed
+    history: tuple[HistoryEntry, ...] = ()  # the changes since create: extensions and removals
 
     @property
     def all_runs(self) -> tuple[Run, ...]:
@@ -148,9 +162,9 @@ def design_set(plan: Plan, *, max_runs: int | None = None) -> ExperimentSet:
 
 def derive_convention(plan: Plan) -> Convention:
     """The convention for ``plan``: its ``naming.template`` if given, else the default one."""
-    parameters = tuple(_parameter_naming(plan, key, values) for key, values in plan.vary.items())
+    parameters = tuple(parameter_naming(plan, key, values) for key, values in plan.vary.items())
     if plan.naming.template is not None:
-        _check_template(plan.naming.template, list(plan.vary), plan)
+        check_template(plan.naming.template, list(plan.vary), plan)
         return Convention(template=plan.naming.template, parameters=parameters, custom_template=True)
     template = "_".join(f"{p.prefix}{{{p.key}}}" for p in parameters) or SINGLE_RUN_NAME
     return Convention(template=template, parameters=parameters, custom_template=False)
@@ -164,7 +178,8 @@ def derive_runs(convention: Convention) -> tuple[Run, ...]:
     taken: dict[str, Run] = {}
     for combination in _combinations(convention.parameters):
         texts = {key: by_key[key].texts[index] for key, index in combination}
-        full = "".join(literal + (texts[field] if field else "") for literal, field in parts)
+        left_out = {key for key, index in combination if by_key[key].omitted == index}
+        full = "".join(literal + (texts[field] if field else "") for literal, field in parts if field not in left_out)
         name, shortened = shorten(full)
         varied = {key: by_key[key].values[index] for key, index in combination}
         if not is_safe_name(name):
@@ -241,7 +256,12 @@ def decode_run_name(convention: Convention, name: str) -> dict[str, Scalar] | No
         for group, text in match.groupdict().items():
             key = fields[int(group.removeprefix("p"))]
             assert key is not None
-            decoded[key] = by_key[key].values[by_key[key].texts.index(text)]
+            naming = by_key[key]
+            if text is None:  # the optional part of a value left out of names
+                assert naming.omitted is not None
+                decoded[key] = naming.values[naming.omitted]
+            else:
+                decoded[key] = naming.values[naming.texts.index(text)]
         return {p.key: decoded[p.key] for p in convention.parameters}
     for run in derive_runs(convention) if _could_be_shortened(name) else ():
         if run.name == name:
@@ -269,7 +289,7 @@ def _slug_from_vary(convention: Convention, models: dict[str, ModelSpec]) -> str
     return "-".join(words) or "single-run"
 
 
-def _parameter_naming(plan: Plan, key: str, values: list[Scalar]) -> ParameterNaming:
+def parameter_naming(plan: Plan, key: str, values: list[Scalar]) -> ParameterNaming:
     if key == "model":
         texts, rule = _model_texts(values, plan.models)
     elif key == "dataset":
@@ -352,7 +372,7 @@ def _dataset_texts(values: list[Scalar]) -> tuple[list[str], str]:
     return [slugify(_DATA_SUFFIX.sub("", str(v))) for v in values], "the dataset path, as a slug"
 
 
-def _check_template(template: str, varied: list[str], plan: Plan) -> None:
+def check_template(template: str, varied: list[str], plan: Plan) -> None:
     try:
         parts = list(_FORMATTER.parse(template))
     except ValueError as error:
@@ -398,10 +418,14 @@ def _decoder(convention: Convention) -> re.Pattern[str]:
     by_key = {p.key: p for p in convention.parameters}
     pattern = ""
     for position, (literal, field) in enumerate(convention.parts()):
-        pattern += re.escape(literal)
-        if field:
-            options = sorted(set(by_key[field].texts), key=len, reverse=True)
-            pattern += f"(?P<p{position}>{'|'.join(map(re.escape, options))})"
+        if not field:
+            pattern += re.escape(literal)
+            continue
+        naming = by_key[field]
+        texts = [text for index, text in enumerate(naming.texts) if index != naming.omitted]
+        options = sorted(set(texts), key=len, reverse=True)
+        group = f"{re.escape(literal)}(?P<p{position}>{'|'.join(map(re.escape, options))})"
+        pattern += group if naming.omitted is None else f"(?:{group})?"
     return re.compile(pattern)
 
 

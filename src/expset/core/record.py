@@ -6,10 +6,13 @@ a set made by an older expset keeps decoding correctly after the rules change. P
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
+from expset.core.history import history_from_data
 from expset.core.naming import (
     Convention,
     ExperimentSet,
@@ -22,6 +25,10 @@ from expset.core.plan import Plan
 from expset.errors import RecordError
 
 RECORD_FORMAT = 1
+OMITTING_FORMAT = 2
+"""The format of a record whose convention leaves a value out of run names (``omitted``), which an expset
+that reads only format 1 would decode wrongly: it refuses the record instead."""
+READABLE_FORMATS = (RECORD_FORMAT, OMITTING_FORMAT)
 
 
 def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
@@ -30,8 +37,9 @@ def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
     The convention's ``texts`` run parallel to the values in ``plan.vary``.
     """
     convention = experiment_set.convention
-    return {
-        "format": RECORD_FORMAT,
+    omitting = any(p.omitted is not None for p in convention.parameters)
+    record: dict[str, Any] = {
+        "format": OMITTING_FORMAT if omitting else RECORD_FORMAT,
         "expset_version": version,
         "set_name": experiment_set.set_name,
         "run_count": len(experiment_set.runs),
@@ -41,17 +49,31 @@ def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
         "convention": {
             "template": convention.template,
             "custom_template": convention.custom_template,
-            "parameters": [
-                {"key": p.key, "rule": p.rule, "prefix": p.prefix, "texts": list(p.texts)}
-                for p in convention.parameters
-            ],
+            "parameters": [_parameter_record(p) for p in convention.parameters],
         },
     }
+    if experiment_set.removed:
+        record["removed"] = list(experiment_set.removed)
+    if experiment_set.history:
+        record["history"] = [entry.to_data() for entry in experiment_set.history]
+    return record
+
+
+def _parameter_record(naming: ParameterNaming) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "key": naming.key,
+        "rule": naming.rule,
+        "prefix": naming.prefix,
+        "texts": list(naming.texts),
+    }
+    if naming.omitted is not None:
+        item["omitted"] = naming.omitted
+    return item
 
 
 def experiment_set_from_record(record: Any) -> ExperimentSet:
     """The set a record describes; raise ``RecordError`` if the record is not one expset wrote."""
-    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+    if not isinstance(record, dict) or record.get("format") not in READABLE_FORMATS:
         raise RecordError("expset.yaml: not a set record this expset can read (missing or unknown 'format')")
     try:
         plan = Plan.model_validate(record["plan"])
@@ -65,6 +87,7 @@ def experiment_set_from_record(record: Any) -> ExperimentSet:
                 values=tuple(plan.vary[item["key"]]),
                 texts=tuple(item["texts"]),
                 rule=item["rule"],
+                omitted=_omitted(item, len(plan.vary[item["key"]])),
             )
             for item in stored["parameters"]
         )
@@ -72,15 +95,44 @@ def experiment_set_from_record(record: Any) -> ExperimentSet:
             template=stored["template"], parameters=parameters, custom_template=stored["custom_template"]
         )
         set_name = record["set_name"]
+        removed = tuple(str(name) for name in record.get("removed") or ())
     except (KeyError, TypeError, ValidationError) as error:
         raise RecordError(f"expset.yaml: missing or malformed entry ({error})") from None
     runs = derive_runs(convention)
     controls = derive_controls(plan, convention, runs)
-    return ExperimentSet(
+    whole = ExperimentSet(
         plan=plan,
         set_name=set_name,
         convention=convention,
         runs=runs,
         controls=controls,
         evaluation_only=derive_evaluation_only(plan, runs + controls),
+        history=history_from_data(record.get("history")),
     )
+    return without_runs(whole, removed, removed=True) if removed else whole
+
+
+def without_runs(experiment_set: ExperimentSet, names: Collection[str], *, removed: bool) -> ExperimentSet:
+    """``experiment_set`` without the runs called ``names``: recorded as removed (``removed``), or else as
+    missing, their folders gone."""
+    names = list(dict.fromkeys(names))
+    wanted = set(names)
+    gone = [run for run in experiment_set.all_runs if run.name in wanted]
+    kept = {
+        "runs": tuple(run for run in experiment_set.runs if run.name not in wanted),
+        "controls": tuple(run for run in experiment_set.controls if run.name not in wanted),
+        "evaluation_only": tuple(run for run in experiment_set.evaluation_only if run.name not in wanted),
+    }
+    if removed:
+        recorded = (*experiment_set.removed, *(name for name in names if name not in experiment_set.removed))
+        return replace(experiment_set, **kept, removed=recorded)
+    return replace(experiment_set, **kept, missing=(*experiment_set.missing, *gone))
+
+
+def _omitted(item: dict[str, Any], count: int) -> int | None:
+    omitted = item.get("omitted")
+    if omitted is None:
+        return None
+    if isinstance(omitted, bool) or not isinstance(omitted, int) or not 0 <= omitted < count:
+        raise RecordError(f"expset.yaml: convention parameter {item['key']}: omitted is not the index of a value")
+    return omitted

@@ -42,10 +42,12 @@ def folder(set_dir: Path, relative: str, *, create: bool = True) -> Iterator[int
     try:
         for part in [part for part in relative.split("/") if part]:
             path = path / part
-            handle = _step_into(handle, part, path, create)
+            parent, handle = handle, -1  # _step_into closes the parent, whatever happens
+            handle = _step_into(parent, part, path, create)
         yield handle
     finally:
-        os.close(handle)
+        if handle >= 0:
+            os.close(handle)
 
 
 def _step_into(parent: int, name: str, path: Path, create: bool) -> int:

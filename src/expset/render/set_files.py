@@ -35,6 +35,8 @@ RUN_CONTEXT = ("version", "set_name", "purpose", "date", "author", "fixed", "tas
 
 README_RUN_LIMIT = 50
 """The README lists this many runs; runs_plan.md and runs.csv always list all of them."""
+HISTORY_RUN_LIMIT = 10
+"""The README's history names this many of the runs a change added or removed."""
 
 
 Deviations = Mapping[str, Mapping[str, Any]]
@@ -167,6 +169,16 @@ def set_context(experiment_set: ExperimentSet, version: str, deviations: Deviati
             {"run": run, "changes": [{"path": path, "value": _csv_cell(value)} for path, value in changed.items()]}
             for run, changed in (deviations or {}).items()
             if changed
+        ],
+        "history": [
+            {
+                "date": entry.date,
+                "author": entry.author,
+                "summary": entry.summary,
+                "runs": ", ".join(f"`{run}`" for run in entry.runs[:HISTORY_RUN_LIMIT])
+                + (f" and {len(entry.runs) - HISTORY_RUN_LIMIT} more" if len(entry.runs) > HISTORY_RUN_LIMIT else ""),
+            }
+            for entry in experiment_set.history
         ],
         "readme_run_limit": README_RUN_LIMIT,
         "shortened": [run.name for run in runs if run.shortened],

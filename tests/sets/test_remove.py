@@ -1,0 +1,137 @@
+"""Removing runs: ``expset remove`` takes runs out of a set, and a run folder deleted by hand counts as removed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from expset.render.yaml_read import load_yaml
+
+from site_helpers import expset
+
+
+@pytest.fixture
+def set_dir(site, slurm):
+    created = site.create()
+    assert expset("scaffold", str(created)).exit_code == 0
+    return created
+
+
+def status_runs(set_dir) -> list[str]:
+    result = expset("status", str(set_dir), "--json")
+    return [run["run"] for run in json.loads(result.stdout)["runs"]]
+
+
+def test_remove_deletes_the_runs_folder_and_takes_it_out_of_every_record(set_dir):
+    result = expset("remove", str(set_dir), "3B_rank16", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "remove 3B_rank16: 8 files" in result.stderr
+    assert not (set_dir / "3B_rank16").exists()
+    assert "3B_rank16" not in status_runs(set_dir)
+    assert "3B_rank16" not in [row["run"] for row in csv.DictReader((set_dir / "runs.csv").open())]
+    record = load_yaml((set_dir / "expset.yaml").read_text(), "expset.yaml")
+    assert record["removed"] == ["3B_rank16"]
+    assert record["run_count"] == 3
+    assert record["history"][0]["change"] == "removed" and record["history"][0]["runs"] == ["3B_rank16"]
+
+
+def test_the_bytes_said_to_be_freed_are_the_bytes_the_folder_held(set_dir):
+    (set_dir / "1B_rank8" / "epoch_0").mkdir()
+    (set_dir / "1B_rank8" / "epoch_0" / "adapter_model.safetensors").write_bytes(b"\0" * 1_500_000)
+    held = sum(path.stat().st_size for path in (set_dir / "1B_rank8").rglob("*") if path.is_file())
+    result = expset("remove", str(set_dir), "1B_rank8", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert f"{held / 1e6:.1f} MB freed" in result.stderr
+
+
+def test_removing_a_removed_run_again_is_refused_in_one_line(set_dir):
+    expset("remove", str(set_dir), "3B_rank16", "--yes")
+    again = expset("remove", str(set_dir), "3B_rank16", "--yes")
+    assert again.exit_code == 2
+    assert again.stderr.startswith("error: 3B_rank16: already removed from set scaffold-test_2025-10-18")
+
+
+def test_a_run_the_set_does_not_have_is_refused_and_nothing_is_removed(set_dir):
+    result = expset("remove", str(set_dir), "1B_rank8", "7B_rank8", "--yes")
+    assert result.exit_code == 2
+    assert "7B_rank8: not a run of set" in result.stderr
+    assert (set_dir / "1B_rank8" / "run.yaml").is_file()
+
+
+def test_removing_every_fine_tune_is_refused(set_dir):
+    result = expset("remove", str(set_dir), "1B_rank8", "1B_rank16", "3B_rank8", "3B_rank16", "--yes")
+    assert result.exit_code == 2
+    assert "no fine-tune of the set would be left" in result.stderr
+
+
+def test_without_a_terminal_or_yes_nothing_is_removed(set_dir):
+    result = expset("remove", str(set_dir), "1B_rank8")
+    assert result.exit_code == 2
+    assert "--yes" in result.stderr
+    assert (set_dir / "1B_rank8").is_dir()
+
+
+def test_a_declined_removal_removes_nothing(set_dir, monkeypatch):
+    monkeypatch.setattr("expset.cli.prompts.require_terminal", lambda what, hint: None)
+    monkeypatch.setattr("expset.cli.prompts.ask_confirm", lambda message, default=True: False)
+    result = expset("remove", str(set_dir), "1B_rank8")
+    assert result.exit_code == 1
+    assert (set_dir / "1B_rank8").is_dir()
+    assert "removed" not in load_yaml((set_dir / "expset.yaml").read_text(), "expset.yaml")
+
+
+def test_a_run_with_a_job_pending_is_refused_and_named_with_the_cancel_command(set_dir, slurm):
+    assert expset("submit", str(set_dir), "--runs", "1B_rank8", "--no-check").exit_code == 0
+    result = expset("remove", str(set_dir), "1B_rank8", "--yes")
+    assert result.exit_code == 6
+    assert "remove: 1B_rank8 has jobs pending or running" in result.stderr
+    assert "1B_rank8 finetune (job 101, pending)" in result.stderr
+    assert "expset cancel" in result.stderr and "--runs 1B_rank8" in result.stderr
+    assert (set_dir / "1B_rank8" / "run.yaml").is_file()
+
+
+def test_a_run_whose_jobs_ended_is_removed(set_dir, slurm):
+    assert expset("submit", str(set_dir), "--runs", "1B_rank8", "--no-check").exit_code == 0
+    for job in slurm.jobs.values():
+        job.state = "COMPLETED"
+    assert expset("remove", str(set_dir), "1B_rank8", "--yes").exit_code == 0
+
+
+def test_a_run_folder_deleted_by_hand_is_reported_as_removed_and_not_recreated(set_dir):
+    shutil.rmtree(set_dir / "3B_rank8")
+    status = expset("status", str(set_dir), "--json")
+    assert "1 run folder is gone, so it is removed from the set: 3B_rank8" in status.stderr
+    document = json.loads(status.stdout)
+    assert "3B_rank8" not in [run["run"] for run in document["runs"]]
+    assert document["removed"] == ["3B_rank8"]
+    scaffold = expset("scaffold", str(set_dir))
+    assert scaffold.exit_code == 0, scaffold.stderr
+    assert not (set_dir / "3B_rank8").exists()
+    assert expset("submit", str(set_dir), "--dry-run", "--no-check").exit_code == 0
+    assert not (set_dir / "3B_rank8").exists()
+
+
+def test_a_run_folder_deleted_by_hand_is_recorded_by_remove(set_dir):
+    shutil.rmtree(set_dir / "3B_rank8")
+    result = expset("remove", str(set_dir), "3B_rank8", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "its folder is already gone" in result.stderr
+    assert load_yaml((set_dir / "expset.yaml").read_text(), "expset.yaml")["removed"] == ["3B_rank8"]
+    assert "folder is gone" not in expset("status", str(set_dir)).stderr
+
+
+def test_asking_for_a_removed_run_by_name_says_it_was_removed(set_dir):
+    shutil.rmtree(set_dir / "3B_rank8")
+    result = expset("scaffold", str(set_dir), "--runs", "3B_rank8")
+    assert result.exit_code == 2
+    assert "--runs: 3B_rank8 was removed from set" in result.stderr
+
+
+def test_status_of_a_set_never_scaffolded_lists_every_run(site):
+    created = site.create()
+    result = expset("status", str(created), "--json")
+    assert result.exit_code == 7, result.stderr
+    assert len(json.loads(result.stdout)["runs"]) == 4
