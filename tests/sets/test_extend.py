@@ -99,9 +99,7 @@ def test_scaffold_after_an_extension_writes_the_new_runs_and_leaves_the_old_runs
     assert "lora_rank: 32" in (set_dir / "1B_rank32" / "setup_finetune.yaml").read_text()
 
 
-def test_a_model_that_breaks_the_sizes_only_names_is_refused_with_the_renames_and_aliases_that_keep_them(
-    site, set_dir
-):
+def test_a_model_that_breaks_the_sizes_only_names_is_refused_with_the_renames_and_aliases_that_keep_them(site, set_dir):
     site.add_model_files("Qwen2.5-0.5B-Instruct")
     before = checksums(set_dir)
     models = [*SEED_VARY["model"], "Qwen2.5-0.5B-Instruct"]

@@ -56,6 +56,7 @@ def test_a_killed_extension_leaves_the_set_as_it_was_or_finished_by_the_next_com
     assert len(after) > len(before)
 
     outcomes = []
+
     # Killed while the change is written beside the set, and killed just after its commit: each moment is
     # found by watching the disk, not by guessing a delay.
     def writing(folder: Path) -> bool:  # write_tree's own staging folder of the change, being filled
