@@ -63,13 +63,34 @@ def compare_existing(experiment_set: ExperimentSet, target: Path, *, raced: bool
     if existing.plan == experiment_set.plan and existing.set_name == experiment_set.set_name:
         return Outcome.UP_TO_DATE
     made_before_controls = existing.plan == experiment_set.plan.model_copy(update={"controls": False})
+    if made_before_controls:
+        hint = "this set was made before control runs existed: add `controls: false` to the plan to keep it as it is"
+    elif (added := _extension_of(existing, experiment_set)) is not None:
+        hint = f"this plan adds {added} to that set: `expset extend {target} PLAN` adds them, keeping every run it has"
+    else:
+        hint = "give the new set another name (name: in the plan)"
     raise TargetExistsError(
         f"{target} already holds a set with a different plan{why}; nothing was written:\n"
         + describe_difference(existing, experiment_set),
-        hint="this set was made before control runs existed: add `controls: false` to the plan to keep it as it is"
-        if made_before_controls
-        else "give the new set another name (name: in the plan), or remove the old set yourself",
+        hint=hint,
     )
+
+
+def _extension_of(existing: ExperimentSet, proposed: ExperimentSet) -> str | None:
+    """What ``proposed`` adds to ``existing`` when it only adds ("2 runs and 1 evaluation"), else None."""
+    from expset.core.set_changes import extend_set
+    from expset.errors import ExpsetError
+
+    try:
+        extension = extend_set(existing, proposed.plan, today=proposed.plan.date, author="")  # type: ignore[arg-type]
+    except ExpsetError:
+        return None
+    if not extension.adds_anything:
+        return None
+    parts = [f"{len(extension.added)} run{'s' if len(extension.added) != 1 else ''}"] if extension.added else []
+    if extension.new_tasks:
+        parts.append(f"{len(extension.new_tasks)} evaluation{'s' if len(extension.new_tasks) != 1 else ''}")
+    return " and ".join(parts)
 
 
 def describe_difference(old: ExperimentSet, new: ExperimentSet) -> str:

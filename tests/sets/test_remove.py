@@ -135,3 +135,10 @@ def test_status_of_a_set_never_scaffolded_lists_every_run(site):
     result = expset("status", str(created), "--json")
     assert result.exit_code == 7, result.stderr
     assert len(json.loads(result.stdout)["runs"]) == 4
+
+
+def test_which_still_decodes_a_removed_run_and_says_it_was_removed(set_dir):
+    expset("remove", str(set_dir), "3B_rank16", "--yes")
+    result = expset("which", str(set_dir), "3B_rank16")
+    assert result.exit_code == 0
+    assert "lora_rank" in result.stdout and "3B_rank16 was removed from the set" in result.stderr

@@ -358,6 +358,11 @@ def which_command(
             sys.stdout.write(f"model  {model}  ({other.kind}: {visible(what)}, evaluated only)\n")
             return
         varied = decode_run_name(experiment_set.convention, run_name)
+        gone = [*experiment_set.removed, *(run.name for run in experiment_set.missing)]
+        if varied is not None and run_name in gone:
+            from expset.cli.console import status
+
+            status("[yellow]note:[/] {} was removed from the set; these were its parameters", run_name)
         if varied is None:
             examples = ", ".join(run.name for run in experiment_set.runs[:3])
             raise UsageError(
