@@ -433,6 +433,46 @@ def test_an_evaluation_added_after_submission_is_submitted_on_its_own(cluster_si
     assert [(e["task"], e["result"]) for e in run["evaluations"]] == [("echo", "success"), ("echo_again", "success")]
 
 
+def test_a_finished_set_extended_by_a_value_and_a_task_runs_only_what_is_new(cluster_site, tiny):
+    import hashlib
+
+    set_dir = create_set(cluster_site, tiny, vary={"lr": [1e-4, 3e-4]})
+    assert expset("submit", str(set_dir)).exit_code == 0
+    wait_until_settled(set_dir)
+
+    def files(run: str) -> dict[str, str]:
+        folder = set_dir / run
+        return {
+            str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+
+    before = {run: files(run) for run in ("lr1e-4", "lr3e-4")}
+    plan = load_yaml((cluster_site / "plan.yaml").read_text(), "plan.yaml")
+    plan["vary"]["lr"] = [1e-4, 3e-4, 1e-3]
+    plan["evaluations"].append({"name": "shout", "task": f"{cluster_site / 'tasks.py'}@shout"})
+    (cluster_site / "bigger.yaml").write_text(to_yaml(plan))
+    extended = expset("extend", str(set_dir), str(cluster_site / "bigger.yaml"), "--yes")
+    assert extended.exit_code == 0, extended.stderr
+    assert {run: files(run) for run in before} == before
+    assert expset("scaffold", str(set_dir)).exit_code == 0
+    submitted = expset("submit", str(set_dir))
+    assert submitted.exit_code == 0, submitted.stderr
+    assert "submitted lr1e-3: finetune" in submitted.stderr
+    for run in before:
+        assert f"submitted {run}: evaluate/shout/epoch_0" in submitted.stderr
+        assert "finetune" not in submitted.stderr.split(f"submitted {run}:")[1].splitlines()[0]
+    status = wait_until_settled(set_dir)
+    assert status["summary"]["complete"] == 3, json.dumps(status, indent=1)
+    for run in status["runs"]:
+        assert [(e["task"], e["result"]) for e in run["evaluations"]] == [("echo", "success"), ("shout", "success")]
+    for run, old in before.items():  # the checkpoints, logs and scripts of the first jobs are untouched
+        now = files(run)
+        changed = {path for path, digest in old.items() if now.get(path) != digest}
+        assert changed == {"setup_finetune.yaml"}  # which now lists the new evaluation
+
+
 SYSTEM_PROMPT = "You are the tiny test model; answer in one word."
 
 
