@@ -90,7 +90,8 @@ def test_create_of_a_plan_that_adds_runs_to_the_set_there_points_to_extend(plan_
     expset("create", str(plan_file), "--yes")
     result = expset("create", str(plan_file), "--yes", "--vary", "lora_rank=8,16,32")
     assert result.exit_code == 3
-    assert f"hint: this plan adds 2 runs to that set: `expset extend {isolated_environment / SET} PLAN`" in result.stderr
+    target = isolated_environment / SET
+    assert f"hint: this plan adds 2 runs to that set: `expset extend {target} PLAN`" in result.stderr
 
 
 def test_create_over_a_folder_that_is_not_a_set_refuses(plan_file, isolated_environment):
