@@ -1,7 +1,8 @@
-"""Benchmark: start-up time of ``expset --help`` and ``expset plan <seed example>``.
+"""Benchmark: start-up time of ``expset --help``, ``expset plan <seed example>`` and shell completion.
 
 Each command is timed as a whole process, like ``python -c pass`` with the same interpreter,
-and reported as a ratio to it. Goals: ``--help`` at most 4x, ``plan`` at most 8x.
+and reported as a ratio to it. Goals: ``--help`` at most 4x, ``plan`` at most 8x; a Tab (the
+shell runs ``expset`` once per Tab) at most 8x, like any command that builds the app.
 
     python bench/startup.py [--repeat N]
 """
@@ -20,11 +21,18 @@ from pathlib import Path
 SEED_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "size-rank.yaml"
 
 
-def wall_time(argv: list[str], repeat: int, cwd: str) -> float:
+def wall_time(argv: list[str], repeat: int, cwd: str, env: dict[str, str] | None = None) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+        subprocess.run(
+            argv,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+        )
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -50,6 +58,15 @@ def main() -> None:
                 8,
             ),
         ]
+        subprocess.run([expset, "create", str(SEED_EXAMPLE), "--yes", "--root", cwd], check=True, capture_output=True)
+        for line, word in (("expset status ", 2), ("expset which SET 1B", 3)):
+            [name] = os.listdir(cwd)
+            tab = {
+                "COMP_WORDS": line.replace("SET", name),
+                "COMP_CWORD": str(word),
+                "_EXPSET_COMPLETE": "complete_bash",
+            }
+            rows.append((f"Tab after `{line.strip()}`", wall_time([expset], args.repeat, cwd, tab), 8))
     print(f"{'command':<38} {'ms':>7} {'ratio':>6} {'goal':>5}")
     for name, seconds, goal in rows:
         ratio = seconds / baseline

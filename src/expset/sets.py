@@ -39,10 +39,43 @@ def load_recorded_set(set_dir: Path) -> ExperimentSet:
     try:
         text = record_path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError):
-        raise SetNotFoundError(
-            f"{set_dir} is not an experiment set (no {PLAN_FILE})", hint="give the folder `expset create` made"
-        ) from None
+        raise not_a_set(set_dir) from None
     return experiment_set_from_record(load_yaml(text, str(record_path)))
+
+
+def not_a_set(path: Path) -> SetNotFoundError:
+    """Why ``path`` is not a set, said as plainly as the case allows: no such folder, a plan file, a run
+    folder of a set, or a folder without a record."""
+    import shlex
+
+    made = "give the folder `expset create` made (named <description>_<date>)"
+    if not os.path.lexists(path):
+        return SetNotFoundError(f"{path}: no such folder", hint=made)
+    if path.is_file():
+        if _looks_like_plan(path):
+            return SetNotFoundError(
+                f"{path} is a plan file, not a set",
+                hint=f"create the set it plans with: expset create {shlex.quote(str(path))}",
+            )
+        return SetNotFoundError(f"{path} is a file, not a set folder", hint=made)
+    parent = path.absolute().parent
+    if (parent / PLAN_FILE).is_file():
+        return SetNotFoundError(
+            f"{path} is a run folder, not a set", hint=f"give its set's folder: {shlex.quote(str(path.parent))}"
+        )
+    return SetNotFoundError(f"{path} is not an experiment set (no {PLAN_FILE})", hint=made)
+
+
+def _looks_like_plan(path: Path) -> bool:
+    """Whether ``path`` is a YAML mapping with a plan's fields: a plan file given where a set was wanted."""
+    from expset.errors import ExpsetError
+    from expset.render.yaml_read import load_yaml
+
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, ExpsetError):
+        return False
+    return isinstance(data, dict) and bool({"purpose", "vary", "fixed"} & set(data))
 
 
 def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[Run]:

@@ -12,15 +12,17 @@ from typing import Annotated
 import typer
 
 from expset import __version__
-from expset.cli.commands import APP_HELP, COMMANDS, VERSION_HELP
+from expset.cli.commands import APP_HELP, COMMANDS, EXIT_CODES_HELP, HELP_OPTIONS, VERSION_HELP
 
 app = typer.Typer(
     name="expset",
     help=APP_HELP,
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
+    context_settings={"help_option_names": HELP_OPTIONS},
 )
 
 

@@ -14,6 +14,12 @@ APP_HELP = (
     "approved before anything is written."
 )
 VERSION_HELP = "Print the version and exit."
+HELP_OPTIONS = ["-h", "--help"]
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done, 1 declined, 2 bad input, 3 target exists, 4 write failed, 5 tool missing, "
+    "6 SLURM refused, 7 not complete, 70 internal error, 75 set busy, 130 interrupted, 143 terminated."
+)
+"""What ``errors.ExitCode`` defines, in the words of the README's table."""
 
 
 class Command(NamedTuple):
@@ -69,13 +75,34 @@ COMMANDS = (
 """In the order of the help; groups last, where Typer lists them."""
 
 
+COMPLETION_OPTIONS = (
+    ("--install-completion", "Install completion for the current shell."),
+    ("--show-completion", "Show completion for the current shell, to copy it or customize the installation."),
+)
+"""Typer's own completion options, as its help lists them."""
+
+
 def top_level_help() -> str:
     """The ``expset --help`` text, laid out as Typer lays it out."""
     import textwrap
 
     width = max(len(command.name) for command in COMMANDS)
+    options = [
+        ("--version", VERSION_HELP),
+        *COMPLETION_OPTIONS,
+        (", ".join(HELP_OPTIONS), "Show this message and exit."),
+    ]
+    option_width = max(len(name) for name, _ in options)
     lines = ["Usage: expset [OPTIONS] COMMAND [ARGS]...", ""]
     lines += textwrap.wrap(APP_HELP, width=78, initial_indent="  ", subsequent_indent="  ")
-    lines += ["", "Options:", f"  --version  {VERSION_HELP}", "  --help     Show this message and exit.", ""]
-    lines += ["Commands:", *(f"  {command.name.ljust(width)}  {command.summary}" for command in COMMANDS)]
+    lines += ["", "Options:"]
+    for name, text in options:
+        lines += textwrap.wrap(
+            text,
+            width=78,
+            initial_indent=f"  {name.ljust(option_width)}  ",
+            subsequent_indent=" " * (option_width + 4),
+        )
+    lines += ["", "Commands:", *(f"  {command.name.ljust(width)}  {command.summary}" for command in COMMANDS)]
+    lines += ["", *textwrap.wrap(EXIT_CODES_HELP, width=80, initial_indent="  ", subsequent_indent="  ")]
     return "\n".join(lines) + "\n"

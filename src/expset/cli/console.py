@@ -8,9 +8,10 @@ for each value, the values inserted verbatim after the template is parsed.
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from expset.cli.proposal import describe_token
 from expset.core.layout import EVALUATIONS_DIR, RUN_FILE
@@ -29,20 +30,45 @@ FIELD = 0xE000
 """Private-use characters stand for the values of a ``markup`` template while its markup is parsed."""
 
 
-@lru_cache(maxsize=1)
-def stdout() -> Console:
-    """The console for results: no markup is read from values, colour only on a terminal."""
+def color_wanted(stream: TextIO) -> bool:
+    """Whether colour and styles go to ``stream``, by the terminal conventions: ``NO_COLOR`` (any value) turns
+    them off, else ``FORCE_COLOR`` (any value but 0) turns them on even into a pipe or a file, else only a
+    terminal gets them (not one that says ``TERM=dumb``)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if _forced():
+        return True
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _forced() -> bool:
+    return os.environ.get("FORCE_COLOR", "") not in ("", "0")
+
+
+def _console(*, error: bool) -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, markup=False, emoji=False)
+    wanted = color_wanted(sys.stderr if error else sys.stdout)
+    return Console(
+        stderr=error,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        force_terminal=True if wanted and _forced() else None,
+        color_system="auto" if wanted else None,
+    )
+
+
+@lru_cache(maxsize=1)
+def stdout() -> Console:
+    """The console for results: no markup is read from values; colour as ``color_wanted`` says."""
+    return _console(error=False)
 
 
 @lru_cache(maxsize=1)
 def stderr() -> Console:
     """The console for progress and messages, kept apart from results so they can be piped."""
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+    return _console(error=True)
 
 
 def markup(template: str, *values: object) -> Text:
@@ -71,7 +97,7 @@ def markup(template: str, *values: object) -> Text:
 
 def report_error(error: ExpsetError) -> None:
     """``error: …`` then ``hint: …`` on stderr; plain text, so no Rich import on the error path."""
-    color = sys.stderr.isatty()
+    color = color_wanted(sys.stderr)
     red, dim, reset = ("\033[31m", "\033[2m", "\033[0m") if color else ("", "", "")
     problems = getattr(error, "problems", None) or [error.message]
     for problem in problems:

@@ -50,13 +50,18 @@ def _ignore(signum: int, frame: object) -> None:
 def main() -> None:
     """The console script: fast help and version, else the Typer app, with signals turned into exits."""
     arguments = sys.argv[1:]
-    if arguments == ["--help"]:
+    if arguments in (["--help"], ["-h"]):
         sys.stdout.write(top_level_help())
         return
     if arguments == ["--version"]:
         from expset import __version__
 
         sys.stdout.write(f"expset {__version__}\n")
+        return
+    if os.environ.get("_EXPSET_COMPLETE"):  # a Tab: the shell waits, and no plan is read
+        from expset.cli.app import app
+
+        app(prog_name="expset")
         return
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:

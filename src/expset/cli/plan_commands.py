@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from expset.cli import completion
 from expset.cli.support import SetDirArgument, reporting
 from expset.errors import DeclinedError, ExpsetError, UsageError
 
@@ -27,7 +28,13 @@ PlanArgument = Annotated[
     Path | None, typer.Argument(metavar="PLAN", help="Plan file (YAML). Omit to describe the plan with flags.")
 ]
 ExampleOption = Annotated[
-    str | None, typer.Option("--example", metavar="NAME", help="Use a bundled example plan, e.g. size-rank.")
+    str | None,
+    typer.Option(
+        "--example",
+        metavar="NAME",
+        help="Use a bundled example plan, e.g. size-rank.",
+        autocompletion=completion.example_names,
+    ),
 ]
 PurposeOption = Annotated[str | None, typer.Option("--purpose", metavar="TEXT", help="Why this set exists.")]
 NameOption = Annotated[
@@ -35,10 +42,21 @@ NameOption = Annotated[
 ]
 VaryOption = Annotated[
     list[str] | None,
-    typer.Option("--vary", metavar="KEY=V1,V2", help="A parameter and its values; repeat for each parameter."),
+    typer.Option(
+        "--vary",
+        metavar="KEY=V1,V2",
+        help="A parameter and its values; repeat for each parameter.",
+        autocompletion=completion.parameter_values,
+    ),
 ]
 FixedOption = Annotated[
-    list[str] | None, typer.Option("--fixed", metavar="KEY=VALUE", help="A parameter shared by all runs; repeatable.")
+    list[str] | None,
+    typer.Option(
+        "--fixed",
+        metavar="KEY=VALUE",
+        help="A parameter shared by all runs; repeatable.",
+        autocompletion=completion.parameter_values,
+    ),
 ]
 EvalOption = Annotated[
     list[str] | None,
@@ -334,7 +352,9 @@ def new_command(
 
 def which_command(
     set_dir: SetDirArgument,
-    run_name: Annotated[str, typer.Argument(metavar="RUN", help="A run folder name in that set.")],
+    run_name: Annotated[
+        str, typer.Argument(metavar="RUN", help="A run folder name in that set.", autocompletion=completion.run_names)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the parameters as JSON.")] = False,
 ) -> None:
     """Print a run's parameters, decoded from its name."""

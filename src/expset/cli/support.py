@@ -11,11 +11,17 @@ from typing import Annotated, Any
 
 import typer
 
+from expset.cli import completion
 from expset.errors import ExitCode, ExpsetError, Terminated
 
-SetDirArgument = Annotated[Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.")]
+SetDirArgument = Annotated[
+    Path, typer.Argument(metavar="SET_DIR", help="The experiment set folder.", autocompletion=completion.set_folders)
+]
 RunsOption = Annotated[
-    list[str] | None, typer.Option("--runs", metavar="RUN,…", help="Only these runs (comma-separated).")
+    list[str] | None,
+    typer.Option(
+        "--runs", metavar="RUN,…", help="Only these runs (comma-separated).", autocompletion=completion.run_names
+    ),
 ]
 
 
