@@ -116,13 +116,15 @@ def _carry_out(set_dir: Path) -> None:
     for run in change.get("remove", []):
         if os.path.isdir(set_dir / run) and not os.path.islink(set_dir / run):
             trash.mkdir(exist_ok=True)
-            os.rename(set_dir / run, trash / run)
+            with suppress(FileNotFoundError):  # where flock does not work, another process may finish it too
+                os.rename(set_dir / run, trash / run)
     tree = pending / _TREE
     if tree.is_dir():
         _move_missing(tree, set_dir)
         top_files = sorted(entry.name for entry in os.scandir(tree) if entry.is_file(follow_symlinks=False))
         for name in sorted(top_files, key=lambda name: name == LAST_REPLACED):
-            os.replace(tree / name, set_dir / name)
+            with suppress(FileNotFoundError):
+                os.replace(tree / name, set_dir / name)
     shutil.rmtree(pending, ignore_errors=True)
 
 
