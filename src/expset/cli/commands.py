@@ -45,6 +45,11 @@ COMMANDS = (
     Command("status", "Show where every run of a set stands.", "expset.cli.job_commands:status_command"),
     Command("cancel", "Cancel a set's pending and running jobs.", "expset.cli.submit_commands:cancel_command"),
     Command(
+        "clean",
+        "Remove checkpoint folders to free disk, after showing them.",
+        "expset.cli.clean_commands:clean_command",
+    ),
+    Command(
         "report",
         "Write the set's results: tables, figures, report.html.",
         "expset.cli.report_commands:report_command",
