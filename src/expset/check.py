@@ -204,7 +204,7 @@ def _check_inputs(
 
 def _totals(set_dir: Path, setups: dict[str, RunSetup], fine_tuned: set[str], report: CheckReport) -> None:
     """GPU-hours asked for, the merged weights still to be written, and whether they fit."""
-    from expset.clean import cleaned_folders
+    from expset.clean_record import cleaned_folders
     from expset.render.run_files import evaluation_resources
 
     cleaned = cleaned_folders(set_dir)

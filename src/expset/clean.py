@@ -16,8 +16,6 @@ checkpoint folder that is a symbolic link is refused, and links inside one are r
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import secrets
 import shutil
@@ -30,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expset.clean_record import read_cleaned, record_removal
 from expset.core.cleaning import CheckpointChoice, Checkpoints, choose
 from expset.core.jobs import JobState
 from expset.core.layout import (
     CANARY_DIR,
-    CLEANED_RECORD,
     EVALUATIONS_DIR,
     FINETUNE_STEP,
     canary_step,
@@ -46,7 +44,7 @@ from expset.core.layout import (
     removing_dir,
 )
 from expset.core.naming import FINE_TUNED, ExperimentSet
-from expset.errors import BusyError, LinkError, RecordError
+from expset.errors import BusyError, LinkError
 from expset.sets import choose_runs
 from expset.slurm.client import SlurmClient
 from expset.tracking import Tracked, list_folder, read_record
@@ -238,8 +236,7 @@ def _remove(set_dir: Path, removal: Removal, choice: CheckpointChoice) -> None:
                 _record(set_dir, removal, token, choice)
             name = name_now
         elif not removal.recorded:
-            token = parse_removing_dir(name)[1]  # type: ignore[index]
-            _record(set_dir, removal, token, choice)
+            _record(set_dir, removal, parse_removing_dir(name)[1], choice)  # type: ignore[index]
         try:
             shutil.rmtree(name, dir_fd=handle)
         except OSError as error:
@@ -276,56 +273,6 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _record(set_dir: Path, removal: Removal, token: str, choice: CheckpointChoice) -> None:
-    """Append one line to the clean record, flushed to disk."""
-    from expset import ledger
-    from expset.fs.inside import open_file
-
-    line = {
-        "time": ledger.now(),
-        "user": getpass.getuser(),
-        "run": removal.run,
-        "folder": removal.folder,
-        "epoch": removal.epoch,
-        "files": list(removal.files),
-        "bytes": removal.size,
-        "checkpoints": choice.value,
-        "token": token,
-    }
-    data = (json.dumps(line, sort_keys=True) + "\n").encode("utf-8")
-    try:
-        handle = open_file(set_dir, CLEANED_RECORD, os.O_RDWR | os.O_APPEND | os.O_CREAT)
-    except OSError as error:
-        raise RecordError(f"{set_dir / CLEANED_RECORD}: cannot write the clean record: {error.strerror}") from None
-    try:
-        size = os.fstat(handle).st_size
-        if size and os.pread(handle, 1, size - 1) != b"\n":
-            data = b"\n" + data  # a torn last line: never glue onto it
-        os.write(handle, data)
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
-def read_cleaned(set_dir: Path) -> list[dict[str, Any]]:
-    """Every line of the clean record, oldest first; damaged lines left out; none when there is no record."""
-    try:
-        text = (set_dir / CLEANED_RECORD).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    lines = []
-    for raw in text.splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict) and isinstance(line.get("run"), str) and isinstance(line.get("folder"), str):
-            lines.append(line)
-    return lines
-
-
-def cleaned_folders(set_dir: Path) -> dict[str, set[str]]:
-    """Per run, the checkpoint folders clean removed (``epoch_0``, ``canary/epoch_1``)."""
-    found: dict[str, set[str]] = {}
-    for line in read_cleaned(set_dir):
-        found.setdefault(line["run"], set()).add(line["folder"])
-    return found
+    """Record ``removal`` (its hidden folder named by ``token``) in the clean record."""
+    gone = removal
+    record_removal(set_dir, gone.run, gone.folder, gone.epoch, gone.files, gone.size, token, choice.value)

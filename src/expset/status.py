@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from expset.clean import cleaned_folders
+from expset.clean_record import cleaned_folders
 from expset.core.failures import Cause
 from expset.core.jobs import JobState, Progress, run_progress
 from expset.core.layout import (

@@ -26,14 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from expset import ledger
 from expset.arrays import ARRAY_FROM
+from expset.clean_record import cleaned_folders
 from expset.core.jobs import JobState, plan_submission
 from expset.core.layout import (
     FINETUNE_SCRIPT,
     FINETUNE_STEP,
     SETUP_FILE,
     SUBMIT_LOCK,
+    epoch_dir,
     evaluation_script,
     evaluation_step,
+    parse_evaluation_step,
     parse_run_dir_assignment,
 )
 from expset.core.naming import ExperimentSet
@@ -177,6 +180,7 @@ def submit_set(
         active += sum(len(jobs) for jobs in report.canaries.jobs.values()) if report.canaries else 0
         report.jobs = dict(Counter(tracked.state(run, step).value for run, step in tracked.history))
         digests = read_training_digests(set_dir)
+        cleaned = cleaned_folders(set_dir)
         planned = []
         for run in chosen:
             by_name = {step.name: step for step in steps[run.name]}
@@ -196,6 +200,12 @@ def submit_set(
                         [],
                         "completed with a setup that has changed since: re-run it on purpose with --rerun",
                     )
+            if FINETUNE_STEP not in todo_names and (gone := _cleaned_steps(set_dir / run.name, todo_names, cleaned)):
+                todo_names = [name for name in todo_names if name not in gone]
+                report.notes.append(
+                    f"{run.name}: {', '.join(gone)} not submitted: `expset clean` removed the checkpoint it evaluates"
+                )
+                reason = reason or "the checkpoints its evaluations need were removed by `expset clean`"
             todo = [by_name[name] for name in todo_names]
             if not todo:
                 report.skipped[run.name] = reason
@@ -290,6 +300,18 @@ def _submit_arrays(
             continue
         active += len(group.runs) * len(group.steps)
     return active
+
+
+def _cleaned_steps(run_dir: Path, steps: list[str], cleaned: dict[str, set[str]]) -> list[str]:
+    """The evaluation steps of ``steps`` whose checkpoint ``expset clean`` removed (and no fine-tune wrote again):
+    submitted, they could only fail."""
+    removed = cleaned.get(run_dir.name, set())
+    gone = []
+    for step in steps:
+        place = parse_evaluation_step(step)
+        if place is not None and epoch_dir(place[1]) in removed and not (run_dir / epoch_dir(place[1])).exists():
+            gone.append(step)
+    return gone
 
 
 def _trains_now(tracked: Tracked, run: str, resubmit: bool) -> bool:

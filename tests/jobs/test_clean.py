@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from test_submit_with_stand_in import finish_every_job
 
-from expset.clean import clean_set, read_cleaned
+from expset.clean import clean_set
+from expset.clean_record import read_cleaned
 from expset.core.cleaning import CheckpointChoice
 from expset.core.layout import CLEANED_RECORD, job_record
 from expset.errors import LinkError
@@ -272,3 +273,17 @@ def test_a_set_with_no_checkpoints_has_nothing_to_free(site, slurm):
     assert expset("scaffold", str(set_dir)).exit_code == 0
     result = expset("clean", str(set_dir), "--checkpoints", "all")
     assert result.exit_code == 0 and "no checkpoint of the set to remove; nothing to free" in result.stderr
+
+
+def test_a_failed_evaluation_of_a_cleaned_checkpoint_is_not_submitted_again(finished, slurm):
+    fail_evaluation(finished, "1B_rank8", "capitalization", 0)
+    [job] = [job for job in slurm.jobs.values() if job.comment.endswith(":evaluate/capitalization/epoch_0:1B_rank8")]
+    job.state = "FAILED"
+    clean(finished, slurm, "except-evaluated")
+    sbatch_calls = sum(call[0] == "sbatch" for call in slurm.calls)
+    report = submit_set(load_set(finished), finished, SlurmClient(slurm), resubmit=True)
+    assert report.submitted == {} and sum(call[0] == "sbatch" for call in slurm.calls) == sbatch_calls
+    assert (
+        "1B_rank8: evaluate/capitalization/epoch_0 not submitted: `expset clean` removed the checkpoint it evaluates"
+        in report.notes
+    )
