@@ -12,6 +12,9 @@ torchtune's resume, ``status`` and every reader), then recorded, then removed. C
 epoch either whole under its own name or gone, and a later clean finishes (and records, if the record was
 not yet written) any hidden folder an interrupted one left. Nothing is followed through a link: a
 checkpoint folder that is a symbolic link is refused, and links inside one are removed as links.
+
+torchtune's ``recipe_state/`` beside the epochs (what a resume reads with the last epoch) is not a
+checkpoint folder and is left as it is, as are evaluation logs, training logs and ``report/``.
 """
 
 from __future__ import annotations

@@ -57,8 +57,8 @@ def clean_command(
         if not removed:
             return "nothing was removed"
         return (
-            f"{len(removed)} of {len(planned)} checkpoint folder(s) were removed, each whole and recorded in "
-            f"{CLEANED_RECORD}; the others are as they were: clean again to finish"
+            f"{len(removed)} of {len(planned)} checkpoint folder(s) were removed and recorded in {CLEANED_RECORD}; "
+            "each other one is whole, or hidden and recorded: clean again to finish"
         )
 
     def confirm(report: CleanReport) -> bool:
