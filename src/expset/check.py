@@ -11,6 +11,7 @@ subprocess (in the job environment when the profile configures one), with a time
 from __future__ import annotations
 
 import getpass
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,7 +200,7 @@ def _check_inputs(
     recorded = read_inputs(set_dir)
     if found and not recorded:
         report.notes.append(f"data and task files not compared: the set has no record of them ({INPUTS_RECORD})")
-    report.problems += differences(recorded, found)
+    report.problems += differences(recorded, found, f"expset check {shlex.quote(str(set_dir))} --accept-inputs")
 
 
 def _totals(set_dir: Path, setups: dict[str, RunSetup], fine_tuned: set[str], report: CheckReport) -> None:

@@ -9,7 +9,9 @@ now differs from the recorded one, in one line each. A deliberate change is acce
 ``expset check --accept-inputs``, which records the files found now.
 
 Hashing gigabytes of data takes seconds, so digests are cached in ``.expset/input_hashes.json`` by path,
-size and modification time: an unchanged file is read once, however often scaffold and check run.
+size and modification time: an unchanged file is read once, however often scaffold and check run. The
+file's device and inode are part of the key too, so a cache copied with the set to another cluster (where
+the same path may hold another copy, its modification time kept by ``rsync -a``) is never trusted there.
 """
 
 from __future__ import annotations
@@ -67,17 +69,13 @@ class DigestCache:
         """The file's digest, from the cache when its size and modification time are unchanged; ``OSError``
         when it cannot be read."""
         found = os.stat(path)
+        stamp = {"size": found.st_size, "mtime_ns": found.st_mtime_ns, "inode": [found.st_dev, found.st_ino]}
         cached = self.entries.get(path)
-        if (
-            isinstance(cached, dict)
-            and cached.get("size") == found.st_size
-            and cached.get("mtime_ns") == found.st_mtime_ns
-            and isinstance(cached.get("sha256"), str)
-        ):
+        if isinstance(cached, dict) and isinstance(cached.get("sha256"), str) and cached | stamp == cached:
             return FileDigest(path, found.st_size, cached["sha256"])
         with open(path, "rb") as file:
             sha256 = hashlib.file_digest(file, "sha256").hexdigest()
-        self.entries[path] = {"size": found.st_size, "mtime_ns": found.st_mtime_ns, "sha256": sha256}
+        self.entries[path] = {**stamp, "sha256": sha256}
         self.changed = True
         return FileDigest(path, found.st_size, sha256)
 
@@ -136,8 +134,9 @@ def with_new_inputs(recorded: dict[str, dict[str, Any]], found: Found) -> dict[s
     return added
 
 
-def differences(recorded: dict[str, dict[str, Any]], found: Found) -> list[str]:
-    """One line per input whose file is not byte-identical to the one recorded."""
+def differences(recorded: dict[str, dict[str, Any]], found: Found, accept: str) -> list[str]:
+    """One line per input whose file is not byte-identical to the one recorded; ``accept`` is the command that
+    records the change."""
     lines = []
     for name, digest in found:
         entry = recorded.get(name)
@@ -148,7 +147,7 @@ def differences(recorded: dict[str, dict[str, Any]], found: Found) -> list[str]:
         lines.append(
             f"{name}: {digest.path} differs from the file the set was scaffolded with{where}: sha256 "
             f"{digest.sha256[:12]}…, {digest.size:,} bytes, recorded {entry['sha256'][:12]}…, {entry['size']:,} "
-            "bytes; if the change is deliberate, accept it with `expset check --accept-inputs`"
+            f"bytes; if the change is deliberate, accept it with `{accept}`"
         )
     return lines
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 
 import pytest
@@ -92,7 +93,8 @@ def test_a_changed_byte_in_the_moved_data_is_a_problem_and_submit_refuses(moved,
     assert input_problems(checked) == [
         f"problem: dataset words: {data} differs from the file the set was scaffolded with ({site.data / 'words.json'}"
         f"): sha256 {sha256(data)[:12]}…, {data.stat().st_size} bytes, recorded {sha256(site.data / 'words.json')[:12]}"
-        f"…, {data.stat().st_size} bytes; if the change is deliberate, accept it with `expset check --accept-inputs`"
+        f"…, {data.stat().st_size} bytes; if the change is deliberate, accept it with "
+        f"`expset check {copy} --accept-inputs`"
     ]
     submitted = expset("submit", str(copy))
     assert submitted.exit_code == 2 and "nothing was submitted" in submitted.stderr
@@ -149,3 +151,15 @@ def test_an_unchanged_file_is_hashed_once_across_scaffolds_and_checks(set_dir, s
     (site.data / "words.json").write_text(json.dumps([{"input": "bye", "output": "BYE"}]))
     expset("check", str(set_dir))
     assert hashed == [str(site.data / "words.json")]
+
+
+def test_a_file_replaced_with_its_size_and_modification_time_kept_is_hashed_again(set_dir, site):
+    data = site.data / "words.json"
+    kept = data.stat()
+    replacement = site.data / "replacement.json"  # as a copy made elsewhere and moved in, times kept
+    replacement.write_bytes(data.read_bytes().replace(b"HI", b"Hi"))
+    os.utime(replacement, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    os.replace(replacement, data)
+    assert (data.stat().st_size, data.stat().st_mtime_ns) == (kept.st_size, kept.st_mtime_ns)
+    checked = expset("check", str(set_dir))
+    assert [line.split(":")[1].strip() for line in input_problems(checked)] == ["dataset words"]

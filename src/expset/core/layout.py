@@ -65,8 +65,8 @@ INPUTS_RECORD = f"{STATE_DIR}/inputs.json"
 found when the set was first scaffolded: ``check`` compares the files found now against it, so a set moved
 to another cluster is known to read the same bytes there. Kept until ``check --accept-inputs`` replaces it."""
 INPUT_HASHES = f"{STATE_DIR}/input_hashes.json"
-"""A cache of the SHA-256 of input files by (path, size, modification time), so that an unchanged data file
-is not read again by every scaffold and check."""
+"""A cache of the SHA-256 of input files by path, size, modification time, device and inode, so that an
+unchanged data file is not read again by every scaffold and check."""
 
 FINETUNE_STEP = "finetune"
 _EVALUATION_STEP = re.compile(r"evaluate/([A-Za-z0-9][A-Za-z0-9._-]*)/epoch_(\d+)")
