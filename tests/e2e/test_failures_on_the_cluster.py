@@ -164,6 +164,8 @@ def test_a_failed_canary_cancels_the_held_set_with_the_reason_and_a_passing_one_
     assert "canary lr1e-4 failed: finetune: error:" in shown and "the jobs held for it were cancelled" in shown
 
     write_training_data(data)
+    accepted = expset("check", str(set_dir), "--accept-inputs")  # the data changed since scaffold, on purpose
+    assert accepted.exit_code == 0 and "accepted dataset train" in accepted.stderr, accepted.stdout
     again = expset("submit", str(set_dir), "--canary", "--resubmit")
     assert again.exit_code == 0, again.stderr
     status = wait_until_settled(set_dir)
@@ -204,6 +206,7 @@ def test_a_set_submitted_as_arrays_runs_each_evaluation_after_its_own_fine_tune_
     assert (set_dir / "good" / "logs" / f"finetune-{fine_tune_array}_0.out").read_text().strip()
 
     write_training_data(data / "broken.json")
+    assert expset("check", str(set_dir), "--accept-inputs").exit_code == 0  # the data changed since scaffold
     again = expset("submit", str(set_dir), "--resubmit")
     assert again.exit_code == 0, again.stderr
     assert "submitted broken: finetune" in again.stderr and "submitted good" not in again.stderr

@@ -335,6 +335,9 @@ def test_a_failed_fine_tune_cancels_its_evaluation_and_resubmit_recovers_only_th
     not_yet = expset("submit", str(set_dir), "--no-check")
     assert "--resubmit" in not_yet.stderr and "0 run(s) submitted" in not_yet.stderr
     write_training_data(data / "broken.json")
+    changed = expset("submit", str(set_dir), "--resubmit")  # refused: the data differs from the one scaffolded
+    assert changed.exit_code == 2 and "dataset broken:" in changed.stderr and "--accept-inputs" in changed.stderr
+    assert expset("check", str(set_dir), "--accept-inputs").exit_code == 0
     resubmitted = expset("submit", str(set_dir), "--resubmit")
     assert "submitted broken" in resubmitted.stderr and "submitted good" not in resubmitted.stderr
     status = wait_until_settled(set_dir)
