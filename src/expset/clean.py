@@ -135,9 +135,9 @@ def clean_set(
 def _busy_runs(tracked: Tracked, chosen: set[str]) -> list[str]:
     """The chosen runs with a job queued or running, or whose job nobody can place."""
     busy = {run for run, _ in tracked.unresolved if run in chosen}
-    for run, step in tracked.history:
-        state = tracked.state(run, step)
-        if state.active or state is JobState.UNKNOWN:
+    for (run, _), jobs in tracked.history.items():  # every attempt, not only the newest: an older one may still run
+        states = [tracked.states.get(job.job_id or "", JobState.UNKNOWN) for job in jobs]
+        if any(state.active or state is JobState.UNKNOWN for state in states):
             busy.add(run)
     return sorted(busy & chosen)
 
