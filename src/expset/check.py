@@ -11,13 +11,14 @@ subprocess (in the job environment when the profile configures one), with a time
 from __future__ import annotations
 
 import getpass
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from expset.core.fixes import seconds
-from expset.core.layout import SETUP_FILE
-from expset.core.naming import FINE_TUNED, ExperimentSet
+from expset.core.layout import INPUTS_RECORD, SETUP_FILE
+from expset.core.naming import FINE_TUNED, ExperimentSet, Run
 from expset.core.run_setup import RunSetup
 from expset.data_files import read_records
 from expset.errors import ExpsetError
@@ -38,6 +39,7 @@ class CheckReport:
     checkpoint_bytes: int = 0  # the merged weights the fine-tunes not yet run will write
     free_bytes: int | None = None  # on the set's file system
     runs: int = 0
+    accepted: list[str] = field(default_factory=list)  # --accept-inputs: the inputs whose record changed
 
 
 def check_set(
@@ -48,16 +50,19 @@ def check_set(
     runs: list[str] | None = None,
     import_tasks: bool = True,
     task_timeout: float = TASK_IMPORT_TIMEOUT,
+    accept_inputs: bool = False,
 ) -> CheckReport:
     """Check the chosen runs' inputs and the cluster's settings; see the module's docstring.
 
     Without ``import_tasks`` task files are only parsed (``scaffold``'s check: importing inspect takes
     seconds); with it, each is imported unless the same file was imported in the same environment by an
-    earlier check of the set.
+    earlier check of the set. With ``accept_inputs``, the data and task files found now are recorded as the
+    set's inputs instead of being compared with the record (see ``inputs``).
     """
     report = CheckReport()
     setups: dict[str, RunSetup] = {}
-    for run in choose_runs(experiment_set, runs):
+    chosen = {run.name: run for run in choose_runs(experiment_set, runs)}
+    for run in chosen.values():
         path = set_dir / run.name / SETUP_FILE
         if not path.is_file():
             report.problems.append(f"run {run.name}: not scaffolded yet (no {SETUP_FILE}): run `expset scaffold`")
@@ -71,6 +76,9 @@ def check_set(
     fine_tuned = {run.name for run in experiment_set.all_runs if run.kind == FINE_TUNED}
     _check_models(setups, fine_tuned, report)
     _check_data(setups, fine_tuned, report)
+    _check_inputs(
+        experiment_set, set_dir, {name: (chosen[name], setup) for name, setup in setups.items()}, report, accept_inputs
+    )
     _totals(set_dir, setups, fine_tuned, report)
     if client is not None:
         _check_slurm(setups, client, report)
@@ -170,10 +178,37 @@ def _check_data(setups: dict[str, RunSetup], fine_tuned: set[str], report: Check
                     break
 
 
+def _check_inputs(
+    experiment_set: ExperimentSet,
+    set_dir: Path,
+    runs: dict[str, tuple[Run, RunSetup]],
+    report: CheckReport,
+    accept: bool,
+) -> None:
+    """Each data and task file is byte-identical to the one recorded when the set was first scaffolded (a set
+    moved to another cluster reads the same data there); with ``accept``, the files found now are recorded."""
+    from expset.inputs import DigestCache, accept_inputs, differences, digests, read_inputs, run_inputs
+
+    wanted = {item for run, setup in runs.values() for item in run_inputs(experiment_set, run, setup)}
+    cache = DigestCache(set_dir)
+    found, unreadable = digests(wanted, cache)
+    cache.save()
+    report.notes += unreadable
+    if accept:
+        report.accepted = accept_inputs(set_dir, found)
+        return
+    recorded = read_inputs(set_dir)
+    if found and not recorded:
+        report.notes.append(f"data and task files not compared: the set has no record of them ({INPUTS_RECORD})")
+    report.problems += differences(recorded, found, f"expset check {shlex.quote(str(set_dir))} --accept-inputs")
+
+
 def _totals(set_dir: Path, setups: dict[str, RunSetup], fine_tuned: set[str], report: CheckReport) -> None:
     """GPU-hours asked for, the merged weights still to be written, and whether they fit."""
+    from expset.clean_record import cleaned_folders
     from expset.render.run_files import evaluation_resources
 
+    cleaned = cleaned_folders(set_dir)
     weights: dict[str, int | None] = {}
     for run, setup in setups.items():
         if run in fine_tuned:
@@ -183,8 +218,8 @@ def _totals(set_dir: Path, setups: dict[str, RunSetup], fine_tuned: set[str], re
             report.gpu_hours += resources.gpus * seconds(resources.time) * len(evaluation.epochs) / 3600
         if run not in fine_tuned or setup.training.save_adapter_weights_only:
             continue
-        if any(name.startswith("epoch_") for name in list_folder(set_dir / run)):
-            continue  # already training or trained: its checkpoints are on disk
+        if run in cleaned or any(name.startswith("epoch_") for name in list_folder(set_dir / run)):
+            continue  # already training or trained: its checkpoints are on disk, or were cleaned
         if setup.model.folder not in weights:
             weights[setup.model.folder] = _folder_bytes(setup) or _nominal(setup)
         report.checkpoint_bytes += (weights[setup.model.folder] or 0) * setup.training.epochs

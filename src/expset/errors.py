@@ -42,7 +42,7 @@ class ExitCode:
     TOOL_MISSING = 5  # a program expset drives (sbatch, squeue) is not installed
     SUBMIT_FAILED = 6  # SLURM refused a job; what went through is recorded
     NOT_COMPLETE = 7  # status: some runs are not complete yet
-    BUSY = 75  # another expset process holds the set (EX_TEMPFAIL): try again when it is done
+    BUSY = 75  # another expset process holds the set, or its runs' jobs are active (EX_TEMPFAIL): try again later
     SOFTWARE = 70  # a bug in expset (EX_SOFTWARE)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     TERMINATED = 143  # SIGTERM, as a scheduler or `kill` sends it (128 + SIGTERM)
@@ -133,7 +133,8 @@ class LinkError(ExpsetError):
 
 
 class BusyError(ExpsetError):
-    """Raised when another expset process is submitting the same set; nothing was done."""
+    """Raised when another expset process holds the set, or runs to remove or clean have jobs pending or
+    running: nothing was done, and the same command works once they are done."""
 
     exit_code = ExitCode.BUSY
 

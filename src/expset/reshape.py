@@ -25,7 +25,7 @@ from expset.core.layout import (
 from expset.core.naming import ExperimentSet
 from expset.core.plan import Plan
 from expset.core.set_changes import Extension, extend_set, remove_runs
-from expset.errors import DeclinedError, SubmitError, TargetExistsError
+from expset.errors import BusyError, DeclinedError, SubmitError, TargetExistsError
 from expset.sets import load_recorded_set, load_set
 
 
@@ -123,7 +123,7 @@ def remove_from_set(
             busy = sorted({job.run for job in jobs})
             listed = ", ".join(f"{job.run} {job.step} (job {job.job_id}, {job.state})" for job in jobs[:4])
             more = f" and {len(jobs) - 4} more" if len(jobs) > 4 else ""
-            raise SubmitError(
+            raise BusyError(
                 f"remove: {', '.join(busy)} {'has' if len(busy) == 1 else 'have'} jobs pending or running: "
                 f"{listed}{more}; nothing was removed",
                 hint=f"cancel them first: expset cancel {set_dir} --runs {','.join(busy)}",

@@ -22,6 +22,8 @@ from expset.core.layout import (
     CONFIG_FILE,
     DEVIATIONS_RECORD,
     GENERATED_RECORD,
+    INPUT_HASHES,
+    INPUTS_RECORD,
     LOG_DIR,
     SETUP_FILE,
     STATE_DIR,
@@ -34,6 +36,7 @@ from expset.core.site_settings import Site, merge_site
 from expset.data_files import count_samples, resolve_data
 from expset.errors import ConflictError, SetupError, WriteError
 from expset.fs.inside import refuse_links
+from expset.inputs import run_inputs
 from expset.sets import choose_runs, read_setup
 
 
@@ -104,6 +107,7 @@ def scaffold_set(
     data_paths: dict[str, str] = {}
     samples: dict[str, int | None] = {}
     planned: list[PlannedWrite] = []
+    inputs: set[tuple[str, str]] = set()
     generated_by_run: dict[str, list[str]] = {}
     for path in record:
         generated_by_run.setdefault(path.split("/", 1)[0], []).append(path)
@@ -139,6 +143,7 @@ def scaffold_set(
             planned.append(_plan_state(set_dir, setup_snapshot(run.name), setup_text))
         deviations[run.name] = changed
         digests[run.name] = setup.training_digest()
+        inputs |= run_inputs(experiment_set, run, setup)
         check_prompt_reaches_tasks(setup)
         place = RunPlace(set_name=set_dir.name, run_dir=str(run_dir))
         files = run_files(setup, place, Provenance(setup_digest=digests[run.name], deviations=changed))
@@ -151,6 +156,7 @@ def scaffold_set(
         planned.append(_plan_state(set_dir, DEVIATIONS_RECORD, render_state(deviations)))
     if digests != recorded_digests:
         planned.append(_plan_state(set_dir, TRAINING_DIGESTS, render_state(digests)))
+    planned.extend(_plan_inputs(set_dir, inputs))
     conflicts = [write for write in planned if write.action is Action.CONFLICT]
     if conflicts:
         names = ", ".join(str(write.path.relative_to(set_dir)) for write in conflicts[:5])
@@ -286,6 +292,19 @@ def _plan_removals(generated: list[str], now: set[str], record: dict[str, str], 
 
 def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+def _plan_inputs(set_dir: Path, found: set[tuple[str, str]]) -> list[PlannedWrite]:
+    """The record of the runs' data and task files, with those not recorded yet added (a recorded one is the
+    set's reference, never replaced here; see ``inputs``), and the digest cache."""
+    from expset.inputs import DigestCache, digests, read_inputs, render_inputs, with_new_inputs
+
+    cache = DigestCache(set_dir)
+    hashed, _ = digests(found, cache)  # a file that cannot be read is check's to report
+    recorded = read_inputs(set_dir)
+    updated = with_new_inputs(recorded, hashed)
+    writes = [_plan_state(set_dir, INPUTS_RECORD, render_inputs(updated))] if updated != recorded else []
+    return writes + ([_plan_state(set_dir, INPUT_HASHES, cache.text())] if cache.changed else [])
 
 
 def _plan_state(set_dir: Path, relative: str, text: str) -> PlannedWrite:

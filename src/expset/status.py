@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expset.clean_record import cleaned_folders
 from expset.core.failures import Cause
 from expset.core.jobs import JobState, Progress, run_progress
 from expset.core.layout import (
@@ -57,6 +58,7 @@ class RunStatus:
     epochs_on_disk: list[int]
     evaluations: list[EvaluationStatus] = field(default_factory=list)
     setup_changed: bool = False  # its fine-tune finished, and its training inputs changed since (then re-scaffolded)
+    epochs_cleaned: list[int] = field(default_factory=list)  # removed by `expset clean` (not missing), not on disk now
     failure: str | None = None  # why its fine-tune, else its first evaluation, failed
     fix: str | None = None  # the ``--fix`` that mends that failure, if one does
     output: str | None = None  # the failed job's SLURM output, relative to the set folder: the log to open
@@ -103,6 +105,10 @@ def set_status(experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient
         _run_status(run.name, run.kind, set_dir / run.name, steps.get(run.name, []), tracked, digests.get(run.name))
         for run in runs
     ]
+    cleaned = cleaned_folders(set_dir)
+    for status in statuses:  # the run's own checkpoints (``canary/epoch_N`` parses as none)
+        gone = {parse_epoch_dir(folder) for folder in cleaned.get(status.run, ())}
+        status.epochs_cleaned = sorted(e for e in gone if e is not None and e not in status.epochs_on_disk)
     canaries = [
         _canary_status(run, set_dir / run, sorted(found), tracked)
         for run in sorted(steps)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,14 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 from expset import ledger
 from expset.arrays import ARRAY_FROM
+from expset.clean_record import cleaned_folders
 from expset.core.jobs import JobState, plan_submission
 from expset.core.layout import (
     FINETUNE_SCRIPT,
     FINETUNE_STEP,
     SETUP_FILE,
     SUBMIT_LOCK,
+    epoch_dir,
     evaluation_script,
     evaluation_step,
+    parse_evaluation_step,
     parse_run_dir_assignment,
 )
 from expset.core.naming import ExperimentSet
@@ -177,6 +181,7 @@ def submit_set(
         active += sum(len(jobs) for jobs in report.canaries.jobs.values()) if report.canaries else 0
         report.jobs = dict(Counter(tracked.state(run, step).value for run, step in tracked.history))
         digests = read_training_digests(set_dir)
+        cleaned = cleaned_folders(set_dir)
         planned = []
         for run in chosen:
             by_name = {step.name: step for step in steps[run.name]}
@@ -196,6 +201,12 @@ def submit_set(
                         [],
                         "completed with a setup that has changed since: re-run it on purpose with --rerun",
                     )
+            if FINETUNE_STEP not in todo_names and (gone := _cleaned_steps(set_dir / run.name, todo_names, cleaned)):
+                todo_names = [name for name in todo_names if name not in gone]
+                report.notes.append(
+                    f"{run.name}: {', '.join(gone)} not submitted: `expset clean` removed the checkpoint it evaluates"
+                )
+                reason = reason or "the checkpoints its evaluations need were removed by `expset clean`"
             todo = [by_name[name] for name in todo_names]
             if not todo:
                 report.skipped[run.name] = reason
@@ -292,6 +303,18 @@ def _submit_arrays(
     return active
 
 
+def _cleaned_steps(run_dir: Path, steps: list[str], cleaned: dict[str, set[str]]) -> list[str]:
+    """The evaluation steps of ``steps`` whose checkpoint ``expset clean`` removed (and no fine-tune wrote again):
+    submitted, they could only fail."""
+    removed = cleaned.get(run_dir.name, set())
+    gone = []
+    for step in steps:
+        place = parse_evaluation_step(step)
+        if place is not None and epoch_dir(place[1]) in removed and not (run_dir / epoch_dir(place[1])).exists():
+            gone.append(step)
+    return gone
+
+
 def _trains_now(tracked: Tracked, run: str, resubmit: bool) -> bool:
     """Whether ``run``'s fine-tune is about to be submitted: never yet, or again after it failed."""
     state = tracked.state(run, FINETUNE_STEP)
@@ -324,11 +347,12 @@ def submit_lock(set_dir: Path) -> Iterator[None]:
                 ) from None
             holder = os.pread(handle, 200, 0).decode("utf-8", "replace").strip() or "another process"
             raise BusyError(
-                f"another `expset submit` of {set_dir} is running ({holder}); nothing was submitted",
-                hint="wait for it to finish, then submit again: it submits only what is left",
+                f"another expset command is working on {set_dir} ({holder}); nothing was done",
+                hint="wait for it to finish, then run this again: a submit submits only what is left",
             ) from None
         os.ftruncate(handle, 0)
-        os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        command = f"expset {sys.argv[1]}" if len(sys.argv) > 1 else "expset"
+        os.pwrite(handle, f"{command}, pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         yield
     finally:
         os.close(handle)

@@ -20,7 +20,10 @@ def set_dir(site, slurm):
 
 
 def problems(result) -> list[str]:
-    return [line for line in result.stdout.splitlines() if line.startswith("problem: ")]
+    """The problems check found, but that a data or task file changed since scaffold: these tests change one on
+    purpose to show another problem (the comparison with the record is tested in scaffold/test_inputs.py)."""
+    changed = "differs from the file the set was scaffolded with"
+    return [line for line in result.stdout.splitlines() if line.startswith("problem: ") and changed not in line]
 
 
 def test_a_set_with_everything_in_place_passes_and_says_what_it_asks_for(set_dir, site):

@@ -204,6 +204,7 @@ def test_a_set_submitted_as_arrays_runs_each_evaluation_after_its_own_fine_tune_
     assert (set_dir / "good" / "logs" / f"finetune-{fine_tune_array}_0.out").read_text().strip()
 
     write_training_data(data / "broken.json")
+    assert expset("check", str(set_dir), "--accept-inputs").exit_code == 0  # the data changed since scaffold
     again = expset("submit", str(set_dir), "--resubmit")
     assert again.exit_code == 0, again.stderr
     assert "submitted broken: finetune" in again.stderr and "submitted good" not in again.stderr

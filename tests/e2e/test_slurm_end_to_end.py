@@ -291,7 +291,7 @@ def test_a_set_is_created_scaffolded_submitted_trained_and_evaluated(cluster_sit
     assert submitted.exit_code == 0, submitted.stderr
     assert "3 run(s) submitted" in submitted.stderr
     refused = expset("remove", str(set_dir), "lr1e-3", "--yes")  # its evaluation waits for its fine-tune
-    assert refused.exit_code == 6 and "lr1e-3 has jobs pending or running" in refused.stderr, refused.stderr
+    assert refused.exit_code == 75 and "lr1e-3 has jobs pending or running" in refused.stderr, refused.stderr
     status = wait_until_settled(set_dir)
     assert status["summary"]["complete"] == 3, json.dumps(status, indent=1)
     assert expset("status", str(set_dir), "--json").exit_code == 0
@@ -337,6 +337,9 @@ def test_a_failed_fine_tune_cancels_its_evaluation_and_resubmit_recovers_only_th
     not_yet = expset("submit", str(set_dir), "--no-check")
     assert "--resubmit" in not_yet.stderr and "0 run(s) submitted" in not_yet.stderr
     write_training_data(data / "broken.json")
+    changed = expset("submit", str(set_dir), "--resubmit")  # refused: the data differs from the one scaffolded
+    assert changed.exit_code == 2 and "dataset broken:" in changed.stderr and "--accept-inputs" in changed.stderr
+    assert expset("check", str(set_dir), "--accept-inputs").exit_code == 0
     resubmitted = expset("submit", str(set_dir), "--resubmit")
     assert "submitted broken" in resubmitted.stderr and "submitted good" not in resubmitted.stderr
     status = wait_until_settled(set_dir)

@@ -70,7 +70,7 @@ def test_two_submits_of_one_set_at_once_queue_every_job_once(held_set):
     outcomes = [(submit.wait(timeout=120), submit.stderr.read()) for submit in submits]
     assert_each_step_queued_once(held_set, runs=3)
     for code, stderr in outcomes:
-        assert code == 0 or (code == 75 and "another `expset submit` of" in stderr), stderr
+        assert code == 0 or (code == 75 and "another expset command is working on" in stderr), stderr
 
 
 def test_a_submit_killed_at_any_moment_is_reconciled_by_the_next_one(held_set):

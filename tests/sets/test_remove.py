@@ -86,7 +86,7 @@ def test_a_declined_removal_removes_nothing(set_dir, monkeypatch):
 def test_a_run_with_a_job_pending_is_refused_and_named_with_the_cancel_command(set_dir, slurm):
     assert expset("submit", str(set_dir), "--runs", "1B_rank8", "--no-check").exit_code == 0
     result = expset("remove", str(set_dir), "1B_rank8", "--yes")
-    assert result.exit_code == 6
+    assert result.exit_code == 75
     assert "remove: 1B_rank8 has jobs pending or running" in result.stderr
     assert "1B_rank8 finetune (job 101, pending)" in result.stderr
     assert "expset cancel" in result.stderr and "--runs 1B_rank8" in result.stderr

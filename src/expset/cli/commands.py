@@ -60,6 +60,11 @@ COMMANDS = (
     ),
     Command("remove", "Remove runs from a set, folders and records.", "expset.cli.set_commands:remove_command"),
     Command(
+        "clean",
+        "Remove checkpoint folders to free disk, after showing them.",
+        "expset.cli.clean_commands:clean_command",
+    ),
+    Command(
         "models",
         "List the models expset knows, with their torchtune builders.",
         "expset.cli.job_commands:models_command",

@@ -81,17 +81,31 @@ def scaffold_command(
         )
 
 
-def check_command(set_dir: SetDirArgument, runs: RunsOption = None) -> None:
+def check_command(
+    set_dir: SetDirArgument,
+    runs: RunsOption = None,
+    accept_inputs: Annotated[
+        bool,
+        typer.Option(
+            "--accept-inputs",
+            help="Record the data and task files found now as the set's inputs, accepting a deliberate change "
+            "(or another copy of the data) instead of reporting it.",
+        ),
+    ] = False,
+) -> None:
     """Check what the set's jobs will need before any is queued; exit 2 with one line per problem.
 
     Model files, data fields, task files, disk space, and the account, partition and QoS where SLURM
-    can say; then the GPU-hours and disk the set asks for.
+    can say; that each data and task file is byte-identical to the one the set was first scaffolded
+    with (a set moved to another cluster); then the GPU-hours and disk the set asks for.
     """
     from expset.sets import load_set
 
     with reporting():
         experiment_set = load_set(set_dir)
-        problems = run_check(experiment_set, set_dir, run_names(runs), show=sys.stdout.write, findings=True)
+        problems = run_check(
+            experiment_set, set_dir, run_names(runs), show=sys.stdout.write, findings=True, accept_inputs=accept_inputs
+        )
         if problems:
             raise typer.Exit(ExitCode.BAD_INPUT)
 
@@ -104,6 +118,7 @@ def run_check(
     *,
     findings: bool = False,
     whole: bool = True,
+    accept_inputs: bool = False,
 ) -> int:
     """Run ``expset check`` and show its problems through ``show`` (with ``findings``, also its notes, the
     data it counted and what the set asks for); the number of problems. Not ``whole`` (scaffold's), task
@@ -114,7 +129,11 @@ def run_check(
     from expset.slurm.runner import SubprocessRunner
 
     client = SlurmClient(SubprocessRunner()) if whole else None
-    report = check_set(experiment_set, set_dir, client, runs=runs, import_tasks=whole)
+    report = check_set(experiment_set, set_dir, client, runs=runs, import_tasks=whole, accept_inputs=accept_inputs)
+    for line in report.accepted:
+        status("accepted {}", line)
+    if accept_inputs and not report.accepted:
+        status("the data and task files found are those recorded; nothing to accept")
     if findings:
         for note in report.notes:
             status("[yellow]note:[/] {}", note)

@@ -13,6 +13,8 @@ from expset.core.layout import epoch_dir
 if TYPE_CHECKING:
     from rich.text import Text
 
+    from expset.status import RunStatus
+
 STATUS_ROWS = 50
 """Runs shown in the status table, those needing attention first; ``--json`` lists every run."""
 FAILED_ROWS = 10
@@ -108,7 +110,7 @@ def _status_view(current: Any, *, refreshed: bool = False, failures: bool = True
                 if status.finetune is None
                 else f"{status.finetune.value}" + (f" ({status.job_id})" if status.job_id else "")
             ),
-            Text(" ".join(epoch_dir(n) for n in status.epochs_on_disk) or "-"),
+            Text(_epochs_text(status)),
             Text(evaluations or "-"),
         )
     if len(statuses) > STATUS_ROWS:
@@ -182,3 +184,11 @@ def _compare_runs(set_dir: Any) -> Text:
         set_dir,
         set_dir,
     )
+
+
+def _epochs_text(status: RunStatus) -> str:
+    """The epochs on disk, and those ``expset clean`` removed: a checkpoint cleaned is not one missing."""
+    shown = " ".join(epoch_dir(n) for n in status.epochs_on_disk) or "-"
+    if status.epochs_cleaned:
+        shown += f" ({' '.join(epoch_dir(n) for n in status.epochs_cleaned)} cleaned)"
+    return shown

@@ -56,6 +56,17 @@ def setup_snapshot(run: str) -> str:
 
 
 SUBMIT_LOCK = f"{STATE_DIR}/submit.lock"
+CLEANED_RECORD = f"{STATE_DIR}/cleaned.jsonl"
+"""What ``expset clean`` removed, one JSON line per checkpoint folder (time, user, run, folder, files, bytes),
+appended and never rewritten: a checkpoint recorded here was removed on purpose; one missing and not
+recorded here went some other way."""
+INPUTS_RECORD = f"{STATE_DIR}/inputs.json"
+"""The data and task files the runs read, each by the plan's name for it, with the path, size and SHA-256
+found when the set was first scaffolded: ``check`` compares the files found now against it, so a set moved
+to another cluster is known to read the same bytes there. Kept until ``check --accept-inputs`` replaces it."""
+INPUT_HASHES = f"{STATE_DIR}/input_hashes.json"
+"""A cache of the SHA-256 of input files by path, size, modification time, device and inode, so that an
+unchanged data file is not read again by every scaffold and check."""
 
 FINETUNE_STEP = "finetune"
 _EVALUATION_STEP = re.compile(r"evaluate/([A-Za-z0-9][A-Za-z0-9._-]*)/epoch_(\d+)")
@@ -72,6 +83,22 @@ def parse_epoch_dir(name: str) -> int | None:
     """``epoch_<N>`` → N; None for any other name."""
     match = _EPOCH_DIR.fullmatch(name)
     return int(match.group(1)) if match else None
+
+
+_REMOVING_DIR = re.compile(r"\.epoch_(\d+)\.removing-([0-9a-f]+)")
+
+
+def removing_dir(epoch: int, token: str) -> str:
+    """The hidden name ``expset clean`` gives a checkpoint folder before removing it: from that rename on the
+    epoch is gone for torchtune's resume, ``status`` and everyone else, so an interrupted removal never leaves
+    half an epoch under its own name. ``token`` ties it to its line in the clean record."""
+    return f".{epoch_dir(epoch)}.removing-{token}"
+
+
+def parse_removing_dir(name: str) -> tuple[int, str] | None:
+    """``.epoch_<N>.removing-<token>`` → (N, token); None for any other name."""
+    match = _REMOVING_DIR.fullmatch(name)
+    return (int(match.group(1)), match.group(2)) if match else None
 
 
 def evaluation_step(task: str, epoch: int) -> str:
