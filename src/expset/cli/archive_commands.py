@@ -27,7 +27,7 @@ def archive_command(
     set_dir: SetDirArgument,
     runs: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[RUN]...", help="Archive these runs, one archive each (default: the whole set)."),
+        typer.Argument(metavar="RUN", help="Archive these runs, one archive each (default: the whole set)."),
     ] = None,
     to: Annotated[
         Path | None, typer.Option("--to", metavar="DIR", help="Folder to write the archive(s) in. Default: here.")
@@ -66,9 +66,12 @@ def archive_command(
     from expset.sets import load_set
 
     written: list[Written] = []
+    removing: list[bool] = []
 
     def interrupted() -> str:
         done = f"{len(written)} archive(s) were written and verified; " if written else ""
+        if removing:
+            return f"{done}removal stopped part-way: what is gone is in the archive(s), the rest is still there"
         return f"{done}no partial archive was left behind and nothing was removed"
 
     with reporting(interrupted):
@@ -118,6 +121,7 @@ def archive_command(
                 return
         elif not yes:
             raise DeclinedError("nothing was removed", hint="re-run at a terminal, or with --yes")
+        removing.append(True)
         remove(removal, covered)
         status("[green]removed[/] {} file(s), {} freed", len(removal.files), human_size(removal.size))
         if removal.runs is None and not plan.set_dir.exists():
