@@ -35,6 +35,21 @@ CAPTURED_LOG = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "
 TASKS = ("echo", "shout")
 EPOCHS = 2
 STEPS = 100
+TASK_FILE = """\
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.scorer import includes
+
+
+@task
+def echo():
+    return Task(dataset=[Sample(input="Repeat: fox", target="fox")], scorer=includes())
+
+
+@task
+def shout():
+    return Task(dataset=[Sample(input="Shout: dog", target="DOG")], scorer=includes())
+"""
 
 
 def build(root: Path, adapter_bytes: int) -> Path:
@@ -43,15 +58,19 @@ def build(root: Path, adapter_bytes: int) -> Path:
     data.mkdir()
     (data / "train.json").write_text(json.dumps([{"input": f"q{i}", "output": f"a{i}"} for i in range(100)]))
     profile = root / "profile.toml"
-    profile.write_text(f'data_folder = "{data}"\naccount = "lab"\npartition = "gpu"\n')
+    models = root / "models"
+    (models / "Llama-3.2-1B-Instruct").mkdir(parents=True)
+    profile.write_text(f'models_folder = "{models}"\ndata_folder = "{data}"\naccount = "lab"\npartition = "gpu"\n')
     os.environ["EXPSET_PROFILE"] = str(profile)
+    tasks = root / "tasks.py"
+    tasks.write_text(TASK_FILE)
     plan = parse_plan(
         {
             "name": "archive bench",
             "purpose": "Benchmark archive and restore.",
             "vary": {"lora_rank": [4, 8, 16, 32], "seed": list(range(250))},
             "fixed": {"model": "Llama-3.2-1B-Instruct", "dataset": "train", "epochs": EPOCHS},
-            "evaluations": [{"name": task, "epochs": "all"} for task in TASKS],
+            "evaluations": [{"name": task, "task": f"{tasks}@{task}", "epochs": "all"} for task in TASKS],
             "controls": False,
         },
         today=dt.date(2026, 1, 1),

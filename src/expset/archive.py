@@ -13,7 +13,6 @@ point to: an archive outlives the file systems its set lived on.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import io
 import json
@@ -41,9 +40,12 @@ from expset.core.archive_members import (
 from expset.core.layout import EVALUATIONS_DIR, SUBMIT_LOCK, evaluation_step, parse_evaluation_record
 from expset.core.naming import ExperimentSet
 from expset.errors import ArchiveError, TargetExistsError, UsageError, WriteError
+from expset.fs.gzip_members import GzipMembers
 
 COMPRESS_LEVEL = 6
 """gzip's default speed/size balance; 9 is several times slower for a few per cent on logs."""
+STORED = 0
+"""Checkpoints are stored as they are: weights do not compress, and deflate would take 30 s a gigabyte for nothing."""
 LEFT_ALONE = frozenset({SUBMIT_LOCK, MANIFEST_MEMBER})
 """Never archived: the submit lock (who holds it, now) and the manifest of the archive a set was restored
 from (the new archive has its own)."""
@@ -91,6 +93,7 @@ class ArchivePlan:
     set_name: str
     checkpoints: Checkpoints
     parts: list[ArchivePart]
+    run_names: frozenset[str] = frozenset()
     kinds: dict[str, tuple[int, int]] = field(default_factory=dict)  # what goes in → (files, bytes)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # path → why it is left out
 
@@ -119,7 +122,7 @@ def plan_archive(
     holding |= {parent for folder in list(holding) for parent in _parents(folder)}
     folders = [f for f in folders if f in holding or checkpoint_of(f"{f}/-", run_names) is None]  # none left empty
     by_path = {file.path: file for file in files}
-    plan = ArchivePlan(set_dir, experiment_set.set_name, checkpoints, [], unreadable=unreadable)
+    plan = ArchivePlan(set_dir, experiment_set.set_name, checkpoints, [], run_names, unreadable=unreadable)
     for path in selection.kept:
         kind = kind_of(path, run_names)
         count, size = plan.kinds.get(kind, (0, 0))
@@ -274,14 +277,13 @@ def _write(
     now = dt.datetime.now(dt.timezone.utc)
     entries: list[ManifestFile] = []
     identities: dict[str, Identity] = {}
-    with (
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=COMPRESS_LEVEL) as compressed,
-        tarfile.TarFile(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT, pax_headers=headers) as tar,  # type: ignore[arg-type]
-    ):
+    compressed = GzipMembers(raw, COMPRESS_LEVEL)
+    with tarfile.TarFile(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT, pax_headers=headers) as tar:  # type: ignore[arg-type]
         tar.addfile(_folder_info(name, now.timestamp()))
         for folder in part.folders:
             tar.addfile(_folder_info(f"{name}/{folder}", now.timestamp()))
         for file in part.files:
+            compressed.level(STORED if checkpoint_of(file.path, plan.run_names) else COMPRESS_LEVEL)
             entry, identity = _add_file(tar, name, file, progress)
             entries.append(entry)
             identities[file.path] = identity
@@ -298,7 +300,9 @@ def _write(
         document = json.dumps(manifest.to_data(), indent=1).encode("utf-8") + b"\n"
         info = tarfile.TarInfo(f"{name}/{MANIFEST_MEMBER}")
         info.size, info.mode, info.mtime = len(document), 0o644, int(now.timestamp())
+        compressed.level(COMPRESS_LEVEL)
         tar.addfile(info, io.BytesIO(document))
+    compressed.close()
     return manifest, identities
 
 

@@ -191,7 +191,13 @@ def _read_members(
         if relative in files:
             raise ArchiveError(f"{path}: member {name} appears twice", hint=_UNSAFE)
         if name == manifest_name:
-            manifest = _read_manifest(path, tar, member)
+            manifest, document = _read_manifest(path, tar, member)
+            if sink is not None:  # kept in the restored set: the record of what its archive held
+                writer = sink(relative, member)
+                try:
+                    writer.write(document)
+                finally:
+                    writer.close()
             continue
         files[relative] = _stream(path, tar, member, sink(relative, member) if sink is not None else None)
     trailer = None
@@ -251,18 +257,21 @@ def _copy(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, writer: Mem
     return size, digest.hexdigest()
 
 
-def _read_manifest(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo) -> Manifest:
+def _read_manifest(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo) -> tuple[Manifest, bytes]:
     if member.size > MANIFEST_LIMIT:
         raise ArchiveError(f"{path}: its manifest is {member.size} bytes: not one expset wrote")
     try:
         handle = tar.extractfile(member)
         assert handle is not None
-        data = json.loads(handle.read())
+        document = handle.read()
     except _READ_ERRORS as error:
         raise ArchiveError(f"{path}: its manifest is damaged ({_why(error)})", hint=_DAMAGED) from None
+    try:
+        return parse_manifest(json.loads(document)), document
     except ValueError as error:
         raise ArchiveError(f"{path}: its manifest is damaged ({error})", hint=_DAMAGED) from None
-    return parse_manifest(data)
+    except ArchiveError as error:
+        raise ArchiveError(f"{path}: {error.message}", hint=error.hint or _DAMAGED) from None
 
 
 def check_against_manifest(path: Path, found: ReadArchive) -> None:

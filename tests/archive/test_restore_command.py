@@ -229,3 +229,9 @@ def test_ctrl_c_while_restoring_leaves_nothing_behind(archived, root, monkeypatc
     result = restore(archived, root)
     assert result.exit_code == 130 and "nothing was restored" in result.stderr
     assert os.listdir(root) == []
+
+
+def test_a_restored_set_keeps_the_manifest_of_its_archive(archived, root):
+    assert restore(archived, root).exit_code == 0
+    kept = (root / SET / ".expset" / "archive-manifest.json").read_bytes()
+    assert kept == members(archived)[f"{SET}/.expset/archive-manifest.json"]
