@@ -161,12 +161,12 @@ def _read_members(
     manifest: Manifest | None = None
     files: dict[str, tuple[int, str]] = {}
     folders: list[str] = []
-    last = "the first member"
+    last = "(the first)"
     while True:
         try:
             member = tar.next()
         except _READ_ERRORS as error:
-            raise ArchiveError(f"{path}: damaged after {last} ({_why(error)})", hint=_DAMAGED) from None
+            raise ArchiveError(f"{path}: damaged near member {last} ({_why(error)})", hint=_DAMAGED) from None
         if member is None:
             break
         name = member.name

@@ -54,11 +54,12 @@ def restore_archive(archive: Path, root: Path, progress: Callable[[int], None] |
         )
     with staging_folder(target) as stage:
         stage_fd = os.open(stage, os.O_RDONLY | os.O_DIRECTORY)
+        made: set[str] = set()
         try:
             read = read_archive(
                 archive,
-                sink=lambda relative, member: _writer(stage_fd, relative, member.mode, member.mtime),
-                on_folder=lambda relative: _make_folders(stage_fd, relative),
+                sink=lambda relative, member: _writer(stage_fd, relative, member.mode, member.mtime, made),
+                on_folder=lambda relative: _make_folders(stage_fd, relative, made),
                 progress=progress,
             )
         except OSError as error:
@@ -94,10 +95,10 @@ class _writer:
     """Writes one member's bytes to its new file in the staging folder (created, never opened through a link),
     and gives it the member's mode and time when done."""
 
-    def __init__(self, stage_fd: int, relative: str, mode: int, mtime: float) -> None:
+    def __init__(self, stage_fd: int, relative: str, mode: int, mtime: float, made: set[str]) -> None:
         parent = os.path.dirname(relative)
         if parent:
-            _make_folders(stage_fd, parent)
+            _make_folders(stage_fd, parent, made)
         self.handle = os.open(relative, _FILE_FLAGS, 0o755 if mode & 0o111 else 0o644, dir_fd=stage_fd)
         self.stage_fd, self.relative, self.mtime = stage_fd, relative, mtime
 
@@ -111,10 +112,15 @@ class _writer:
         os.utime(self.relative, (self.mtime, self.mtime), dir_fd=self.stage_fd, follow_symlinks=False)
 
 
-def _make_folders(stage_fd: int, relative: str) -> None:
-    """``relative``'s folders in the staging folder: an archive may list a folder after its files."""
+def _make_folders(stage_fd: int, relative: str, made: set[str]) -> None:
+    """``relative``'s folders in the staging folder (``made``: those already there): an archive may list a
+    folder after its files."""
+    if relative in made:
+        return
     path = ""
     for part in relative.split("/"):
         path = f"{path}/{part}" if path else part
-        with suppress(FileExistsError):
-            os.mkdir(path, 0o755, dir_fd=stage_fd)
+        if path not in made:
+            with suppress(FileExistsError):
+                os.mkdir(path, 0o755, dir_fd=stage_fd)
+            made.add(path)
