@@ -9,7 +9,7 @@ import pytest
 
 from expset.cli import prompts
 
-from archive.helpers import (
+from archive.archived_sets import (
     ADAPTER_BYTES,
     add_epochs,
     manifest_of,

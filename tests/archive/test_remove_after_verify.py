@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from archive.helpers import add_epochs, manifest_of, record_evaluation, tree
+from archive.archived_sets import add_epochs, manifest_of, record_evaluation, tree
 from site_helpers import expset
 
 SET = "scaffold-test_2025-10-18"

@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from archive.helpers import add_epochs, members, record_evaluation, rewrite, tree, write_tar
+from archive.archived_sets import add_epochs, members, record_evaluation, rewrite, tree, write_tar
 from site_helpers import expset
 
 SET = "scaffold-test_2025-10-18"
