@@ -20,7 +20,7 @@ from pathlib import Path
 
 from expset.archive import Identity, Written
 from expset.core.layout import LEDGER_FILE, STATE_DIR, SUBMIT_LOCK
-from expset.errors import UsageError
+from expset.errors import SubmitError, UsageError
 
 
 @dataclass
@@ -89,7 +89,14 @@ def refuse_active_runs(set_dir: Path, run_names: set[str]) -> None:
     from expset.tracking import track
 
     tracked = track(set_dir, run_names, SlurmClient(SubprocessRunner()))
-    tracked.slurm.require_answer()
+    failure = tracked.slurm.failure
+    if isinstance(failure, SubmitError):  # SLURM is there but did not answer
+        raise SubmitError(
+            "--remove-after-verify: SLURM did not answer, so the set's jobs cannot be checked; nothing was "
+            "archived or removed",
+            hint="try again when SLURM answers, or archive without --remove-after-verify",
+        )
+    tracked.slurm.require_answer()  # sbatch and squeue missing: said as other commands say it
     active = sorted(
         {
             run

@@ -103,3 +103,15 @@ def test_a_file_reached_through_a_link_stays_where_it_is(set_dir, out, tmp_path)
     assert result.exit_code == 0, result.stderr
     assert (elsewhere / "finetune-99.out").read_text() == "loss 1.0\n"
     assert "stays: 3B_rank8/logs/finetune-99.out (reached through the link 3B_rank8/logs)" in result.stderr
+
+
+def test_when_slurm_does_not_answer_nothing_is_archived_or_removed(set_dir, out, slurm):
+    from expset.slurm.runner import Completed
+
+    assert expset("submit", str(set_dir), "--no-check").exit_code == 0
+    unreachable = "slurm_load_jobs error: Unable to contact slurm controller"
+    slurm.on_squeue = lambda argv: Completed(tuple(argv), 1, "", unreachable)
+    before = tree(set_dir)
+    result = expset("archive", str(set_dir), "--to", str(out), "--yes", "--remove-after-verify")
+    assert result.exit_code == 6 and "SLURM did not answer" in result.stderr.splitlines()[0]
+    assert os.listdir(out) == [] and tree(set_dir) == before
