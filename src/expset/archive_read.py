@@ -69,7 +69,7 @@ _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 
 def read_header(path: Path) -> Header:
     """The header of the archive at ``path``, read from its first block only."""
-    with _open(path) as (_, tar):
+    with _Opened(path) as (_, tar):
         return _header(path, tar)
 
 
@@ -82,7 +82,7 @@ def read_archive(
     """Read every member of the archive at ``path`` and check it against the manifest; ``ArchiveError``
     names the first member that is unsafe, damaged or not as the manifest says. ``progress`` gets the
     number of compressed bytes read since it was last called."""
-    with _open(path, progress) as (compressed, tar):
+    with _Opened(path, progress) as (compressed, tar):
         header = _header(path, tar)
         found = _read_members(path, compressed, tar, header, sink, on_folder)
     check_against_manifest(path, found)  # first: it names the member a changed byte fell in
@@ -108,7 +108,7 @@ class _Counting:
         return getattr(self.raw, name)
 
 
-class _open:
+class _Opened:
     """The archive opened for reading: the gzip stream and a tar reader over it, closed together."""
 
     def __init__(self, path: Path, progress: Callable[[int], None] | None = None) -> None:

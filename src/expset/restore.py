@@ -58,7 +58,7 @@ def restore_archive(archive: Path, root: Path, progress: Callable[[int], None] |
         try:
             read = read_archive(
                 archive,
-                sink=lambda relative, member: _writer(stage_fd, relative, member.mode, member.mtime, made),
+                sink=lambda relative, member: _MemberFile(stage_fd, relative, member.mode, member.mtime, made),
                 on_folder=lambda relative: _make_folders(stage_fd, relative, made),
                 progress=progress,
             )
@@ -91,7 +91,7 @@ def _check_runs_fit(set_dir: Path, runs: tuple[str, ...]) -> None:
             )
 
 
-class _writer:
+class _MemberFile:
     """Writes one member's bytes to its new file in the staging folder (created, never opened through a link),
     and gives it the member's mode and time when done."""
 

@@ -216,7 +216,7 @@ def test_the_archive_holds_exactly_the_files_the_manifest_lists_and_the_manifest
 def test_ctrl_c_while_restoring_leaves_nothing_behind(archived, root, monkeypatch):
     from expset import restore as restoring
 
-    write = restoring._writer.write
+    write = restoring._MemberFile.write
     calls = []
 
     def interrupted(self, chunk):
@@ -225,7 +225,7 @@ def test_ctrl_c_while_restoring_leaves_nothing_behind(archived, root, monkeypatc
             raise KeyboardInterrupt
         write(self, chunk)
 
-    monkeypatch.setattr(restoring._writer, "write", interrupted)
+    monkeypatch.setattr(restoring._MemberFile, "write", interrupted)
     result = restore(archived, root)
     assert result.exit_code == 130 and "nothing was restored" in result.stderr
     assert os.listdir(root) == []
