@@ -229,3 +229,21 @@ def test_a_linked_logs_folder_is_archived_as_what_it_holds(set_dir, out, tmp_pat
     os.symlink(elsewhere, logs)
     assert archive(set_dir, out).exit_code == 0
     assert members(out / f"{SET}.tar.gz")[f"{SET}/3B_rank8/logs/finetune-99.out"] == b"loss 1.0\n"
+
+
+def test_gnu_tar_extracts_the_archive_checkpoints_included(set_dir, out, tmp_path):
+    import subprocess
+
+    assert archive(set_dir, out, "--checkpoints", "all").exit_code == 0
+    extracted = tmp_path / "by-tar"
+    extracted.mkdir()
+    subprocess.run(["tar", "-xzf", str(out / f"{SET}.tar.gz"), "-C", str(extracted)], check=True)
+    found = {path: digest for path, digest in tree(extracted / SET).items() if "archive-manifest" not in path}
+    assert found == tree(set_dir)
+
+
+def test_archiving_asks_slurm_nothing(set_dir, out, slurm):
+    assert expset("submit", str(set_dir), "--no-check").exit_code == 0
+    asked = len(slurm.calls)
+    assert archive(set_dir, out).exit_code == 0
+    assert len(slurm.calls) == asked
