@@ -7,6 +7,7 @@ these without pulling anything else in. Exceptions never print: the CLI's single
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveError",
     "BusyError",
     "ConflictError",
     "DeclinedError",
@@ -177,6 +178,12 @@ class SubmitError(ExpsetError):
     """Raised when sbatch refuses a job script; carries SLURM's own message."""
 
     exit_code = ExitCode.SUBMIT_FAILED
+
+
+class ArchiveError(ExpsetError):
+    """Raised when an archive is damaged, unsafe or not an expset archive: names the member; nothing was written."""
+
+    exit_code = ExitCode.BAD_INPUT
 
 
 class Terminated(BaseException):

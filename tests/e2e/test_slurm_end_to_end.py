@@ -251,6 +251,32 @@ def test_the_report_has_a_row_per_expected_cell_the_loss_of_every_run_and_the_co
     assert "Evaluation-only runs (checkpoints made elsewhere): `external` (tiny) " in page
 
 
+def test_a_set_archived_and_restored_elsewhere_has_the_same_status_and_report_and_runs_again(
+    finished_set, tmp_path, offline_inspect, monkeypatch
+):
+    assert expset("report", str(finished_set)).exit_code == 0
+    archives, root = tmp_path / "archives", tmp_path / "restored"
+    archives.mkdir()
+    root.mkdir()
+    archived = expset("archive", str(finished_set), "--to", str(archives), "--checkpoints", "evaluated", "--yes")
+    assert archived.exit_code == 0, archived.stderr
+    restored = expset("restore", archived.stdout.strip(), "--root", str(root))
+    assert restored.exit_code == 0, restored.stderr
+    copy = root / finished_set.name
+    original, again = (json.loads(expset("status", str(s), "--json").stdout) for s in (finished_set, copy))
+    assert again["runs"] == original["runs"] and again["summary"] == original["summary"]
+    assert all(run["epochs_on_disk"] for run in again["runs"] if run["kind"] == "fine-tuned")
+    assert (copy / "report" / "results.csv").read_text() == (finished_set / "report" / "results.csv").read_text()
+    assert expset("report", str(copy)).exit_code == 0
+    for table in ("results.csv", "training.csv"):
+        assert (copy / "report" / table).read_text() == (finished_set / "report" / table).read_text(), table
+    make_cluster_site(tmp_path, offline_inspect, monkeypatch)  # this cluster's profile: its data folder
+    scaffolded = expset("scaffold", str(copy))
+    assert scaffolded.exit_code == 0, scaffolded.stderr
+    submitted = expset("submit", str(copy), "--dry-run")
+    assert submitted.exit_code == 0 and submitted.stdout == "", submitted.stderr  # every run is complete already
+
+
 def test_a_deleted_or_corrupt_log_is_named_in_the_report_not_a_traceback(finished_set, tmp_path):
     import shutil
 

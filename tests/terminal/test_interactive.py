@@ -275,3 +275,40 @@ def test_profile_init_asks_for_the_site_settings_and_writes_them(terminal, isola
         'max_time = "2-00:00:00"',
         'environment = ["module load anaconda3", "conda activate tune"]',
     ]
+
+
+@pytest.fixture
+def archivable(site, isolated_environment):
+    """A scaffolded set and an empty folder for its archive."""
+    from site_helpers import expset as run_expset
+
+    set_dir = site.create()
+    assert run_expset("scaffold", str(set_dir)).exit_code == 0
+    out = isolated_environment / "archives"
+    out.mkdir()
+    return set_dir, out
+
+
+def test_declining_to_archive_writes_nothing(terminal, archivable, isolated_environment):
+    set_dir, out = archivable
+    term = terminal("archive", str(set_dir), "--to", str(out), cwd=isolated_environment)
+    term.wait_for("Write 1 archive(s)?")
+    term.type("n")
+    assert term.exit_code() == 1
+    assert os.listdir(out) == []
+
+
+def test_removal_is_asked_again_even_with_yes_and_declining_it_removes_nothing(
+    terminal, archivable, isolated_environment
+):
+    set_dir, out = archivable
+    before = sorted(str(path) for path in set_dir.rglob("*"))
+    options = ("--to", str(out), "--yes", "--remove-after-verify")
+    term = terminal("archive", str(set_dir), *options, cwd=isolated_environment)
+    term.wait_for("from the set?")
+    assert "freed" in term.screen()
+    term.type("n")
+    assert term.exit_code() == 0
+    assert "nothing was removed" in term.screen()
+    assert os.listdir(out) == [f"{set_dir.name}.tar.gz"]
+    assert sorted(str(path) for path in set_dir.rglob("*")) == before

@@ -65,6 +65,16 @@ COMMANDS = (
         "expset.cli.clean_commands:clean_command",
     ),
     Command(
+        "archive",
+        "Write a set as a compressed tar, verified against its manifest.",
+        "expset.cli.archive_commands:archive_command",
+    ),
+    Command(
+        "restore",
+        "Unpack an archive as a set, checked file by file.",
+        "expset.cli.archive_commands:restore_command",
+    ),
+    Command(
         "models",
         "List the models expset knows, with their torchtune builders.",
         "expset.cli.job_commands:models_command",

@@ -83,6 +83,25 @@ def write_tree(target: Path, directories: Iterable[str], files: Iterable[tuple[s
 
 
 @contextmanager
+def staging_folder(target: Path) -> Iterator[Path]:
+    """A new, empty hidden folder beside ``target`` to build it in, locked for this process and removed on the way
+    out with whatever it still holds (``move_into_place`` takes it, or a folder in it, to its place first).
+    Staging folders that dead writers of ``target`` left on this host are removed first."""
+    remove_stale_staging(target)
+    with _staging(target) as stage:
+        yield stage
+
+
+def move_into_place(source: Path, target: Path) -> None:
+    """Rename ``source`` (a file or folder) to ``target``, never replacing anything: ``TargetExistsError`` if
+    ``target`` exists by then, ``WriteError`` if the file system refuses."""
+    try:
+        _rename_no_replace(source, target)
+    except OSError as error:
+        raise WriteError(f"cannot move {target.name} into {target.parent}: {error.strerror}") from None
+
+
+@contextmanager
 def _staging(target: Path) -> Iterator[Path]:
     """A new, empty staging folder for ``target``, locked for this process; removed on the way out."""
     stage, handle = _claim(target)

@@ -1,0 +1,117 @@
+"""``expset archive --remove-after-verify``: the only deletion, of exactly what the verified archive holds."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from archive.archived_sets import add_epochs, manifest_of, record_evaluation, tree
+from site_helpers import expset
+
+SET = "scaffold-test_2025-10-18"
+
+
+@pytest.fixture
+def set_dir(site):
+    made = site.create()
+    assert expset("scaffold", str(made)).exit_code == 0
+    add_epochs(made / "1B_rank8", [0, 1])
+    record_evaluation(made / "1B_rank8", "capitalization", 1, "12")
+    return made
+
+
+@pytest.fixture
+def out(tmp_path):
+    folder = tmp_path / "archives"
+    folder.mkdir()
+    return folder
+
+
+def files_of(found: dict[str, str]) -> set[str]:
+    return {path for path in found if not path.endswith("/")}
+
+
+def test_it_removes_exactly_the_files_the_archive_holds_and_keeps_the_checkpoints_left_out(set_dir, out):
+    before = files_of(tree(set_dir))
+    result = expset(
+        "archive", str(set_dir), "--to", str(out), "--yes", "--checkpoints", "last", "--remove-after-verify"
+    )
+    assert result.exit_code == 0, result.stderr
+    archived = {entry["path"] for entry in manifest_of(out / f"{SET}.tar.gz")["files"]}
+    assert files_of(tree(set_dir)) == before - archived
+    assert files_of(tree(set_dir)) == {
+        "1B_rank8/epoch_0/adapter_model.safetensors",
+        "1B_rank8/epoch_0/adapter_config.json",
+        "1B_rank8/epoch_0/model-00001-of-00001.safetensors",
+    }
+    assert sorted(os.listdir(set_dir)) == ["1B_rank8"]  # emptied folders went too
+    assert "--remove-after-verify" in result.stderr and "freed" in result.stderr
+
+
+def test_a_set_archived_whole_with_its_checkpoints_is_gone_afterwards(set_dir, out):
+    result = expset("archive", str(set_dir), "--to", str(out), "--yes", "--checkpoints", "all", "--remove-after-verify")
+    assert result.exit_code == 0, result.stderr
+    assert not set_dir.exists()
+    assert "expset restore" in result.stderr
+    restored = out / "restored"
+    restored.mkdir()
+    assert expset("restore", str(out / f"{SET}.tar.gz"), "--root", str(restored)).exit_code == 0
+
+
+def test_a_runs_archive_removes_that_run_alone_and_keeps_the_sets_records(set_dir, out):
+    others = {path: digest for path, digest in tree(set_dir).items() if not path.startswith("1B_rank8")}
+    result = expset("archive", str(set_dir), "1B_rank8", "--to", str(out), "--yes", "--remove-after-verify")
+    assert result.exit_code == 0, result.stderr
+    assert {path: digest for path, digest in tree(set_dir).items() if not path.startswith("1B_rank8")} == others
+    left = files_of(tree(set_dir / "1B_rank8"))
+    assert left and all(path.startswith("epoch_") for path in left)  # --checkpoints none: they stay
+
+
+def test_without_the_flag_nothing_is_removed(set_dir, out):
+    before = tree(set_dir)
+    assert expset("archive", str(set_dir), "--to", str(out), "--yes").exit_code == 0
+    assert tree(set_dir) == before
+
+
+def test_runs_with_jobs_pending_are_refused_before_anything_is_written(set_dir, out, slurm):
+    assert expset("submit", str(set_dir), "--no-check").exit_code == 0
+    before = tree(set_dir)
+    result = expset("archive", str(set_dir), "1B_rank8", "--to", str(out), "--yes", "--remove-after-verify")
+    assert result.exit_code == 75
+    assert "1B_rank8 have jobs pending or running; nothing was archived or removed" in result.stderr
+    assert os.listdir(out) == [] and tree(set_dir) == before
+
+
+def test_runs_whose_jobs_ended_are_removed_with_the_lock_file(set_dir, out, slurm):
+    assert expset("submit", str(set_dir), "--no-check").exit_code == 0
+    for job in slurm.jobs.values():
+        job.state = "COMPLETED"
+    result = expset("archive", str(set_dir), "--to", str(out), "--yes", "--checkpoints", "all", "--remove-after-verify")
+    assert result.exit_code == 0, result.stderr
+    assert not set_dir.exists()
+
+
+def test_a_file_reached_through_a_link_stays_where_it_is(set_dir, out, tmp_path):
+    elsewhere = tmp_path / "scratch-logs"
+    elsewhere.mkdir()
+    (elsewhere / "finetune-99.out").write_text("loss 1.0\n")
+    logs = set_dir / "3B_rank8" / "logs"
+    logs.rmdir()
+    os.symlink(elsewhere, logs)
+    result = expset("archive", str(set_dir), "--to", str(out), "--yes", "--checkpoints", "all", "--remove-after-verify")
+    assert result.exit_code == 0, result.stderr
+    assert (elsewhere / "finetune-99.out").read_text() == "loss 1.0\n"
+    assert "stays: 3B_rank8/logs/finetune-99.out (reached through the link 3B_rank8/logs)" in result.stderr
+
+
+def test_when_slurm_does_not_answer_nothing_is_archived_or_removed(set_dir, out, slurm):
+    from expset.slurm.runner import Completed
+
+    assert expset("submit", str(set_dir), "--no-check").exit_code == 0
+    unreachable = "slurm_load_jobs error: Unable to contact slurm controller"
+    slurm.on_squeue = lambda argv: Completed(tuple(argv), 1, "", unreachable)
+    before = tree(set_dir)
+    result = expset("archive", str(set_dir), "--to", str(out), "--yes", "--remove-after-verify")
+    assert result.exit_code == 6 and "SLURM did not answer" in result.stderr.splitlines()[0]
+    assert os.listdir(out) == [] and tree(set_dir) == before
