@@ -132,9 +132,9 @@ def remove(removal: Removal, run_names: set[str]) -> None:
 
 @contextmanager
 def _locked(set_dir: Path) -> Iterator[None]:
-    from expset.submit import submit_lock
+    from expset.fs.set_lock import set_lock
 
-    with submit_lock(set_dir) if (set_dir / LEDGER_FILE).exists() else nullcontext():
+    with set_lock(set_dir) if (set_dir / LEDGER_FILE).exists() else nullcontext():
         yield
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from expset import ledger
 from expset.core.naming import ExperimentSet
 from expset.errors import SubmitError
+from expset.fs.set_lock import set_lock
 from expset.sets import choose_runs
 from expset.slurm.client import SlurmClient
-from expset.submit import submit_lock
 from expset.tracking import track
 
 
@@ -50,8 +50,10 @@ def cancel_set(
     ``SubmitError`` when ``scancel`` refuses; ``cancelled`` stays False when ``confirm`` declined.
     """
     set_dir = set_dir.absolute()
-    chosen = {run.name for run in choose_runs(experiment_set, runs)}
-    with submit_lock(set_dir):
+    chosen = {run.name for run in choose_runs(experiment_set, runs)} if runs else None
+    if chosen is None:  # the whole set: runs whose folder was deleted too, their jobs may run on
+        chosen = {run.name for run in (*experiment_set.all_runs, *experiment_set.missing)}
+    with set_lock(set_dir):
         jobs, notes = active_jobs(experiment_set, set_dir, client, chosen, require_answer=True)
         report = CancelReport(jobs=jobs, notes=notes)
         if not report.jobs or not confirm(report.jobs):
@@ -78,7 +80,10 @@ def active_jobs(
     cannot be told. Runs that never had a job need no answer from SLURM unless ``require_answer``. Call it
     under the submit lock.
     """
-    tracked = track(set_dir, {run.name for run in experiment_set.all_runs}, client)
+    recorded = {
+        run.name for run in (*experiment_set.all_runs, *experiment_set.missing)
+    }  # a deleted folder's jobs run on
+    tracked = track(set_dir, recorded, client)
     if require_answer or any(run in chosen for run, _ in tracked.history):
         tracked.slurm.require_answer()
     ledger.append(set_dir, tracked.events)

@@ -98,12 +98,12 @@ def clean_set(
     each folder once it is gone and recorded.
     """
     from expset import ledger
-    from expset.submit import submit_lock
+    from expset.fs.set_lock import set_lock
     from expset.tracking import track
 
     set_dir = set_dir.absolute()
     chosen = choose_runs(experiment_set, runs)
-    with submit_lock(set_dir):
+    with set_lock(set_dir):
         tracked = track(set_dir, {run.name for run in experiment_set.all_runs}, client)
         tracked.slurm.require_answer()
         ledger.append(set_dir, tracked.events)

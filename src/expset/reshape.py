@@ -31,12 +31,14 @@ from expset.sets import load_recorded_set, load_set
 
 @dataclass(frozen=True)
 class PlannedExtension:
-    """What ``extend`` will write: the extension, and the set files it rewrites or keeps."""
+    """What ``extend`` will write: the extension, the set files it rewrites or keeps, and the record it was
+    planned from (the set must still be that when it is written)."""
 
     extension: Extension
     rewritten: list[str]
     kept_edited: list[str]
     existing_runs_gaining_tasks: list[str]
+    record: bytes
 
 
 def plan_extension(set_dir: Path, plan: Plan, *, today: object, author: str) -> PlannedExtension:
@@ -45,6 +47,7 @@ def plan_extension(set_dir: Path, plan: Plan, *, today: object, author: str) -> 
 
     assert isinstance(today, dt.date)
     existing = load_set(set_dir)
+    record = (set_dir / PLAN_FILE).read_bytes()
     extension = extend_set(existing, plan, today=today, author=author)
     present = _folders(set_dir)
     clashes = [run.name for run in extension.added if run.name in present]
@@ -56,12 +59,14 @@ def plan_extension(set_dir: Path, plan: Plan, *, today: object, author: str) -> 
         )
     rewritten, kept = _top_file_fates(set_dir, extension.extended)
     gaining = [run.name for run in existing.all_runs] if extension.new_tasks else []
-    return PlannedExtension(extension, rewritten, kept, gaining)
+    return PlannedExtension(extension, rewritten, kept, gaining, record)
 
 
 def write_extension(set_dir: Path, planned: PlannedExtension, version: str) -> None:
-    """Add the new runs' folders, the new evaluation folders of the existing runs, and the rewritten set files."""
+    """Add the new runs' folders, the new evaluation folders of the existing runs, and the rewritten set files;
+    ``BusyError`` when the set changed since the extension was planned."""
     from expset.fs.set_change import change_set
+    from expset.fs.set_lock import set_lock
 
     extended = planned.extension.extended
     tasks = extended.plan.task_names
@@ -74,7 +79,8 @@ def write_extension(set_dir: Path, planned: PlannedExtension, version: str) -> N
     for run in planned.existing_runs_gaining_tasks:
         directories.extend(run_directories(run, list(planned.extension.new_tasks)))
     files = [*_rendered(set_dir, extended, version, run_files, planned.rewritten)]
-    change_set(set_dir, directories, files)
+    with set_lock(set_dir):
+        change_set(set_dir, directories, files, expected_record=planned.record)
 
 
 @dataclass
@@ -83,6 +89,7 @@ class PlannedRemoval:
 
     after: ExperimentSet
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    undeleted: Path | None = None  # where files that could not be deleted were left
     rewritten: list[str] = field(default_factory=list)
     kept_edited: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -103,14 +110,16 @@ def remove_from_set(
     import datetime as dt
 
     from expset.cancel import active_jobs
-    from expset.fs.set_change import change_set
-    from expset.submit import submit_lock
+    from expset.fs.set_change import change_set, finish_locked
+    from expset.fs.set_lock import set_lock
 
     assert isinstance(today, dt.date)
     set_dir = set_dir.absolute()
-    with submit_lock(set_dir):
+    with set_lock(set_dir):
+        finish_locked(set_dir)  # a change a killed process committed: the record below is the one after it
         recorded = load_recorded_set(set_dir)
         after = remove_runs(recorded, names, today=today, author=author)
+        _refuse_undeletable(set_dir, names)
         try:
             jobs, notes = active_jobs(load_set(set_dir), set_dir, client, set(names))  # type: ignore[arg-type]
         except SubmitError as error:
@@ -136,8 +145,30 @@ def remove_from_set(
         if not confirm(planned):
             raise DeclinedError("nothing was removed")
         files = list(_rendered(set_dir, after, version, [], planned.rewritten))
-        change_set(set_dir, [], files, remove_runs=[name for name in planned.sizes if name in present])
+        gone = [name for name in planned.sizes if name in present]
+        planned.undeleted = change_set(set_dir, [], files, remove_runs=gone)
     return planned
+
+
+def _refuse_undeletable(set_dir: Path, names: list[str]) -> None:
+    """Refuse, before anything changes, a run folder that is a link (its target is not the set's to delete)
+    or holds a folder this user cannot write (its files could not be deleted)."""
+    from expset.errors import LinkError, WriteError
+
+    for name in names:
+        folder = set_dir / name
+        if folder.is_symlink():
+            raise LinkError(
+                f"{folder} is a symbolic link (to {os.readlink(folder)}); nothing was removed",
+                hint="expset deletes only folders inside the set: remove the link yourself, then `expset remove` "
+                "records the run",
+            )
+        for root, _, _ in os.walk(folder):
+            if not os.access(root, os.W_OK | os.X_OK):
+                raise WriteError(
+                    f"{root}: not writable by you, so its files cannot be deleted; nothing was removed",
+                    hint="ask its owner, or change its permissions (chmod u+w), then remove again",
+                )
 
 
 def _top_file_fates(set_dir: Path, after: ExperimentSet) -> tuple[list[str], list[str]]:

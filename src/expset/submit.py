@@ -13,14 +13,11 @@ is reconciled by the next one instead of queueing its jobs twice.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import socket
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +30,6 @@ from expset.core.layout import (
     FINETUNE_SCRIPT,
     FINETUNE_STEP,
     SETUP_FILE,
-    SUBMIT_LOCK,
     epoch_dir,
     evaluation_script,
     evaluation_step,
@@ -41,7 +37,8 @@ from expset.core.layout import (
     parse_run_dir_assignment,
 )
 from expset.core.naming import ExperimentSet
-from expset.errors import BusyError, RecordError, SetupError, SubmitError, UsageError
+from expset.errors import SetupError, SubmitError, UsageError
+from expset.fs.set_lock import set_lock
 from expset.provenance import read_training_digests
 from expset.run_jobs import Step, submit_run
 from expset.sets import choose_runs, read_setup
@@ -137,7 +134,7 @@ def submit_set(
     chosen = choose_runs(experiment_set, runs)
     steps = {run.name: run_steps(set_dir / run.name) for run in chosen}
     report = SubmitReport()
-    with nullcontext() if dry_run else submit_lock(set_dir):
+    with nullcontext() if dry_run else set_lock(set_dir):
         tracked = track(set_dir, {run.name for run in experiment_set.all_runs}, client)
         if not dry_run:
             tracked.slurm.require_answer()
@@ -319,43 +316,6 @@ def _trains_now(tracked: Tracked, run: str, resubmit: bool) -> bool:
     """Whether ``run``'s fine-tune is about to be submitted: never yet, or again after it failed."""
     state = tracked.state(run, FINETUNE_STEP)
     return state is JobState.NOT_SUBMITTED or (resubmit and state in FAILED_STATES)
-
-
-@contextmanager
-def submit_lock(set_dir: Path) -> Iterator[None]:
-    """Hold the set's submit lock, or raise ``BusyError`` naming who holds it.
-
-    An ``flock``: the kernel releases it when the holder ends, however it ends, so a killed submit
-    never leaves the set locked.
-    """
-    from expset.fs.inside import open_file
-
-    path = set_dir / SUBMIT_LOCK
-    try:
-        handle = open_file(set_dir, SUBMIT_LOCK, os.O_RDWR | os.O_CREAT)
-    except OSError as error:
-        raise RecordError(f"{path}: cannot open the submit lock: {error.strerror}") from None
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if not isinstance(error, BlockingIOError):
-                raise RecordError(
-                    f"{path}: this file system cannot lock files ({error.strerror}), so two submits of the set "
-                    "could not be kept apart",
-                    hint="keep the set on a file system with flock support (GPFS, local disk, NFS with locking)",
-                ) from None
-            holder = os.pread(handle, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise BusyError(
-                f"another expset command is working on {set_dir} ({holder}); nothing was done",
-                hint="wait for it to finish, then run this again: a submit submits only what is left",
-            ) from None
-        os.ftruncate(handle, 0)
-        command = f"expset {sys.argv[1]}" if len(sys.argv) > 1 else "expset"
-        os.pwrite(handle, f"{command}, pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(handle)
 
 
 def _describe(event: dict) -> str:

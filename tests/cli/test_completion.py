@@ -72,3 +72,14 @@ def test_the_completion_script_is_shown_for_bash():
     shown = run_expset("--show-completion", "bash")
     assert shown.returncode == 0
     assert "_EXPSET_COMPLETE=complete_bash" in shown.stdout
+
+
+def test_folders_under_home_and_variables_complete_as_typed(root, monkeypatch):
+    monkeypatch.setenv("SCRATCH", str(root))
+    assert complete("expset status $SCRATCH/ll", root.parent) == [f"$SCRATCH/{the_set(root)}"]
+    monkeypatch.setenv("HOME", str(root.parent))
+    assert complete(f"expset status ~/{root.name}/no", root) == [f"~/{root.name}/notes/"]
+
+
+def test_remove_completes_the_runs_of_the_set(root):
+    assert complete(f"expset remove {the_set(root)} base", root) == ["base_1B", "base_3B"]

@@ -160,3 +160,21 @@ def test_readme_lists_every_exit_code_the_errors_define():
     from expset.cli.commands import EXIT_CODES_HELP
 
     assert all(f" {value} " in EXIT_CODES_HELP for value in codes.values())
+
+
+def test_a_bug_is_one_line_and_exit_70(monkeypatch, capsys):
+    from expset.cli import main
+
+    class Broken(dict):
+        def items(self):
+            raise RuntimeError("the model table broke")
+
+    monkeypatch.setattr("expset.core.models.MODELS", Broken())
+    monkeypatch.setattr(sys, "argv", ["expset", "models"])
+    with pytest.raises(SystemExit) as exited:
+        main.main()
+    assert exited.value.code == 70
+    assert capsys.readouterr().err.splitlines() == [
+        "internal error: RuntimeError: the model table broke — a bug in expset; please report it with the command "
+        "(EXPSET_DEBUG=1 shows the traceback)"
+    ]

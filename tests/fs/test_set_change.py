@@ -7,8 +7,10 @@ import os
 
 import pytest
 
+from expset.errors import BusyError
 from expset.fs import set_change
-from expset.fs.set_change import PENDING, change_set, finish_change, locked, staging_for
+from expset.fs.set_change import PENDING, change_set, finish_change, staging_for
+from expset.fs.set_lock import set_lock
 
 
 @pytest.fixture
@@ -75,8 +77,25 @@ def test_a_change_that_died_before_its_commit_left_the_set_untouched_and_is_clea
 
 def test_a_change_being_made_by_a_live_process_is_not_finished_by_a_reader(set_dir):
     (set_dir / PENDING / "tree" / "run_b").mkdir(parents=True)
-    with locked(set_dir):
+    with set_lock(set_dir):
         assert not finish_change(set_dir)
     assert (set_dir / PENDING).is_dir()
     assert finish_change(set_dir)
     assert (set_dir / "run_b").is_dir()
+
+
+def test_a_change_planned_from_a_record_that_changed_since_is_refused(set_dir):
+    with pytest.raises(BusyError, match="changed since this command read it"):
+        change_set(set_dir, ["run_b"], [("expset.yaml", "new\n")], expected_record=b"what it was before\n")
+    assert not (set_dir / "run_b").exists()
+    change_set(set_dir, ["run_b"], [("expset.yaml", "new\n")], expected_record=b"old record\n")
+    assert (set_dir / "run_b").is_dir()
+
+
+def test_a_set_reached_through_a_link_is_changed_where_it_is(set_dir, tmp_path):
+    link = tmp_path / "elsewhere" / "link-to-set"
+    link.parent.mkdir()
+    link.symlink_to(set_dir)
+    change_set(link, ["run_b"], [("expset.yaml", "new record\n")])
+    assert (set_dir / "run_b").is_dir() and (set_dir / "expset.yaml").read_text() == "new record\n"
+    assert os.listdir(link.parent) == ["link-to-set"]

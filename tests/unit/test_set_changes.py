@@ -84,7 +84,7 @@ def test_a_set_named_by_its_own_template_needs_the_new_parameter_in_a_template()
 def test_a_template_that_renames_the_existing_runs_is_refused_and_the_set_s_template_suggested():
     with pytest.raises(NamingError, match="4 existing runs would be renamed") as raised:
         extended(designed(), naming={"template": "{lora_rank}_{model}"})
-    assert raised.value.hint == 'keep the set\'s template: naming: {template: "{model}_rank{lora_rank}"}'
+    assert raised.value.hint == 'keep the set\'s names with naming: {template: "{model}_rank{lora_rank}"}'
 
 
 def test_control_runs_may_be_added_but_not_taken_away():
@@ -126,3 +126,46 @@ def test_removing_runs_records_them_and_refuses_to_leave_no_fine_tune():
     assert trimmed.history[-1].summary == "removed 1 run"
     with pytest.raises(UsageError, match="no fine-tune of the set would be left"):
         remove_runs(existing, [run.name for run in existing.runs], today=TODAY, author="Ada")
+
+
+def test_a_second_model_added_to_a_one_model_set_keeps_its_control_named_base():
+    existing = designed(
+        vary={"lora_rank": [8, 16]}, fixed={"model": "Llama-3.2-1B-Instruct", "lr": 1e-4}, controls=True
+    )
+    assert [run.name for run in existing.controls] == ["base"]
+    extension = extended(
+        existing,
+        vary={"lora_rank": [8, 16], "model": ["Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct"]},
+        fixed={"lr": 1e-4},
+        controls=True,
+    )
+    assert [run.name for run in extension.added] == ["rank8_3B", "rank16_3B", "base_3B"]
+    assert "base" in names(extension.extended)
+
+
+def test_a_checkpoint_that_assumed_the_set_s_one_model_says_it_once_the_model_varies():
+    existing = designed(
+        vary={"lora_rank": [8, 16]},
+        fixed={"model": "Llama-3.2-1B-Instruct", "lr": 1e-4},
+        evaluate_only={"external": "/ckpt/epoch_0"},
+        controls=False,
+    )
+    extension = extended(
+        existing,
+        vary={"lora_rank": [8, 16], "model": ["Llama-3.2-1B-Instruct", "Llama-3.2-3B-Instruct"]},
+        fixed={"lr": 1e-4},
+        evaluate_only={"external": {"path": "/ckpt/epoch_0", "model": "Llama-3.2-1B-Instruct"}},
+        controls=False,
+    )
+    [external] = extension.extended.evaluation_only
+    assert external.name == "external" and external.varied == {"model": "Llama-3.2-1B-Instruct"}
+
+
+def test_a_removal_of_many_runs_of_a_large_set_is_quick():
+    import time
+
+    existing = designed(vary={"lora_rank": list(range(1, 5001)), "model": SEED_PLAN["vary"]["model"]})
+    start = time.perf_counter()
+    trimmed = remove_runs(existing, [run.name for run in existing.runs[::2]], today=TODAY, author="Ada")
+    assert len(trimmed.runs) == 5000
+    assert time.perf_counter() - start < 5  # quadratic took minutes; linear takes a fraction of a second

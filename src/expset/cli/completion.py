@@ -21,9 +21,9 @@ LISTED = 200
 def set_folders(incomplete: str) -> list[str]:
     """Sets whose path starts with ``incomplete``, then other folders (ending in ``/``) to go into."""
     folder, slash, start = incomplete.rpartition("/")
-    prefix = folder + slash
+    prefix = folder + slash  # kept as typed: ~ and $SCRATCH stay for the shell
     sets, others = [], []
-    for entry in _entries(Path(prefix or ".")):
+    for entry in _entries(Path(os.path.expandvars(os.path.expanduser(prefix)) or ".")):
         if not entry.name.startswith(start) or (entry.name.startswith(".") and not start.startswith(".")):
             continue
         if not entry.is_dir():

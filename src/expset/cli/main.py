@@ -78,3 +78,13 @@ def main() -> None:
     except Terminated:  # outside a command's own reporting (e.g. while parsing the command line)
         sys.stderr.write("terminated; nothing was written\n")
         sys.exit(ExitCode.TERMINATED)
+    except Exception as error:  # a bug: one line and exit 70, the traceback only when asked for
+        if os.environ.get("EXPSET_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(
+            f"internal error: {type(error).__name__}: {error} — a bug in expset; please report it with the command "
+            "(EXPSET_DEBUG=1 shows the traceback)\n"
+        )
+        sys.exit(ExitCode.SOFTWARE)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from expset.cli import completion
 from expset.cli.support import SetDirArgument, reporting
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Approve without asking.")]
@@ -102,7 +103,9 @@ def _show_extension(planned: Any) -> None:
 
 def remove_command(
     set_dir: SetDirArgument,
-    runs: Annotated[list[str], typer.Argument(metavar="RUN…", help="The runs to remove.")],
+    runs: Annotated[
+        list[str], typer.Argument(metavar="RUN…", help="The runs to remove.", autocompletion=completion.run_names)
+    ],
     yes: YesOption = False,
 ) -> None:
     """Remove runs from a set: their folders, and their place in its records (README, runs.csv, expset.yaml).
@@ -117,7 +120,6 @@ def remove_command(
     from expset.slurm.client import SlurmClient
     from expset.slurm.runner import SubprocessRunner
 
-    names = [name.rstrip("/").rsplit("/", 1)[-1] for name in runs]
 
     def confirm(planned: PlannedRemoval) -> bool:
         for note in planned.notes:
@@ -135,6 +137,7 @@ def remove_command(
         return prompts.ask_confirm(f"Delete {len(planned.sizes)} run folder(s), {human_bytes(total)}?", default=False)
 
     with reporting("nothing was removed"):
+        names = [_run_in(set_dir, given) for given in runs]
         planned = remove_from_set(
             set_dir,
             names,
@@ -145,4 +148,24 @@ def remove_command(
             version=__version__,
         )
         freed = sum(size for _, size in planned.sizes.values())
+        if planned.undeleted is not None:
+            status(
+                "[yellow]removed[/] {} run(s) from {}, but some of their files could not be deleted: they are in {}",
+                len(planned.sizes),
+                set_dir,
+                planned.undeleted,
+            )
+            return
         status("[green]removed[/] {} run(s) from {}; {} freed", len(planned.sizes), set_dir, human_bytes(freed))
+
+
+def _run_in(set_dir: Path, given: str) -> str:
+    """The run a RUN argument names: a run name, or a path to a run folder of this very set."""
+    from expset.errors import UsageError
+
+    path = Path(given.rstrip("/"))
+    if len(path.parts) > 1 and path.parent.resolve() != set_dir.resolve():
+        raise UsageError(
+            f"{given}: not a run folder of {set_dir}", hint="give run names, or paths to run folders of that set"
+        )
+    return path.name

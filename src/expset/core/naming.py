@@ -207,7 +207,10 @@ def derive_controls(plan: Plan, convention: Convention, runs: tuple[Run, ...]) -
         models: list[tuple[str, Scalar]] = [(CONTROL_PREFIX, plan.fixed["model"])]  # type: ignore[list-item]
     else:
         naming = next(p for p in convention.parameters if p.key == "model")
-        models = [(f"{CONTROL_PREFIX}_{naming.text_of(value)}", value) for value in naming.values]
+        models = [  # the model the set had before its model varied keeps the name its control had: base
+            (CONTROL_PREFIX if naming.is_omitted(value) else f"{CONTROL_PREFIX}_{naming.text_of(value)}", value)
+            for value in naming.values
+        ]
     taken = {run.name for run in runs}
     controls = []
     for name, model in models:

@@ -25,10 +25,11 @@ from expset.core.plan import Plan
 from expset.errors import RecordError
 
 RECORD_FORMAT = 1
-OMITTING_FORMAT = 2
-"""The format of a record whose convention leaves a value out of run names (``omitted``), which an expset
-that reads only format 1 would decode wrongly: it refuses the record instead."""
-READABLE_FORMATS = (RECORD_FORMAT, OMITTING_FORMAT)
+CHANGED_FORMAT = 2
+"""The format of a record that an expset reading only format 1 would misread, so it refuses it instead: a
+convention that leaves a value out of run names (``omitted``, it would name runs wrongly), or runs removed
+from the set (``removed``, it would bring them back)."""
+READABLE_FORMATS = (RECORD_FORMAT, CHANGED_FORMAT)
 
 
 def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
@@ -37,9 +38,9 @@ def set_record(experiment_set: ExperimentSet, version: str) -> dict[str, Any]:
     The convention's ``texts`` run parallel to the values in ``plan.vary``.
     """
     convention = experiment_set.convention
-    omitting = any(p.omitted is not None for p in convention.parameters)
+    changed = any(p.omitted is not None for p in convention.parameters) or bool(experiment_set.removed)
     record: dict[str, Any] = {
-        "format": OMITTING_FORMAT if omitting else RECORD_FORMAT,
+        "format": CHANGED_FORMAT if changed else RECORD_FORMAT,
         "expset_version": version,
         "set_name": experiment_set.set_name,
         "run_count": len(experiment_set.runs),

@@ -26,7 +26,7 @@ from expset.core.naming import (
     derive_runs,
     parameter_naming,
 )
-from expset.core.plan import Plan, check_plan
+from expset.core.plan import Plan, check_plan, model_of
 from expset.core.record import without_runs
 from expset.core.values import Scalar, format_value, value_identity
 from expset.errors import NamingError, PlanError, UsageError
@@ -68,7 +68,9 @@ def extend_set(existing: ExperimentSet, plan: Plan, *, today: dt.date, author: s
     ]
     vary, fixed, new_keys = _merged_parameters(old, plan, problems)
     evaluations = _merged_list("evaluations", old.evaluations, plan.evaluations, lambda e: e.name, problems)
-    evaluate_only = _merged_mapping("evaluate_only", old.evaluate_only, plan.evaluate_only, problems)
+    evaluate_only = _merged_mapping(
+        "evaluate_only", _with_model(old.evaluate_only, old), _with_model(plan.evaluate_only, old), problems
+    )
     models = _merged_mapping("models", old.models, plan.models, problems)
     labels = _merged_mapping("labels", old.labels, plan.labels, problems)
     if old.controls and not plan.controls:
@@ -105,7 +107,7 @@ def extend_set(existing: ExperimentSet, plan: Plan, *, today: dt.date, author: s
         evaluation_only=derive_evaluation_only(merged, runs + controls),
         history=existing.history,
     )
-    _refuse_renames(existing, whole, {key: vary[key][0] for key in new_keys})
+    _refuse_renames(existing, whole, {key: vary[key][0] for key in new_keys}, _default_template(existing, convention))
     extended = without_runs(whole, existing.removed, removed=True) if existing.removed else whole
     known = {run.name for run in existing.all_runs} | {run.name for run in existing.missing} | set(existing.removed)
     added = tuple(run for run in extended.all_runs if run.name not in known)
@@ -134,7 +136,8 @@ def remove_runs(recorded: ExperimentSet, names: list[str], *, today: dt.date, au
         examples = ", ".join(run.name for run in recorded.runs[:3])
         raise UsageError(f"{', '.join(unknown)}: not a run of set {recorded.set_name}", hint=f"runs: {examples}")
     names = list(dict.fromkeys(names))
-    if not [run for run in recorded.runs if run.name not in names]:
+    named = set(names)
+    if not [run for run in recorded.runs if run.name not in named]:
         raise UsageError(
             "remove: no fine-tune of the set would be left",
             hint="keep at least one run; to remove the whole set, delete its folder yourself",
@@ -255,7 +258,26 @@ def _extended_convention(existing: Convention, plan: Plan, new_keys: list[str]) 
     return Convention(template=template, parameters=tuple(parameters), custom_template=existing.custom_template)
 
 
-def _refuse_renames(existing: ExperimentSet, extended: ExperimentSet, defaults: dict[str, Scalar]) -> None:
+def _with_model(checkpoints: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """Checkpoints to evaluate, each with its model written out: one the set's single model was assumed for
+    must say it once the model varies."""
+    model = model_of(plan)
+    return {
+        name: checkpoint.model_copy(update={"model": model}) if checkpoint.model is None and model else checkpoint
+        for name, checkpoint in checkpoints.items()
+    }
+
+
+def _default_template(existing: ExperimentSet, extended: Convention) -> str:
+    """The set's template with each newly varied parameter after it, as an extension names runs by default."""
+    before = {p.key for p in existing.convention.parameters}
+    added = [p for p in extended.parameters if p.key not in before]
+    return existing.convention.template + "".join(f"_{p.prefix}{{{p.key}}}" for p in added)
+
+
+def _refuse_renames(
+    existing: ExperimentSet, extended: ExperimentSet, defaults: dict[str, Scalar], default_template: str
+) -> None:
     """Raise ``NamingError`` listing each existing run the extended convention would name differently."""
 
     def identity(run: Run) -> tuple[str, tuple[tuple[str, tuple[str, object]], ...]]:
@@ -277,11 +299,11 @@ def _refuse_renames(existing: ExperimentSet, extended: ExperimentSet, defaults: 
     raise NamingError(
         f"extend: {len(renamed)} existing run{'s' if len(renamed) != 1 else ''} would be renamed ({shown}); "
         "nothing was written",
-        hint=_keeping_names(existing.convention, extended.convention),
+        hint=_keeping_names(existing.convention, extended.convention, default_template),
     )
 
 
-def _keeping_names(before: Convention, after: Convention) -> str:
+def _keeping_names(before: Convention, after: Convention, default_template: str) -> str:
     """What to add to the plan so that the set's runs keep their names: aliases for the values whose text
     changed, else the set's template."""
     by_key = {p.key: p for p in after.parameters}
@@ -295,7 +317,7 @@ def _keeping_names(before: Convention, after: Convention) -> str:
                 aliases.setdefault(old.key, {})[format_value(value)] = text
     if aliases:
         return f"keep their names: add to the plan naming: {{aliases: {json.dumps(aliases)}}}"
-    return f'keep the set\'s template: naming: {{template: "{before.template}"}}'
+    return f'keep the set\'s names with naming: {{template: "{default_template}"}}'
 
 
 def _describe_extension(

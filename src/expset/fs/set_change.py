@@ -11,22 +11,26 @@ top-level files (``expset.yaml`` last), then deletes the pending folder. Each st
 finishing twice is harmless; and since every reader takes the set's runs from ``expset.yaml``, a reader
 sees the set before the change or after it, never half of it.
 
-Changes of one set are serialised by an exclusive ``flock`` on the set folder itself.
+Every change is made under the set's lock (``fs.set_lock``), and a reader finishes a committed change
+only when it can take that lock: never beside the live process making it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 
-from expset.errors import WriteError
+from expset.errors import BusyError, WriteError
 
 PENDING = ".expset-pending"
 """A committed change inside the set, not yet carried out to the end."""
+UNDELETED = ".expset-undeleted-"
+"""Where the files of removed runs that could not be deleted are left, inside the set, named."""
 _TREE = "tree"
 _CHANGE = "change.json"
 _TRASH = "removed"
@@ -35,27 +39,10 @@ LAST_REPLACED = "expset.yaml"
 
 
 def staging_for(set_dir: Path) -> Path:
-    """Where a change of ``set_dir`` is written before its commit: a hidden sibling of the set."""
-    return set_dir.parent / f".{set_dir.name}.expset-change"
-
-
-@contextmanager
-def locked(set_dir: Path, *, wait: bool = True) -> Iterator[bool]:
-    """Hold the set's change lock; yields False (without waiting) when ``wait`` is off and another holds it."""
-    import fcntl
-
-    handle = os.open(set_dir, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        except OSError:  # no flock on this file system: nothing to serialise with
-            pass
-        yield True
-    finally:
-        os.close(handle)
+    """Where a change of ``set_dir`` is written before its commit: a hidden sibling of the set's real folder
+    (a set reached through a link is changed where it is)."""
+    real = Path(os.path.realpath(set_dir))
+    return real.parent / f".{real.name}.expset-change"
 
 
 def change_set(
@@ -64,50 +51,81 @@ def change_set(
     files: Iterable[tuple[str, str]],
     *,
     remove_runs: Iterable[str] = (),
-) -> None:
+    expected_record: bytes | None = None,
+) -> Path | None:
     """Add ``directories`` and ``files`` (relative to the set; files at the top replace the set's) and remove
-    the run folders ``remove_runs``, as one change. A file below the top that the set already has is kept."""
+    the run folders ``remove_runs``, as one change; a file below the top that the set already has is kept.
+    The caller holds the set's lock. With ``expected_record``, refuse (``BusyError``) when ``expset.yaml``
+    is no longer those bytes: the set changed since the change was planned. Returns the folder holding what
+    could not be deleted, if anything."""
     directories, files, remove_runs = list(directories), list(files), list(remove_runs)
-    with locked(set_dir):
-        _carry_out(set_dir)  # a committed change whose process died: before this one
-        stage = staging_for(set_dir)
-        if os.path.lexists(stage):  # left by a change that died before its commit: the lock says none is alive
-            shutil.rmtree(stage, ignore_errors=True)
-        from expset.fs.writer import write_tree
+    _finish(set_dir)  # a committed change whose process died comes first
+    if expected_record is not None and _record(set_dir) != expected_record:
+        raise BusyError(
+            f"{set_dir} changed since this command read it (another extend or remove); nothing was written",
+            hint="run the command again: it starts from the set as it is now",
+        )
+    stage = staging_for(set_dir)
+    if os.path.lexists(stage):  # left by a change that died before its commit: the lock says none is alive
+        shutil.rmtree(stage, ignore_errors=True)
+    from expset.fs.writer import write_tree
 
-        tree_directories = [_TREE, *(f"{_TREE}/{directory}" for directory in directories)]
-        tree_files = [(f"{_TREE}/{path}", text) for path, text in files]
-        change = json.dumps({"remove": remove_runs}) + "\n"
-        write_tree(stage, tree_directories, [(_CHANGE, change), *tree_files])
-        try:
-            os.rename(stage, set_dir / PENDING)
-        except OSError as error:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise WriteError(f"cannot change {set_dir}: {error.strerror}", hint="nothing was changed") from None
-        _carry_out(set_dir)
+    tree_directories = [_TREE, *(f"{_TREE}/{directory}" for directory in directories)]
+    tree_files = [(f"{_TREE}/{path}", text) for path, text in files]
+    change = json.dumps({"remove": remove_runs}) + "\n"
+    write_tree(stage, tree_directories, [(_CHANGE, change), *tree_files])
+    try:
+        os.rename(stage, Path(os.path.realpath(set_dir)) / PENDING)
+    except OSError as error:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise WriteError(f"cannot change {set_dir}: {error.strerror}", hint="nothing was changed") from None
+    return _finish(set_dir)
 
 
 def finish_change(set_dir: Path) -> bool:
     """Carry out a change that was committed but not finished (its process died); True if there was one.
 
-    Quietly does nothing where the set cannot be written (another user's set, read-only): every
-    reader sees the set as it was before the change, which is whole."""
+    Done only under the set's lock, taken without waiting: while the process making the change lives, or
+    where the file system cannot lock, the set is read as it was before the change, which is whole. Where
+    the set cannot be written (another user's set), likewise."""
     if not os.path.lexists(set_dir / PENDING):
         return False
-    try:
-        with locked(set_dir, wait=False) as held:
-            if not held:
-                return False  # the process making the change is alive and finishing it
-            _carry_out(set_dir)
-    except OSError:
-        return False
+    from expset.fs.set_lock import lock_if_free
+
+    with lock_if_free(set_dir) as held:
+        if not held:
+            return False
+        try:
+            _finish(set_dir)
+        except WriteError as error:
+            if isinstance(error.__cause__, PermissionError):
+                return False
+            raise
     return True
 
 
-def _carry_out(set_dir: Path) -> None:
+def finish_locked(set_dir: Path) -> Path | None:
+    """``finish_change`` for a caller that holds the set's lock."""
+    return _finish(set_dir)
+
+
+def _finish(set_dir: Path) -> Path | None:
+    """Carry out the committed change, if there is one; a ``WriteError`` naming the pending folder when a
+    step fails, so that the set is never left half-changed without a word."""
     pending = set_dir / PENDING
     if not pending.is_dir():
-        return
+        return None
+    try:
+        return _carry_out(set_dir, pending)
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        raise WriteError(
+            f"{set_dir}: a change was committed but could not be finished: {error.strerror}{where}",
+            hint=f"fix that, then run any expset command on the set: it finishes the change kept in {PENDING}",
+        ) from error
+
+
+def _carry_out(set_dir: Path, pending: Path) -> Path | None:
     try:
         change = json.loads((pending / _CHANGE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -116,7 +134,7 @@ def _carry_out(set_dir: Path) -> None:
     for run in change.get("remove", []):
         if os.path.isdir(set_dir / run) and not os.path.islink(set_dir / run):
             trash.mkdir(exist_ok=True)
-            with suppress(FileNotFoundError):  # where flock does not work, another process may finish it too
+            with suppress(FileNotFoundError):
                 os.rename(set_dir / run, trash / run)
     tree = pending / _TREE
     if tree.is_dir():
@@ -126,6 +144,18 @@ def _carry_out(set_dir: Path) -> None:
             with suppress(FileNotFoundError):
                 os.replace(tree / name, set_dir / name)
     shutil.rmtree(pending, ignore_errors=True)
+    if not os.path.lexists(pending):
+        return None
+    leftover = set_dir / f"{UNDELETED}{secrets.token_hex(4)}"  # so that the next change can commit
+    os.rename(pending, leftover)
+    return leftover
+
+
+def _record(set_dir: Path) -> bytes | None:
+    try:
+        return (set_dir / LAST_REPLACED).read_bytes()
+    except OSError:
+        return None
 
 
 def _move_missing(source: Path, target: Path, *, top: bool = True) -> None:
@@ -136,7 +166,7 @@ def _move_missing(source: Path, target: Path, *, top: bool = True) -> None:
         if entry.is_file(follow_symlinks=False) and top:
             continue
         if not os.path.lexists(there):
-            with suppress(FileNotFoundError):  # another process finishing the same change moved it first
+            with suppress(FileNotFoundError):  # moved already by an earlier, interrupted finish
                 os.rename(entry.path, there)
         elif entry.is_dir(follow_symlinks=False) and there.is_dir() and not there.is_symlink():
             _move_missing(Path(entry.path), there, top=False)

@@ -75,7 +75,7 @@ def render_plan_file(experiment_set: ExperimentSet, version: str) -> str:
     header = (
         f"# {PLAN_FILE}: the approved plan of experiment set {experiment_set.set_name}, fully resolved.\n"
         "# Written by expset; `expset which <set> <run>` decodes run names with it. Do not edit:\n"
-        "# to change the set, edit your plan and create a new set.\n"
+        "# `expset extend` adds runs, `expset remove` takes them out, anything else is a new set.\n"
     )
     return header + to_yaml(set_record(experiment_set, version))
 
