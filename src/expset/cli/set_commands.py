@@ -120,7 +120,6 @@ def remove_command(
     from expset.slurm.client import SlurmClient
     from expset.slurm.runner import SubprocessRunner
 
-
     def confirm(planned: PlannedRemoval) -> bool:
         for note in planned.notes:
             status("[yellow]note:[/] {}", note)
