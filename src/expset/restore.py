@@ -75,10 +75,16 @@ def restore_archive(archive: Path, root: Path, progress: Callable[[int], None] |
 
 
 def _check_runs_fit(set_dir: Path, runs: tuple[str, ...]) -> None:
-    from expset.sets import load_set
+    from expset.sets import load_recorded_set
 
-    known = {run.name for run in load_set(set_dir).all_runs}
+    recorded = load_recorded_set(set_dir)  # a run whose folder is gone is still the set's: it comes back
+    known = {run.name for run in recorded.all_runs}
     for run in runs:
+        if run in recorded.removed:
+            raise UsageError(
+                f"{run} was removed from {set_dir} (expset remove); nothing was restored",
+                hint="restore the archive into another --root: it holds its set's records",
+            )
         if run not in known:
             raise UsageError(
                 f"{set_dir} has no run {run}; nothing was restored",
