@@ -20,7 +20,6 @@ from pathlib import Path
 
 from expset.archive import Identity, Written
 from expset.core.layout import LEDGER_FILE, STATE_DIR, SUBMIT_LOCK
-from expset.errors import BusyError, SubmitError
 
 
 @dataclass
@@ -80,37 +79,24 @@ def _why_kept(set_dir: Path, relative: str, identity: Identity, linked: dict[str
 
 
 def refuse_active_runs(set_dir: Path, run_names: set[str]) -> None:
-    """``BusyError`` naming the runs of ``run_names`` with a job SLURM says is pending or running. A set whose
-    ledger is absent never had a job submitted: SLURM is not asked."""
+    """``BusyError`` naming the runs of ``run_names`` with a job pending, running or in a state nobody can tell
+    (``busy.refuse_busy``). A set whose ledger is absent never had a job submitted: SLURM is not asked."""
     if not (set_dir / LEDGER_FILE).exists():
         return
+    from expset.busy import refuse_busy
+    from expset.sets import load_recorded_set
     from expset.slurm.client import SlurmClient
     from expset.slurm.runner import SubprocessRunner
-    from expset.tracking import track
 
-    tracked = track(set_dir, run_names, SlurmClient(SubprocessRunner()))
-    failure = tracked.slurm.failure
-    if isinstance(failure, SubmitError):  # SLURM is there but did not answer
-        raise SubmitError(
-            "--remove-after-verify: SLURM did not answer, so the set's jobs cannot be checked; nothing was "
-            "archived or removed",
-            hint="try again when SLURM answers, or archive without --remove-after-verify",
-        )
-    tracked.slurm.require_answer()  # sbatch and squeue missing: said as other commands say it
-    active = sorted(
-        {
-            run
-            for (run, _), history in tracked.history.items()
-            for job in history
-            if tracked.states[job.job_id or ""].active
-        }
+    recorded = {run.name for run in load_recorded_set(set_dir).all_runs}
+    refuse_busy(
+        set_dir,
+        recorded,
+        run_names,
+        SlurmClient(SubprocessRunner()),
+        done="nothing was archived or removed",
+        hint="wait for them to end (expset status) or cancel them (expset cancel), then archive again",
     )
-    if active:
-        shown = ", ".join(active[:5]) + (f" and {len(active) - 5} more" if len(active) > 5 else "")
-        raise BusyError(
-            f"--remove-after-verify: run(s) {shown} have jobs pending or running; nothing was archived or removed",
-            hint="wait for them to end (expset status) or cancel them (expset cancel), then archive again",
-        )
 
 
 def remove(removal: Removal, run_names: set[str]) -> None:

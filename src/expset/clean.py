@@ -47,10 +47,10 @@ from expset.core.layout import (
     removing_dir,
 )
 from expset.core.naming import FINE_TUNED, ExperimentSet
-from expset.errors import BusyError, LinkError
+from expset.errors import LinkError
 from expset.sets import choose_runs
 from expset.slurm.client import SlurmClient
-from expset.tracking import Tracked, list_folder, read_record
+from expset.tracking import list_folder, read_record
 
 
 @dataclass(frozen=True)
@@ -97,24 +97,21 @@ def clean_set(
     ``LinkError`` for a checkpoint folder that is a link: nothing is removed then. ``on_removed`` hears of
     each folder once it is gone and recorded.
     """
-    from expset import ledger
+    from expset.busy import refuse_busy
     from expset.fs.set_lock import set_lock
-    from expset.tracking import track
 
     set_dir = set_dir.absolute()
     chosen = choose_runs(experiment_set, runs)
     with set_lock(set_dir):
-        tracked = track(set_dir, {run.name for run in experiment_set.all_runs}, client)
-        tracked.slurm.require_answer()
-        ledger.append(set_dir, tracked.events)
-        busy = _busy_runs(tracked, {run.name for run in chosen})
-        if busy:
-            names = ", ".join(busy[:10]) + (f" and {len(busy) - 10} more" if len(busy) > 10 else "")
-            raise BusyError(
-                f"run(s) with jobs pending or running (or whose state SLURM cannot tell): {names}; nothing was removed",
-                hint="wait until they end (`expset status`) or cancel them (`expset cancel --runs`), then clean again, "
-                "or leave them out with --runs",
-            )
+        tracked = refuse_busy(
+            set_dir,
+            {run.name for run in (*experiment_set.all_runs, *experiment_set.missing)},
+            {run.name for run in chosen},
+            client,
+            done="nothing was removed",
+            hint="wait until they end (`expset status`) or cancel them (`expset cancel --runs`), then clean again, "
+            "or leave them out with --runs",
+        )
         report = CleanReport(notes=list(tracked.notes))
         tokens = {line.get("token") for line in read_cleaned(set_dir)}
         for run in chosen:
@@ -130,16 +127,6 @@ def clean_set(
             if on_removed is not None:
                 on_removed(removal)
     return report
-
-
-def _busy_runs(tracked: Tracked, chosen: set[str]) -> list[str]:
-    """The chosen runs with a job queued or running, or whose job nobody can place."""
-    busy = {run for run, _ in tracked.unresolved if run in chosen}
-    for (run, _), jobs in tracked.history.items():  # every attempt, not only the newest: an older one may still run
-        states = [tracked.states.get(job.job_id or "", JobState.UNKNOWN) for job in jobs]
-        if any(state.active or state is JobState.UNKNOWN for state in states):
-            busy.add(run)
-    return sorted(busy & chosen)
 
 
 def _plan_place(

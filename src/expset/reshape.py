@@ -25,7 +25,7 @@ from expset.core.layout import (
 from expset.core.naming import ExperimentSet
 from expset.core.plan import Plan
 from expset.core.set_changes import Extension, extend_set, remove_runs
-from expset.errors import BusyError, DeclinedError, SubmitError, TargetExistsError
+from expset.errors import DeclinedError, TargetExistsError
 from expset.sets import load_recorded_set, load_set
 
 
@@ -109,7 +109,7 @@ def remove_from_set(
     set's records. Refused while any of their jobs is pending or running; ``DeclinedError`` when not approved."""
     import datetime as dt
 
-    from expset.cancel import active_jobs
+    from expset.busy import refuse_busy
     from expset.fs.set_change import change_set, finish_locked
     from expset.fs.set_lock import set_lock
 
@@ -120,23 +120,15 @@ def remove_from_set(
         recorded = load_recorded_set(set_dir)
         after = remove_runs(recorded, names, today=today, author=author)
         _refuse_undeletable(set_dir, names)
-        try:
-            jobs, notes = active_jobs(load_set(set_dir), set_dir, client, set(names))  # type: ignore[arg-type]
-        except SubmitError as error:
-            raise SubmitError(
-                f"{error.message.split(';')[0]}; whether these runs' jobs still run cannot be told, so nothing was "
-                "removed",
-                hint="try again when SLURM answers",
-            ) from None
-        if jobs:
-            busy = sorted({job.run for job in jobs})
-            listed = ", ".join(f"{job.run} {job.step} (job {job.job_id}, {job.state})" for job in jobs[:4])
-            more = f" and {len(jobs) - 4} more" if len(jobs) > 4 else ""
-            raise BusyError(
-                f"remove: {', '.join(busy)} {'has' if len(busy) == 1 else 'have'} jobs pending or running: "
-                f"{listed}{more}; nothing was removed",
-                hint=f"cancel them first: expset cancel {set_dir} --runs {','.join(busy)}",
-            )
+        tracked = refuse_busy(
+            set_dir,
+            {run.name for run in recorded.all_runs},
+            set(names),
+            client,  # type: ignore[arg-type]
+            done="nothing was removed",
+            hint=f"cancel them first: expset cancel {set_dir} --runs {','.join(names)}",
+        )
+        notes = tracked.notes
         present = _folders(set_dir)
         planned = PlannedRemoval(after=after, notes=notes)
         for name in dict.fromkeys(names):

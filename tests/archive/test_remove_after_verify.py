@@ -79,7 +79,10 @@ def test_runs_with_jobs_pending_are_refused_before_anything_is_written(set_dir, 
     before = tree(set_dir)
     result = expset("archive", str(set_dir), "1B_rank8", "--to", str(out), "--yes", "--remove-after-verify")
     assert result.exit_code == 75
-    assert "1B_rank8 have jobs pending or running; nothing was archived or removed" in result.stderr
+    assert (
+        "1B_rank8 has jobs pending or running (or in a state SLURM cannot tell); nothing was archived or removed"
+        in (result.stderr)
+    )
     assert os.listdir(out) == [] and tree(set_dir) == before
 
 
