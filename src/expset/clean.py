@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import stat
 import threading
@@ -212,7 +211,7 @@ def _contents(path: Path) -> tuple[tuple[str, ...], int]:
 
 def _remove(set_dir: Path, removal: Removal, choice: CheckpointChoice) -> None:
     """Hide, record, then remove one checkpoint folder; see the module's docstring."""
-    from expset.fs.inside import folder
+    from expset.fs.inside import folder, remove_tree
 
     parent, _, name = f"{removal.run}/{removal.hidden or removal.folder}".rpartition("/")
     with folder(set_dir, parent, create=False) as handle:
@@ -228,7 +227,7 @@ def _remove(set_dir: Path, removal: Removal, choice: CheckpointChoice) -> None:
         elif not removal.recorded:
             _record(set_dir, removal, parse_removing_dir(name)[1], choice)  # type: ignore[index]
         try:
-            shutil.rmtree(name, dir_fd=handle)
+            remove_tree(handle, name)
         except OSError as error:
             from expset.errors import WriteError
 

@@ -73,8 +73,7 @@ class DigestCache:
         cached = self.entries.get(path)
         if isinstance(cached, dict) and isinstance(cached.get("sha256"), str) and cached | stamp == cached:
             return FileDigest(path, found.st_size, cached["sha256"])
-        with open(path, "rb") as file:
-            sha256 = hashlib.file_digest(file, "sha256").hexdigest()
+        sha256 = _sha256(path)
         self.entries[path] = {**stamp, "sha256": sha256}
         self.changed = True
         return FileDigest(path, found.st_size, sha256)
@@ -175,3 +174,12 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _sha256(path: str) -> str:
+    """The SHA-256 of the file at ``path``, read in large chunks (``hashlib.file_digest`` is Python 3.11's)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -135,14 +135,16 @@ def test_a_rescaffold_on_the_same_cluster_keeps_the_first_record(set_dir, site):
 
 
 def test_an_unchanged_file_is_hashed_once_across_scaffolds_and_checks(set_dir, site, monkeypatch):
+    from expset import inputs
+
     hashed = []
-    real = hashlib.file_digest
+    real = inputs._sha256
 
-    def counted(file, digest):
-        hashed.append(file.name)
-        return real(file, digest)
+    def counted(path):
+        hashed.append(path)
+        return real(path)
 
-    monkeypatch.setattr(hashlib, "file_digest", counted)
+    monkeypatch.setattr(inputs, "_sha256", counted)
     assert expset("scaffold", str(set_dir)).exit_code == 0
     assert expset("check", str(set_dir)).exit_code == 0
     assert hashed == []

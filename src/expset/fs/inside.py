@@ -138,3 +138,19 @@ def link_error(path: Path) -> LinkError:
         f"{path} is a symbolic link (to {os.readlink(path)}); expset writes only inside the set's own folders",
         hint="replace the link with a real folder or file (cp -a keeps links; cp -rL copies what they point to)",
     )
+
+
+def remove_tree(parent: int, name: str) -> None:
+    """Remove the folder ``name`` in the folder open as ``parent`` and all below it; links inside are removed
+    themselves, never followed (``shutil.rmtree(name, dir_fd=…)``, which Python 3.10 lacks)."""
+    handle = os.open(name, _DIRECTORY, dir_fd=parent)
+    try:
+        with os.scandir(handle) as entries:
+            for entry in list(entries):
+                if entry.is_dir(follow_symlinks=False):
+                    remove_tree(handle, entry.name)
+                else:
+                    os.unlink(entry.name, dir_fd=handle)
+    finally:
+        os.close(handle)
+    os.rmdir(name, dir_fd=parent)
