@@ -156,7 +156,9 @@ def scaffold_set(
         planned.append(_plan_state(set_dir, DEVIATIONS_RECORD, render_state(deviations)))
     if digests != recorded_digests:
         planned.append(_plan_state(set_dir, TRAINING_DIGESTS, render_state(digests)))
-    planned.extend(_plan_inputs(set_dir, inputs))
+    input_writes, input_notes = _plan_inputs(set_dir, inputs)
+    planned.extend(input_writes)
+    notes.extend(input_notes)
     conflicts = [write for write in planned if write.action is Action.CONFLICT]
     if conflicts:
         names = ", ".join(str(write.path.relative_to(set_dir)) for write in conflicts[:5])
@@ -294,9 +296,11 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-def _plan_inputs(set_dir: Path, found: set[tuple[str, str]]) -> list[PlannedWrite]:
+def _plan_inputs(set_dir: Path, found: set[tuple[str, str]]) -> tuple[list[PlannedWrite], list[str]]:
     """The record of the runs' data and task files, with those not recorded yet added (a recorded one is the
-    set's reference, never replaced here; see ``inputs``), and the digest cache."""
+    set's reference, never replaced here; see ``inputs``), and the digest cache; with a note when a restored
+    set records an input for the first time: that file is not compared with the one the set ran with."""
+    from expset.core.archive_members import MANIFEST_MEMBER
     from expset.inputs import DigestCache, digests, read_inputs, render_inputs, with_new_inputs
 
     cache = DigestCache(set_dir)
@@ -304,7 +308,15 @@ def _plan_inputs(set_dir: Path, found: set[tuple[str, str]]) -> list[PlannedWrit
     recorded = read_inputs(set_dir)
     updated = with_new_inputs(recorded, hashed)
     writes = [_plan_state(set_dir, INPUTS_RECORD, render_inputs(updated))] if updated != recorded else []
-    return writes + ([_plan_state(set_dir, INPUT_HASHES, cache.text())] if cache.changed else [])
+    writes += [_plan_state(set_dir, INPUT_HASHES, cache.text())] if cache.changed else []
+    first = sorted(set(updated) - set(recorded))
+    notes = []
+    if first and (set_dir / MANIFEST_MEMBER).is_file():
+        notes.append(
+            f"{', '.join(first)}: recorded here for the first time — this set was restored from an archive that "
+            "held no record of them, so they are not compared with the files it ran with"
+        )
+    return writes, notes
 
 
 def _plan_state(set_dir: Path, relative: str, text: str) -> PlannedWrite:

@@ -62,3 +62,21 @@ def test_data_that_differs_on_the_new_cluster_is_named_and_submit_refuses(moved,
     assert f"{cluster.data / 'words.json'} differs from the file the set was scaffolded with" in result.stdout
     assert expset("submit", str(set_dir)).exit_code == 2
     assert not slurm.jobs
+
+
+def test_a_set_archived_before_its_inputs_were_recorded_says_they_are_recorded_on_the_new_cluster(
+    site, slurm, tmp_path, monkeypatch
+):
+    made = site.create()  # never scaffolded where it was made: no record of its data
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    assert expset("archive", str(made), "--to", str(archives), "--yes").exit_code == 0
+    other = tmp_path / "other-cluster"
+    other.mkdir()
+    cluster = Site(other)
+    monkeypatch.setenv("EXPSET_PROFILE", str(cluster.profile))
+    [archive] = archives.iterdir()
+    assert expset("restore", str(archive), "--root", str(other)).exit_code == 0
+    result = expset("scaffold", str(other / made.name))
+    assert result.exit_code == 0, result.stderr
+    assert "recorded here for the first time — this set was restored from an archive" in result.stderr
