@@ -7,7 +7,12 @@ the last member, reads the whole archive back against the manifest, and only the
 never over an existing file. Whatever stops it, Ctrl-C included, the temporary file is removed.
 
 Links inside the set (a run's ``logs/`` or ``epoch_N/`` on another file system) are archived as what they
-point to: an archive outlives the file systems its set lived on.
+point to: an archive outlives the file systems its set lived on. What an interrupted expset command left
+behind (a checkpoint folder ``clean`` was removing, files ``remove`` could not delete, a change not yet
+carried out) is left out: restored as ordinary files it would become part of the set. A name no tar member
+may have is refused while planning, not found once the whole archive was written.
+
+The caller holds the set's lock from planning to the end of writing, so the archive is one state of the set.
 """
 
 from __future__ import annotations

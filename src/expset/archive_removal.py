@@ -144,11 +144,10 @@ def remove(removal: Removal, run_names: set[str]) -> list[tuple[str, str]]:
     for folder in removal.folders:
         _remove_if_empty(removal.set_dir, folder)
     if removal.runs is None:  # the whole set: the lock file expset made for itself goes last, then the set
-        with suppress(OSError, LinkError):
-            with inside.folder(removal.set_dir, STATE_DIR, create=False) as handle:
-                name = SUBMIT_LOCK.rpartition("/")[2]
-                if stat.S_ISREG(os.stat(name, dir_fd=handle, follow_symlinks=False).st_mode):
-                    os.unlink(name, dir_fd=handle)
+        name = SUBMIT_LOCK.rpartition("/")[2]
+        with suppress(OSError, LinkError), inside.folder(removal.set_dir, STATE_DIR, create=False) as handle:
+            if stat.S_ISREG(os.stat(name, dir_fd=handle, follow_symlinks=False).st_mode):
+                os.unlink(name, dir_fd=handle)
         _remove_if_empty(removal.set_dir, STATE_DIR)
         if not os.path.islink(removal.set_dir):
             with suppress(OSError):  # not empty: it holds what the archive did not
@@ -174,7 +173,7 @@ def _unlink_unchanged(set_dir: Path, relative: str, identity: Identity) -> str |
 def _remove_if_empty(set_dir: Path, relative: str) -> None:
     """Remove the folder ``relative`` if it is empty, never through a link nor a link itself."""
     parent, _, name = relative.rpartition("/")
-    with suppress(OSError, LinkError):  # not empty: it holds what the archive left out
-        with inside.folder(set_dir, parent, create=False) as handle:
-            if stat.S_ISDIR(os.stat(name, dir_fd=handle, follow_symlinks=False).st_mode):
-                os.rmdir(name, dir_fd=handle)
+    # not empty: it holds what the archive did not
+    with suppress(OSError, LinkError), inside.folder(set_dir, parent, create=False) as handle:
+        if stat.S_ISDIR(os.stat(name, dir_fd=handle, follow_symlinks=False).st_mode):
+            os.rmdir(name, dir_fd=handle)

@@ -64,7 +64,6 @@ def archive_command(
     from expset.core.archive_members import Checkpoints, human_size
     from expset.errors import DeclinedError, TargetExistsError, UsageError
     from expset.fs.set_change import finish_locked
-    from expset.fs.set_lock import set_lock
     from expset.sets import load_set
 
     written: list[Written] = []
@@ -81,8 +80,9 @@ def archive_command(
         if checkpoints not in choices:
             raise UsageError(f"--checkpoints {checkpoints}: not a choice", hint=f"use one of: {', '.join(choices)}")
         load_set(set_dir)  # a folder that is not a set is refused before its lock file is made
-        with set_lock(set_dir):  # no other expset command changes the set from planning to the end of removal
-            finish_locked(set_dir)
+        with _set_lock(set_dir, remove_after_verify) as locked:  # from planning to the end of the removal
+            if locked:
+                finish_locked(set_dir)
             experiment_set = load_set(set_dir)
             plan = plan_archive(experiment_set, set_dir, runs, Checkpoints(checkpoints), to or Path.cwd())
             for part in plan.parts:
@@ -138,6 +138,24 @@ def archive_command(
         status("[green]removed[/] {} file(s), {} freed", len(gone), human_size(sum(size for _, size in gone)))
         if removal.runs is None and not plan.set_dir.exists():
             status("restore it with [bold]expset restore {}[/]", shlex.quote(str(written[0].path)))
+
+
+@contextmanager
+def _set_lock(set_dir: Path, removing: bool) -> Iterator[bool]:
+    """The set's lock, so that no other expset command changes the set while it is archived; yields whether
+    it is held. A set this user cannot write (a colleague's, read-only) is archived without it: no lock file
+    can be made there, and ``--remove-after-verify`` could not remove anything either, so it still needs it."""
+    import os
+
+    from expset.core.layout import STATE_DIR, SUBMIT_LOCK
+    from expset.fs.set_lock import set_lock
+
+    lock = set_dir / SUBMIT_LOCK
+    if not removing and not os.access(lock if lock.exists() else set_dir / STATE_DIR, os.W_OK):
+        yield False
+        return
+    with set_lock(set_dir):
+        yield True
 
 
 def _refuse_checkpoints_left_out(plan: ArchivePlan) -> None:
