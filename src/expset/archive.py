@@ -245,9 +245,9 @@ def unarchivable(set_name: str, paths: list[str]) -> None:
         problem = member_problem(f"{set_name}/{path}", set_name)
         if problem is not None:
             shown = path if path.isprintable() else repr(path)
+            why = "has a backslash in its name" if "\\" in path else problem  # restore refuses such members
             raise UsageError(
-                f"{shown} in the set {problem.replace('is not a plain', 'has a name that is not a plain')}, so "
-                "no archive can hold it; nothing was written",
+                f"{shown} {why}, so no archive can hold it; nothing was written",
                 hint="rename it (or move it out of the set), then archive again",
             )
 

@@ -86,7 +86,7 @@ def test_a_name_no_archive_can_hold_is_refused_before_writing(set_dir, out):
     result = expset("archive", str(set_dir), "--to", str(out), "--yes")
     assert result.exit_code == 2, result.stderr
     first = result.stderr.splitlines()[0]
-    assert "1B_rank8/evaluations/a\\b.log" in first and "nothing was written" in first
+    assert "1B_rank8/evaluations/a\\b.log has a backslash in its name" in first and "nothing was written" in first
     assert os.listdir(out) == []
 
 

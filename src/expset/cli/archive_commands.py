@@ -134,7 +134,8 @@ def archive_command(
             status("[yellow]stays[/]: {} ({})", path, why)
         if len(stayed) > LISTED:
             status("  … and {} more stay", len(stayed) - LISTED)
-        gone = [(path, size) for path, size in removal.files if path not in dict(stayed)]
+        kept = {path for path, _ in stayed}
+        gone = [(path, size) for path, size in removal.files if path not in kept]
         status("[green]removed[/] {} file(s), {} freed", len(gone), human_size(sum(size for _, size in gone)))
         if removal.runs is None and not plan.set_dir.exists():
             status("restore it with [bold]expset restore {}[/]", shlex.quote(str(written[0].path)))
