@@ -144,8 +144,9 @@ def archive_command(
 @contextmanager
 def _set_lock(set_dir: Path, removing: bool) -> Iterator[bool]:
     """The set's lock, so that no other expset command changes the set while it is archived; yields whether
-    it is held. A set this user cannot write (a colleague's, read-only) is archived without it: no lock file
-    can be made there, and ``--remove-after-verify`` could not remove anything either, so it still needs it."""
+    it is held. A set this user cannot write (a colleague's, read-only) is archived without it, since no lock
+    file can be made there; with ``--remove-after-verify`` the lock is always taken, and a set that cannot
+    hold it is refused before anything is written."""
     import os
 
     from expset.core.layout import STATE_DIR, SUBMIT_LOCK
