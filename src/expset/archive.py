@@ -7,7 +7,12 @@ the last member, reads the whole archive back against the manifest, and only the
 never over an existing file. Whatever stops it, Ctrl-C included, the temporary file is removed.
 
 Links inside the set (a run's ``logs/`` or ``epoch_N/`` on another file system) are archived as what they
-point to: an archive outlives the file systems its set lived on.
+point to: an archive outlives the file systems its set lived on. What an interrupted expset command left
+behind (a checkpoint folder ``clean`` was removing, files ``remove`` could not delete, a change not yet
+carried out) is left out: restored as ordinary files it would become part of the set. A name no tar member
+may have is refused while planning, not found once the whole archive was written.
+
+The caller holds the set's lock from planning to the end of writing, so the archive is one state of the set.
 """
 
 from __future__ import annotations
@@ -35,9 +40,16 @@ from expset.core.archive_members import (
     archive_name,
     checkpoint_of,
     kind_of,
+    member_problem,
     select_files,
 )
-from expset.core.layout import EVALUATIONS_DIR, SUBMIT_LOCK, evaluation_step, parse_evaluation_record
+from expset.core.layout import (
+    EVALUATIONS_DIR,
+    SUBMIT_LOCK,
+    evaluation_step,
+    parse_evaluation_record,
+    parse_removing_dir,
+)
 from expset.core.naming import ExperimentSet
 from expset.errors import ArchiveError, TargetExistsError, UsageError, WriteError
 from expset.fs.gzip_members import GzipMembers
@@ -95,7 +107,7 @@ class ArchivePlan:
     parts: list[ArchivePart]
     run_names: frozenset[str] = frozenset()
     kinds: dict[str, tuple[int, int]] = field(default_factory=dict)  # what goes in → (files, bytes)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # path → why it is left out
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # path → why it is left out (leftovers too)
 
     @property
     def left_out(self) -> list[LeftOut]:
@@ -122,6 +134,7 @@ def plan_archive(
     holding |= {parent for folder in list(holding) for parent in _parents(folder)}
     folders = [f for f in folders if f in holding or checkpoint_of(f"{f}/-", run_names) is None]  # none left empty
     by_path = {file.path: file for file in files}
+    unarchivable(experiment_set.set_name, [*folders, *selection.kept])
     plan = ArchivePlan(set_dir, experiment_set.set_name, checkpoints, [], run_names, unreadable=unreadable)
     for path in selection.kept:
         kind = kind_of(path, run_names)
@@ -166,7 +179,8 @@ def _check_folder(to: Path, set_dir: Path) -> None:
 
 def scan(set_dir: Path) -> tuple[list[SourceFile], list[str], list[tuple[str, str]]]:
     """Every file and folder under ``set_dir`` (relative, sorted, links followed once), and the entries that
-    cannot be archived with why (a link to nothing, a FIFO, an unreadable folder)."""
+    are not archived with why (a link to nothing, a FIFO, an unreadable folder, what an interrupted expset
+    command left behind)."""
     files: list[SourceFile] = []
     folders: list[str] = []
     unreadable: list[tuple[str, str]] = []
@@ -185,6 +199,10 @@ def scan(set_dir: Path) -> tuple[list[SourceFile], list[str], list[tuple[str, st
         seen.add((info.st_dev, info.st_ino))
         for entry in entries:
             path = f"{relative}/{entry.name}" if relative else entry.name
+            leftover = _leftover(entry.name, top=not relative)
+            if leftover is not None:
+                unreadable.append((path, leftover))
+                continue
             try:
                 details = entry.stat()  # follows links
             except OSError:
@@ -201,6 +219,37 @@ def scan(set_dir: Path) -> tuple[list[SourceFile], list[str], list[tuple[str, st
 
     walk(str(set_dir), "")
     return files, folders, unreadable
+
+
+def _leftover(name: str, *, top: bool) -> str | None:
+    """Why ``name`` is what an interrupted expset command left behind, not part of the set; None when it is not.
+
+    A checkpoint folder ``expset clean`` was removing is already gone for every reader of the set; the files
+    ``expset remove`` could not delete belong to removed runs; a pending change is the set's next state, carried
+    out by the next command. Archiving any of them as ordinary files would restore them as such."""
+    from expset.fs.set_change import PENDING, UNDELETED
+
+    if parse_removing_dir(name) is not None:
+        return "a checkpoint folder an interrupted expset clean was removing"
+    if top and name.startswith(UNDELETED):
+        return "files of removed runs that expset remove could not delete"
+    if top and name == PENDING:
+        return "a change of the set not yet carried out"
+    return None
+
+
+def unarchivable(set_name: str, paths: list[str]) -> None:
+    """``UsageError`` naming the first of ``paths`` (relative to the set) that no archive may hold (a backslash
+    in its name, say): refused before anything is written, not found when the archive is read back."""
+    for path in paths:
+        problem = member_problem(f"{set_name}/{path}", set_name)
+        if problem is not None:
+            shown = path if path.isprintable() else repr(path)
+            why = "has a backslash in its name" if "\\" in path else problem  # restore refuses such members
+            raise UsageError(
+                f"{shown} {why}, so no archive can hold it; nothing was written",
+                hint="rename it (or move it out of the set), then archive again",
+            )
 
 
 def evaluated_epochs(set_dir: Path, run_names: frozenset[str]) -> dict[str, set[int]]:

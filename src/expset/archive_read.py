@@ -161,6 +161,7 @@ def _read_members(
     manifest: Manifest | None = None
     files: dict[str, tuple[int, str]] = {}
     folders: list[str] = []
+    kinds: dict[str, bool | None] = {}  # relative path → a folder, a file, or a folder only implied
     last = "(the first)"
     while True:
         try:
@@ -182,14 +183,13 @@ def _read_members(
             raise ArchiveError(f"{path}: member {name} follows the manifest", hint=_UNSAFE)
         relative = name.rstrip("/").partition("/")[2]
         last = name
+        _refuse_clash(path, name, relative, member.isdir(), kinds)
         if member.isdir():
             if relative:
                 folders.append(relative)
                 if on_folder is not None:
                     on_folder(relative)
             continue
-        if relative in files:
-            raise ArchiveError(f"{path}: member {name} appears twice", hint=_UNSAFE)
         if name == manifest_name:
             manifest, document = _read_manifest(path, tar, member)
             if sink is not None:  # kept in the restored set: the record of what its archive held
@@ -211,6 +211,30 @@ def _read_members(
             trailer or f"{path}: no manifest ({manifest_name}): cut short, or not an expset archive", hint=_DAMAGED
         )
     return ReadArchive(header, manifest, files, folders, trailer)
+
+
+def _refuse_clash(path: Path, name: str, relative: str, is_folder: bool, kinds: dict[str, bool | None]) -> None:
+    """``ArchiveError`` when the member ``relative`` was listed before, or it or a folder above it is both a
+    file and a folder: writing it would fail on the disk, and the disk is not what is wrong.
+
+    ``kinds``: each path seen → True for a folder member, False for a file, None for a folder only implied
+    (above a member: an archive may list a folder after what it holds)."""
+    if not relative and not is_folder:
+        raise ArchiveError(f"{path}: member {name} is a file named as the set; the set is a folder", hint=_UNSAFE)
+    if relative in kinds:
+        seen = kinds[relative]
+        if seen is None and is_folder:
+            kinds[relative] = True
+            return
+        if seen is is_folder:
+            raise ArchiveError(f"{path}: member {name} appears twice", hint=_UNSAFE)
+        raise ArchiveError(f"{path}: member {name} is both a file and a folder", hint=_UNSAFE)
+    parent = ""
+    for part in relative.split("/")[:-1] if relative else []:
+        parent = f"{parent}/{part}" if parent else part
+        if kinds.setdefault(parent, None) is False:
+            raise ArchiveError(f"{path}: member {name} is inside {parent}, which is a file", hint=_UNSAFE)
+    kinds[relative] = is_folder
 
 
 _DAMAGED = "the archive is damaged: use another copy of it"
@@ -302,6 +326,9 @@ def check_against_manifest(path: Path, found: ReadArchive) -> None:
             hint=_DAMAGED,
         )
     folders = set(found.folders)
+    unlisted = sorted(folders - set(manifest.folders))
+    if unlisted:
+        raise ArchiveError(f"{path}: folder {header.set_name}/{unlisted[0]} is not in the manifest", hint=_DAMAGED)
     absent = sorted(folder for folder in manifest.folders if folder not in folders)
     if absent:
         raise ArchiveError(f"{path}: folder {header.set_name}/{absent[0]} is in the manifest but not in the archive")

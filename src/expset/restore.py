@@ -66,6 +66,7 @@ def restore_archive(archive: Path, root: Path, progress: Callable[[int], None] |
             raise WriteError(f"cannot restore into {root}: {error.strerror}", hint="nothing was left behind") from None
         finally:
             os.close(stage_fd)
+        os.sync()  # on disk before it is in place: a user who trusts the restore may delete the archive next
         if not into_existing:
             move_into_place(stage, target)
             return Restored(target, read)

@@ -32,11 +32,18 @@ def record_evaluation(run_dir: Path, task: str, epoch: int, job: str, status: st
     (folder / f"result_epoch_{epoch}.job{job}.json").write_text(json.dumps(record))
 
 
+LOCK = ".expset/submit.lock"
+"""The set's lock file: every command that takes the lock makes it; never archived, never compared."""
+
+
 def tree(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` (relative path → SHA-256), and every folder (relative path/ → "")."""
+    """Every file under ``folder`` (relative path → SHA-256), and every folder (relative path/ → ""), but
+    the set's lock file."""
     found = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
+        if relative == LOCK:
+            continue
         found[relative + "/" if path.is_dir() else relative] = (
             "" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
         )

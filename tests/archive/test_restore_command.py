@@ -208,9 +208,63 @@ def test_a_missing_archive_is_named(tmp_path, root):
 
 
 def test_the_archive_holds_exactly_the_files_the_manifest_lists_and_the_manifest_last(archived):
-    names = list(members(archived))
+    from archive.archived_sets import manifest_of
+
+    found = members(archived)
+    names = list(found)
     assert names[-1] == f"{SET}/.expset/archive-manifest.json"
     assert names[0] == SET
+    manifest = manifest_of(archived)
+    files = {f"{SET}/{entry['path']}" for entry in manifest["files"]}
+    folders = {f"{SET}/{folder}" for folder in manifest["folders"]}
+    assert {name for name, data in found.items() if data is not None} == files | {names[-1]}
+    assert {name for name, data in found.items() if data is None} == folders | {SET}
+    assert len(names) == len(set(names))
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    return info
+
+
+@pytest.mark.parametrize(
+    ("entries", "named"),
+    [
+        ([(member(f"{SET}/x"), b"a"), (member(f"{SET}/x/y"), b"b")], f"{SET}/x/y"),
+        ([(member(f"{SET}/x"), b"a"), (member(f"{SET}/x/y", tarfile.DIRTYPE), None)], f"{SET}/x/y"),
+        ([(member(f"{SET}/x", tarfile.DIRTYPE), None), (member(f"{SET}/x"), b"a")], f"{SET}/x"),
+        ([(member(f"{SET}/x"), b"a"), (member(f"{SET}/x/", tarfile.DIRTYPE), None)], f"{SET}/x"),
+        ([(member(SET), b"a")], SET),
+        ([(member(f"{SET}/"), b"a")], SET),
+        ([(member(f"{SET}/x", tarfile.DIRTYPE), None), (member(f"{SET}/x", tarfile.DIRTYPE), None)], "twice"),
+        ([(member(f"{SET}/x"), b"a"), (member(f"{SET}/x"), b"a")], "twice"),
+    ],
+)
+def test_a_member_that_clashes_with_another_is_a_bad_archive_not_a_disk_failure(tmp_path, root, entries, named):
+    crafted = tmp_path / "crafted.tar.gz"
+    write_tar(crafted, SET, [(member(SET, tarfile.DIRTYPE), None), *entries] if entries[0][0].name != SET else entries)
+    expect_refused(restore(crafted, root), root, named)
+
+
+def test_a_folder_the_manifest_does_not_list_is_refused(archived, root, tmp_path):
+    with tarfile.open(archived, "r:gz") as tar:
+        entries = [(m, tar.extractfile(m).read() if m.isreg() else None) for m in tar.getmembers()]  # type: ignore[union-attr]
+    entries.insert(1, (member(f"{SET}/smuggled", tarfile.DIRTYPE), None))
+    longer = tmp_path / "longer.tar.gz"
+    write_tar(longer, SET, entries)
+    expect_refused(restore(longer, root), root, f"folder {SET}/smuggled", "not in the manifest")
+
+
+def test_a_restore_is_synced_to_disk_before_it_is_moved_into_place(archived, root, monkeypatch):
+    from expset.fs import writer
+
+    order = []
+    monkeypatch.setattr(os, "sync", lambda: order.append("sync"))
+    move = writer.move_into_place
+    monkeypatch.setattr(writer, "move_into_place", lambda *args: (order.append("move"), move(*args))[1])
+    assert restore(archived, root).exit_code == 0
+    assert order == ["sync", "move"]
 
 
 def test_ctrl_c_while_restoring_leaves_nothing_behind(archived, root, monkeypatch):

@@ -47,7 +47,7 @@ def archive_command(
         typer.Option(
             "--remove-after-verify",
             help="Once verified, remove from the set what the archive holds (asked again at a terminal, even "
-            "with --yes). Checkpoints left out stay.",
+            "with --yes). Refused when checkpoints would be left out: add them with --checkpoints all.",
         ),
     ] = False,
 ) -> None:
@@ -63,6 +63,7 @@ def archive_command(
     from expset.cli.console import status
     from expset.core.archive_members import Checkpoints, human_size
     from expset.errors import DeclinedError, TargetExistsError, UsageError
+    from expset.fs.set_change import finish_locked
     from expset.sets import load_set
 
     written: list[Written] = []
@@ -78,54 +79,105 @@ def archive_command(
         choices = [choice.value for choice in Checkpoints]
         if checkpoints not in choices:
             raise UsageError(f"--checkpoints {checkpoints}: not a choice", hint=f"use one of: {', '.join(choices)}")
-        experiment_set = load_set(set_dir)
-        plan = plan_archive(experiment_set, set_dir, runs, Checkpoints(checkpoints), to or Path.cwd())
-        for part in plan.parts:
-            if part.target.exists() or part.target.is_symlink():
-                raise TargetExistsError(
-                    f"{part.target} already exists; nothing was written",
-                    hint="give another --to, or move that archive away",
+        load_set(set_dir)  # a folder that is not a set is refused before its lock file is made
+        with _set_lock(set_dir, remove_after_verify) as locked:  # from planning to the end of the removal
+            if locked:
+                finish_locked(set_dir)
+            experiment_set = load_set(set_dir)
+            plan = plan_archive(experiment_set, set_dir, runs, Checkpoints(checkpoints), to or Path.cwd())
+            for part in plan.parts:
+                if part.target.exists() or part.target.is_symlink():
+                    raise TargetExistsError(
+                        f"{part.target} already exists; nothing was written",
+                        hint="give another --to, or move that archive away",
+                    )
+            covered = set(runs) if runs else {run.name for run in experiment_set.all_runs}
+            if remove_after_verify:
+                _refuse_checkpoints_left_out(plan)
+                refuse_active_runs(plan.set_dir, covered)
+            _show_plan(plan)
+            if not yes:
+                prompts.require_terminal("to confirm", hint="re-run with --yes to write the archive(s) shown above")
+                if not prompts.ask_confirm(f"Write {len(plan.parts)} archive(s)?", default=True):
+                    raise DeclinedError("nothing was written")
+            for part in plan.parts:
+                with _progress(f"archiving {part.target.name}", part.size) as advance:
+                    done = write_archive(plan, part, advance)
+                written.append(done)
+                sys.stdout.write(f"{done.path}\n")
+                status(
+                    "[green]archived and verified[/] {}: {} files, {} ({} compressed)",
+                    done.path.name,
+                    len(done.manifest.files),
+                    human_size(done.manifest.size),
+                    human_size(done.compressed_size),
                 )
-        covered = set(runs) if runs else {run.name for run in experiment_set.all_runs}
-        if remove_after_verify:
-            refuse_active_runs(plan.set_dir, covered)
-        _show_plan(plan)
-        if not yes:
-            prompts.require_terminal("to confirm", hint="re-run with --yes to write the archive(s) shown above")
-            if not prompts.ask_confirm(f"Write {len(plan.parts)} archive(s)?", default=True):
-                raise DeclinedError("nothing was written")
-        for part in plan.parts:
-            with _progress(f"archiving {part.target.name}", part.size) as advance:
-                done = write_archive(plan, part, advance)
-            written.append(done)
-            sys.stdout.write(f"{done.path}\n")
-            status(
-                "[green]archived and verified[/] {}: {} files, {} ({} compressed)",
-                done.path.name,
-                len(done.manifest.files),
-                human_size(done.manifest.size),
-                human_size(done.compressed_size),
-            )
-        if not remove_after_verify:
-            return
-        removal = plan_removal(plan.set_dir, written)
-        _show_removal(removal)
-        if not removal.files:
-            status("nothing to remove")
-            return
-        if sys.stdin.isatty() and sys.stdout.isatty():  # asked again, --yes or not
-            if not prompts.ask_confirm(
-                f"Remove these {len(removal.files)} file(s) ({human_size(removal.size)}) from the set?", default=False
-            ):
-                status("nothing was removed; the archive(s) stay")
+            if not remove_after_verify:
                 return
-        elif not yes:
-            raise DeclinedError("nothing was removed", hint="re-run at a terminal, or with --yes")
-        removing.append(True)
-        remove(removal, covered)
-        status("[green]removed[/] {} file(s), {} freed", len(removal.files), human_size(removal.size))
+            removal = plan_removal(plan.set_dir, written)
+            _show_removal(removal)
+            if not removal.files:
+                status("nothing to remove")
+                return
+            if sys.stdin.isatty() and sys.stdout.isatty():  # asked again, --yes or not
+                if not prompts.ask_confirm(
+                    f"Remove these {len(removal.files)} file(s) ({human_size(removal.size)}) from the set?",
+                    default=False,
+                ):
+                    status("nothing was removed; the archive(s) stay")
+                    return
+            elif not yes:
+                raise DeclinedError("nothing was removed", hint="re-run at a terminal, or with --yes")
+            removing.append(True)
+            stayed = remove(removal, covered)
+        for path, why in stayed[:LISTED]:
+            status("[yellow]stays[/]: {} ({})", path, why)
+        if len(stayed) > LISTED:
+            status("  … and {} more stay", len(stayed) - LISTED)
+        kept = {path for path, _ in stayed}
+        gone = [(path, size) for path, size in removal.files if path not in kept]
+        status("[green]removed[/] {} file(s), {} freed", len(gone), human_size(sum(size for _, size in gone)))
         if removal.runs is None and not plan.set_dir.exists():
             status("restore it with [bold]expset restore {}[/]", shlex.quote(str(written[0].path)))
+
+
+@contextmanager
+def _set_lock(set_dir: Path, removing: bool) -> Iterator[bool]:
+    """The set's lock, so that no other expset command changes the set while it is archived; yields whether
+    it is held. A set this user cannot write (a colleague's, read-only) is archived without it, since no lock
+    file can be made there; with ``--remove-after-verify`` the lock is always taken, and a set that cannot
+    hold it is refused before anything is written."""
+    import os
+
+    from expset.core.layout import STATE_DIR, SUBMIT_LOCK
+    from expset.fs.set_lock import set_lock
+
+    lock = set_dir / SUBMIT_LOCK
+    if not removing and not os.access(lock if lock.exists() else set_dir / STATE_DIR, os.W_OK):
+        yield False
+        return
+    with set_lock(set_dir):
+        yield True
+
+
+def _refuse_checkpoints_left_out(plan: ArchivePlan) -> None:
+    """``UsageError`` when ``--remove-after-verify`` would leave checkpoints of the archived runs behind: what
+    stays of a run (or a set) is then ``epoch_N/`` folders without the records that make them usable, which no
+    command reads and no archive restores into."""
+    from expset.core.archive_members import RECIPE_STATE_DIR, human_size
+    from expset.errors import UsageError
+
+    left_out = plan.left_out
+    if not left_out:
+        return
+    size = human_size(sum(item.size for item in left_out))
+    cleanable = all(not item.folder.endswith(f"/{RECIPE_STATE_DIR}") for item in left_out)  # clean keeps it
+    free = f" or free them first (expset clean {shlex.quote(str(plan.set_dir))} --checkpoints all)" if cleanable else ""
+    raise UsageError(
+        f"--remove-after-verify with --checkpoints {plan.checkpoints.value} would leave {len(left_out)} checkpoint "
+        f"folder(s) ({size}) behind without their run; nothing was written",
+        hint=f"add them (--checkpoints all){free}",
+    )
 
 
 def _show_plan(plan: ArchivePlan) -> None:
@@ -191,7 +243,7 @@ def _show_removal(removal: Removal) -> None:
         status("  [dim]stays: {} ({})[/]", path, why)
     if len(removal.kept) > LISTED:
         status("  [dim]… and {} more stay[/]", len(removal.kept) - LISTED)
-    status("  [dim]stays: everything the archive does not hold, checkpoints left out included[/]")
+    status("  [dim]stays: everything the archive does not hold[/]")
 
 
 @contextmanager

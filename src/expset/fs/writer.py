@@ -280,8 +280,9 @@ def _rename_no_replace(source: Path, target: Path) -> None:
     """Rename ``source`` to ``target``, failing with ``TargetExistsError`` if ``target`` exists.
 
     ``renameat2(RENAME_NOREPLACE)`` closes the race between two processes creating one set; where
-    the kernel or file system lacks it, a plain rename refuses non-empty targets, and an empty
-    target folder was checked for just before.
+    the kernel or file system lacks it, a folder is renamed (a rename refuses non-empty targets, and an
+    empty target folder was checked for just before) and a file is hard-linked to its target, which fails
+    rather than replace a file that appeared meanwhile, then unlinked from its temporary name.
     """
     result = _renameat2(source, target)
     if result == 0:
@@ -291,7 +292,11 @@ def _rename_no_replace(source: Path, target: Path) -> None:
     if os.path.lexists(target):
         raise TargetExistsError(f"{target} was created by another process while this one was writing")
     try:
-        os.rename(source, target)
+        if os.path.isdir(source) and not os.path.islink(source):
+            os.rename(source, target)
+        else:  # a rename would replace a file that appeared meanwhile; a hard link never replaces
+            os.link(source, target, follow_symlinks=False)
+            os.unlink(source)
     except OSError as error:
         if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
             raise TargetExistsError(f"{target} was created by another process while this one was writing") from None
