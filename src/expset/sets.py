@@ -87,10 +87,13 @@ def choose_runs(experiment_set: ExperimentSet, names: list[str] | None) -> list[
     unknown = [name for name in names if name not in by_name]
     gone = {run.name for run in experiment_set.missing} | set(experiment_set.removed)
     if unknown and set(unknown) <= gone:
+        recorded = [name for name in unknown if name in experiment_set.removed]
         raise UsageError(
             f"--runs: {', '.join(unknown)} {'was' if len(unknown) == 1 else 'were'} removed from set "
             f"{experiment_set.set_name}",
-            hint="a run whose folder is gone counts as removed; put its folder back (`expset restore` of an "
+            hint="removed with `expset remove`, a run stays removed: make a new set to run it again"
+            if recorded
+            else "a run whose folder is gone counts as removed; put its folder back (`expset restore` of a run "
             "archive) to have it again",
         )
     if unknown:

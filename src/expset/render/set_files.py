@@ -24,7 +24,7 @@ from expset.core.layout import (
     SetLayout,
     epoch_dir,
 )
-from expset.core.naming import ExperimentSet
+from expset.core.naming import ExperimentSet, decode_run_name
 from expset.core.record import set_record
 from expset.core.values import format_value
 from expset.render.templates import render, template
@@ -35,6 +35,8 @@ RUN_CONTEXT = ("version", "set_name", "purpose", "date", "author", "fixed", "tas
 
 README_RUN_LIMIT = 50
 """The README lists this many runs; runs_plan.md and runs.csv always list all of them."""
+LEFT_OUT = "(left out)"
+"""How the README shows the token of the value left out of run names (``ParameterNaming.omitted``)."""
 HISTORY_RUN_LIMIT = 10
 """The README's history names this many of the runs a change added or removed."""
 
@@ -144,7 +146,7 @@ def set_context(experiment_set: ExperimentSet, version: str, deviations: Deviati
             {
                 "key": p.key,
                 "rule": p.rule,
-                "values": [{"value": format_value(v), "text": p.token_of(v, convention)} for v in p.values],
+                "values": [{"value": format_value(v), "text": p.token_of(v, convention) or LEFT_OUT} for v in p.values],
             }
             for p in convention.parameters
         ],
@@ -159,6 +161,7 @@ def set_context(experiment_set: ExperimentSet, version: str, deviations: Deviati
             ],
         },
         "run_count": len(runs),
+        "removed_count": sum(1 for name in experiment_set.removed if decode_run_name(convention, name) is not None),
         "runs": [{"name": run.name, "varied": run.varied} for run in runs],
         "controls": [{"name": run.name, "model": format_value(run.varied["model"])} for run in experiment_set.controls],
         "evaluation_only": [
