@@ -8,9 +8,21 @@ import json
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 ADAPTER_BYTES = 3000
 MERGED_BYTES = 40000
+
+
+def scaffolded_with_epochs(site: Any) -> Path:
+    """The site's set, scaffolded, with two epochs of 1B_rank8 on disk and the second evaluated."""
+    from site_helpers import expset
+
+    made = site.create()
+    assert expset("scaffold", str(made)).exit_code == 0
+    add_epochs(made / "1B_rank8", [0, 1])
+    record_evaluation(made / "1B_rank8", "capitalization", 1, "12")
+    return made
 
 
 def add_epochs(run_dir: Path, epochs: list[int], *, merged: bool = True) -> None:

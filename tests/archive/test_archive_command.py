@@ -37,13 +37,6 @@ def set_dir(site):
     return made
 
 
-@pytest.fixture
-def out(tmp_path):
-    folder = tmp_path / "archives"
-    folder.mkdir()
-    return folder
-
-
 def archive(set_dir, out, *args):
     return expset("archive", str(set_dir), "--to", str(out), "--yes", *args)
 

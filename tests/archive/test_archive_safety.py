@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from archive.archived_sets import add_epochs, members, record_evaluation, tree
+from archive.archived_sets import members, scaffolded_with_epochs, tree
 from site_helpers import expset
 
 SET = "scaffold-test_2025-10-18"
@@ -16,18 +16,7 @@ SET = "scaffold-test_2025-10-18"
 
 @pytest.fixture
 def set_dir(site):
-    made = site.create()
-    assert expset("scaffold", str(made)).exit_code == 0
-    add_epochs(made / "1B_rank8", [0, 1])
-    record_evaluation(made / "1B_rank8", "capitalization", 1, "12")
-    return made
-
-
-@pytest.fixture
-def out(tmp_path):
-    folder = tmp_path / "archives"
-    folder.mkdir()
-    return folder
+    return scaffolded_with_epochs(site)
 
 
 def archive_and_remove(set_dir, out, *runs):

@@ -8,7 +8,13 @@ import tarfile
 
 import pytest
 
-from archive.archived_sets import add_epochs, members, record_evaluation, rewrite, tree, write_tar
+from archive.archived_sets import (
+    members,
+    rewrite,
+    scaffolded_with_epochs,
+    tree,
+    write_tar,
+)
 from site_helpers import expset
 
 SET = "scaffold-test_2025-10-18"
@@ -16,21 +22,16 @@ SET = "scaffold-test_2025-10-18"
 
 @pytest.fixture
 def set_dir(site):
-    made = site.create()
-    assert expset("scaffold", str(made)).exit_code == 0
-    add_epochs(made / "1B_rank8", [0, 1])
-    record_evaluation(made / "1B_rank8", "capitalization", 1, "12")
+    made = scaffolded_with_epochs(site)
     (made / "1B_rank8" / "logs" / "finetune-12.out").write_text("step 1 loss 2.0\n" * 500)
     return made
 
 
 @pytest.fixture
-def archived(set_dir, tmp_path):
-    folder = tmp_path / "archives"
-    folder.mkdir()
-    result = expset("archive", str(set_dir), "--to", str(folder), "--yes", "--checkpoints", "all")
+def archived(set_dir, out):
+    result = expset("archive", str(set_dir), "--to", str(out), "--yes", "--checkpoints", "all")
     assert result.exit_code == 0, result.stderr
-    return folder / f"{SET}.tar.gz"
+    return out / f"{SET}.tar.gz"
 
 
 @pytest.fixture
