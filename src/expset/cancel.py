@@ -54,7 +54,7 @@ def cancel_set(
     if chosen is None:  # the whole set: runs whose folder was deleted too, their jobs may run on
         chosen = {run.name for run in (*experiment_set.all_runs, *experiment_set.missing)}
     with set_lock(set_dir):
-        jobs, notes = active_jobs(experiment_set, set_dir, client, chosen, require_answer=True)
+        jobs, notes = _active_jobs(experiment_set, set_dir, client, chosen)
         report = CancelReport(jobs=jobs, notes=notes)
         if not report.jobs or not confirm(report.jobs):
             return report
@@ -66,26 +66,13 @@ def cancel_set(
     return report
 
 
-def active_jobs(
-    experiment_set: ExperimentSet,
-    set_dir: Path,
-    client: SlurmClient,
-    chosen: set[str],
-    *,
-    require_answer: bool = False,
+def _active_jobs(
+    experiment_set: ExperimentSet, set_dir: Path, client: SlurmClient, chosen: set[str]
 ) -> tuple[list[ActiveJob], list[str]]:
-    """The pending and running jobs of the runs ``chosen``, and the notes from reading the set's jobs.
-
-    Raises when SLURM does not answer and the ledger holds jobs of those runs: whether they still run
-    cannot be told. Runs that never had a job need no answer from SLURM unless ``require_answer``. Call it
-    under the submit lock.
-    """
-    recorded = {
-        run.name for run in (*experiment_set.all_runs, *experiment_set.missing)
-    }  # a deleted folder's jobs run on
-    tracked = track(set_dir, recorded, client)
-    if require_answer or any(run in chosen for run, _ in tracked.history):
-        tracked.slurm.require_answer()
+    """The pending and running jobs of the runs ``chosen``, and the notes from reading the set's jobs; raises
+    when SLURM does not answer. The jobs of runs whose folder was deleted are tracked too: they may run on."""
+    tracked = track(set_dir, {run.name for run in (*experiment_set.all_runs, *experiment_set.missing)}, client)
+    tracked.slurm.require_answer()
     ledger.append(set_dir, tracked.events)
     jobs = []
     for (run, step), history in sorted(tracked.history.items()):

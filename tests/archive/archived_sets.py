@@ -25,6 +25,14 @@ def scaffolded_with_epochs(site: Any) -> Path:
     return made
 
 
+def link_logs_elsewhere(run_dir: Path, elsewhere: Path) -> None:
+    """Replace the run's ``logs/`` with a link to ``elsewhere`` (another file system), holding one SLURM output."""
+    elsewhere.mkdir()
+    (elsewhere / "finetune-99.out").write_text("loss 1.0\n")
+    (run_dir / "logs").rmdir()
+    os.symlink(elsewhere, run_dir / "logs")
+
+
 def add_epochs(run_dir: Path, epochs: list[int], *, merged: bool = True) -> None:
     """Checkpoint folders as torchtune writes them: the adapter, its config, merged weights when saved."""
     for epoch in epochs:

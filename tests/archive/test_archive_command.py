@@ -12,6 +12,7 @@ from expset.cli import prompts
 from archive.archived_sets import (
     ADAPTER_BYTES,
     add_epochs,
+    link_logs_elsewhere,
     manifest_of,
     members,
     record_evaluation,
@@ -215,11 +216,7 @@ def test_a_link_to_nothing_is_left_out_and_named(set_dir, out):
 
 def test_a_linked_logs_folder_is_archived_as_what_it_holds(set_dir, out, tmp_path):
     elsewhere = tmp_path / "scratch-logs"
-    elsewhere.mkdir()
-    (elsewhere / "finetune-99.out").write_text("loss 1.0\n")
-    logs = set_dir / "3B_rank8" / "logs"
-    logs.rmdir()
-    os.symlink(elsewhere, logs)
+    link_logs_elsewhere(set_dir / "3B_rank8", elsewhere)
     assert archive(set_dir, out).exit_code == 0
     assert members(out / f"{SET}.tar.gz")[f"{SET}/3B_rank8/logs/finetune-99.out"] == b"loss 1.0\n"
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from archive.archived_sets import manifest_of, scaffolded_with_epochs, tree
+from archive.archived_sets import link_logs_elsewhere, manifest_of, scaffolded_with_epochs, tree
 from site_helpers import expset
 
 SET = "scaffold-test_2025-10-18"
@@ -106,11 +106,7 @@ def test_runs_whose_jobs_ended_are_removed_with_the_lock_file(set_dir, out, slur
 
 def test_a_file_reached_through_a_link_stays_where_it_is(set_dir, out, tmp_path):
     elsewhere = tmp_path / "scratch-logs"
-    elsewhere.mkdir()
-    (elsewhere / "finetune-99.out").write_text("loss 1.0\n")
-    logs = set_dir / "3B_rank8" / "logs"
-    logs.rmdir()
-    os.symlink(elsewhere, logs)
+    link_logs_elsewhere(set_dir / "3B_rank8", elsewhere)
     result = expset("archive", str(set_dir), "--to", str(out), "--yes", "--checkpoints", "all", "--remove-after-verify")
     assert result.exit_code == 0, result.stderr
     assert (elsewhere / "finetune-99.out").read_text() == "loss 1.0\n"
